@@ -1,0 +1,140 @@
+// Recording and the reverse walk. Read backward() top to bottom: seed the roots, then one loop
+// over the entries from last to first, each step "gradients of outputs -> gradients of inputs".
+#include "autograd/tape.h"
+
+#include "core/functional.h"
+
+namespace fwp {
+
+namespace {
+thread_local Tape t_tape;
+thread_local bool t_grad_enabled = true;
+
+// Adds g into v's gradient. Leaves get their own copy on first arrival (an op may hand the same
+// tensor to several inputs, and optimizers modify leaf gradients in place); later arrivals
+// are summed out of place so a tensor shared with another variable is never mutated.
+void accumulate(VariableImpl& v, const Tensor& g) {
+  if (!v.grad.defined()) {
+    v.grad = v.is_leaf ? g.clone() : g;
+  } else {
+    v.grad = add(v.grad, g);
+  }
+}
+}  // namespace
+
+Tape& active_tape() { return t_tape; }
+bool grad_enabled() { return t_grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
+
+bool any_requires_grad(const std::vector<Variable>& inputs) {
+  if (!t_grad_enabled) return false;
+  for (const Variable& v : inputs)
+    if (v.requires_grad()) return true;
+  return false;
+}
+
+std::vector<Variable> record(std::shared_ptr<Op> op, const std::vector<Variable>& inputs,
+                             std::vector<Tensor> outputs) {
+  const bool recording = any_requires_grad(inputs);
+  std::vector<Variable> result;
+  TapeEntry entry;
+  for (Tensor& t : outputs) {
+    Variable v(std::move(t), recording);
+    v.impl()->is_leaf = !recording;
+    if (recording) entry.outputs.push_back(v.impl());
+    result.push_back(std::move(v));
+  }
+  if (recording) {
+    entry.op = std::move(op);
+    for (const Variable& v : inputs) entry.inputs.push_back(v.impl());
+    t_tape.push(std::move(entry));
+  }
+  return result;
+}
+
+Variable record(std::shared_ptr<Op> op, const std::vector<Variable>& inputs, Tensor output) {
+  std::vector<Tensor> outs;
+  outs.push_back(std::move(output));
+  return record(std::move(op), inputs, std::move(outs))[0];
+}
+
+void Tape::clear() {
+  // Entries hold only shared pointers to flat structs; destroying them never recurses.
+  entries_.clear();
+}
+
+void Tape::backward(const std::vector<Variable>& roots, const std::vector<Tensor>& grads,
+                    bool retain_graph) {
+  FWP_CHECK(roots.size() == grads.size(), "backward: got ", roots.size(), " roots but ",
+            grads.size(), " gradients");
+  // pass 1: validate the roots and find the last entry that any of them depends on
+  int64_t last = -1;
+  for (size_t r = 0; r < roots.size(); ++r) {
+    const Variable& root = roots[r];
+    FWP_CHECK(root.defined(), "backward: root ", r, " is undefined");
+    FWP_CHECK(root.requires_grad(), "backward: root ", r, " does not require grad (was it computed "
+              "under NoGradGuard, or from inputs that do not require grad?)");
+    FWP_CHECK_SHAPE(grads[r].defined() && grads[r].shape() == root.shape() &&
+                        grads[r].dtype() == root.dtype(),
+                    "backward: gradient for root ", r, " must match its shape ", root.shape(),
+                    " and dtype ", root.dtype(), ", got ",
+                    grads[r].defined() ? grads[r].shape().str() : std::string("undefined"));
+    if (root.is_leaf()) continue;
+    int64_t found = -1;
+    for (int64_t i = static_cast<int64_t>(entries_.size()) - 1; i >= 0 && found < 0; --i)
+      for (const auto& out : entries_[i].outputs)
+        if (out == root.impl()) found = i;
+    FWP_CHECK(found >= 0, "backward: root ", r, " is not on this thread's tape; an earlier "
+              "backward() already consumed it (sum the losses first, or pass retain_graph=true)");
+    last = std::max(last, found);
+  }
+  // pass 2: forget stale gradients of intermediate results, then seed the roots
+  for (int64_t i = 0; i <= last; ++i)
+    for (auto& out : entries_[i].outputs) out->grad = Tensor();
+  for (size_t r = 0; r < roots.size(); ++r) accumulate(*roots[r].impl(), grads[r]);
+  // pass 3: the reverse walk
+  for (int64_t i = last; i >= 0; --i) {
+    TapeEntry& e = entries_[i];
+    bool reached = false;
+    for (auto& out : e.outputs) reached = reached || out->grad.defined();
+    if (reached) {
+      std::vector<Tensor> grad_outputs;
+      for (auto& out : e.outputs)
+        grad_outputs.push_back(out->grad.defined()
+                                   ? out->grad
+                                   : Tensor::zeros(out->value.shape(), out->value.dtype()));
+      std::vector<bool> needs_grad;
+      for (auto& in : e.inputs) needs_grad.push_back(in->requires_grad);
+      std::vector<Tensor> grad_inputs = e.op->backward(grad_outputs, needs_grad);
+      FWP_ASSERT(grad_inputs.size() == e.inputs.size(), e.op->name(), " returned ",
+                 grad_inputs.size(), " gradients for ", e.inputs.size(), " inputs");
+      for (size_t j = 0; j < e.inputs.size(); ++j) {
+        if (!needs_grad[j]) continue;
+        const Tensor& g = grad_inputs[j];
+        FWP_ASSERT(g.defined() && g.shape() == e.inputs[j]->value.shape(), e.op->name(),
+                   ": gradient of input ", j, " has shape ",
+                   g.defined() ? g.shape().str() : std::string("undefined"), ", expected ",
+                   e.inputs[j]->value.shape());
+        accumulate(*e.inputs[j], g);
+      }
+    }
+    for (auto& out : e.outputs) out->grad = Tensor();  // intermediate gradients are not kept
+    if (!retain_graph) e = TapeEntry{};                // free saved tensors as we go
+  }
+  if (!retain_graph) clear();
+}
+
+void backward(const Variable& loss, bool retain_graph) {
+  FWP_CHECK(loss.defined(), "backward: the loss is undefined");
+  FWP_CHECK_SHAPE(loss.numel() == 1, "backward: the loss must have one element, got shape ",
+                  loss.shape(), "; pass explicit gradients for non-scalar roots");
+  backward({loss}, {Tensor::ones(loss.shape(), loss.dtype())}, retain_graph);
+}
+
+void backward(const std::vector<Variable>& roots, const std::vector<Tensor>& grads,
+              bool retain_graph) {
+  t_tape.backward(roots, grads, retain_graph);
+}
+
+}  // namespace fwp

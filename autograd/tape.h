@@ -1,0 +1,65 @@
+// The tape: every differentiable call made while gradients are enabled appends one entry
+// (op, inputs, outputs) in execution order. backward() walks the entries in REVERSE order,
+// calling each op's backward and accumulating gradients into its inputs. There is no graph of
+// pointers between variables, so nothing is recursive: a 100,000-step chain backprops and
+// frees in plain loops. One tape per thread; backward() clears it unless retain_graph is set.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "autograd/op.h"
+#include "autograd/variable.h"
+
+namespace fwp {
+
+struct TapeEntry {
+  std::shared_ptr<Op> op;
+  std::vector<std::shared_ptr<VariableImpl>> inputs;
+  std::vector<std::shared_ptr<VariableImpl>> outputs;
+};
+
+class Tape {
+ public:
+  void push(TapeEntry entry) { entries_.push_back(std::move(entry)); }
+  size_t size() const { return entries_.size(); }
+  void clear();
+  // dL/droots[i] = grads[i]; propagates to every leaf that requires grad.
+  void backward(const std::vector<Variable>& roots, const std::vector<Tensor>& grads,
+                bool retain_graph);
+
+ private:
+  std::vector<TapeEntry> entries_;
+};
+
+Tape& active_tape();  // this thread's tape
+
+// Gradient mode. Under a NoGradGuard nothing is recorded and results do not require grad.
+bool grad_enabled();
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// Wraps the outputs of an op that has just run forward. If gradients are enabled and any input
+// requires grad, the outputs require grad and the call is recorded on the active tape.
+std::vector<Variable> record(std::shared_ptr<Op> op, const std::vector<Variable>& inputs,
+                             std::vector<Tensor> outputs);
+Variable record(std::shared_ptr<Op> op, const std::vector<Variable>& inputs, Tensor output);
+
+// True if recording an op with these inputs would happen (ops may skip saving tensors otherwise).
+bool any_requires_grad(const std::vector<Variable>& inputs);
+
+// backward(loss): dL/dloss = 1 (loss must have one element). Clears the tape afterwards
+// unless retain_graph is set (then a second backward accumulates the same gradients again).
+void backward(const Variable& loss, bool retain_graph = false);
+// Several roots with explicit upstream gradients (used by gradcheck and multi-output tests).
+void backward(const std::vector<Variable>& roots, const std::vector<Tensor>& grads,
+              bool retain_graph = false);
+
+}  // namespace fwp
