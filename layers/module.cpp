@@ -1,0 +1,64 @@
+// Module tree walks: parameters, buffers, train/eval, zero_grad.
+#include "layers/module.h"
+
+namespace fwp {
+
+void Module::check_name(const std::string& name) const {
+  FWP_CHECK(!name.empty() && name.find('.') == std::string::npos,
+            "Module: name '", name, "' must be non-empty and contain no '.'");
+  for (const auto& [n, v] : params_) FWP_CHECK(n != name, "Module: duplicate name '", name, "'");
+  for (const auto& [n, m] : children_) FWP_CHECK(n != name, "Module: duplicate name '", name, "'");
+  for (const auto& [n, b] : buffers_) FWP_CHECK(n != name, "Module: duplicate name '", name, "'");
+}
+
+Variable Module::register_parameter(const std::string& name, Tensor value) {
+  check_name(name);
+  Variable v(std::move(value), true);
+  v.set_name(name);
+  params_.emplace_back(name, v);
+  return v;
+}
+
+void Module::register_buffer(const std::string& name, Tensor* buffer) {
+  check_name(name);
+  buffers_.emplace_back(name, buffer);
+}
+
+std::vector<std::pair<std::string, Variable>> Module::named_parameters() const {
+  std::vector<std::pair<std::string, Variable>> out(params_.begin(), params_.end());
+  for (const auto& [name, child] : children_)
+    for (auto& [sub, v] : child->named_parameters()) out.emplace_back(name + "." + sub, v);
+  return out;
+}
+
+std::vector<Variable> Module::parameters() const {
+  std::vector<Variable> out;
+  for (auto& [name, v] : named_parameters()) out.push_back(v);
+  return out;
+}
+
+std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (const auto& [name, b] : buffers_)
+    if (b->defined()) out.emplace_back(name, *b);
+  for (const auto& [name, child] : children_)
+    for (auto& [sub, t] : child->named_buffers()) out.emplace_back(name + "." + sub, t);
+  return out;
+}
+
+int64_t Module::num_parameters() const {
+  int64_t n = 0;
+  for (auto& [name, v] : named_parameters()) n += v.numel();
+  return n;
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [name, child] : children_) child->train(on);
+}
+
+void Module::zero_grad() {
+  for (auto& [name, v] : named_parameters()) v.zero_grad();
+}
+
+}  // namespace fwp

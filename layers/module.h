@@ -1,0 +1,49 @@
+// Module: a named tree of parameters, like torch.nn.Module. A module registers its parameters
+// and sub-modules by name; named_parameters() walks the tree and joins the names with dots
+// ("blocks.3.ff.w1.weight"), which are also the tensor names in checkpoints.
+// There is no virtual forward(): each module's forward has the signature its math needs.
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autograd/variable.h"
+
+namespace fwp {
+
+class Module {
+ public:
+  virtual ~Module() = default;
+
+  // Every parameter of this module and its children, depth first in registration order.
+  std::vector<std::pair<std::string, Variable>> named_parameters() const;
+  std::vector<Variable> parameters() const;
+  // Non-trainable tensors that belong in checkpoints (e.g. frozen random features).
+  std::vector<std::pair<std::string, Tensor>> named_buffers() const;
+  int64_t num_parameters() const;
+
+  void train(bool on = true);  // recursively; dropout and FAVOR+ redraws look at training()
+  void eval() { train(false); }
+  bool training() const { return training_; }
+  void zero_grad();
+
+ protected:
+  Variable register_parameter(const std::string& name, Tensor value);
+  void register_buffer(const std::string& name, Tensor* buffer);  // the module owns *buffer
+  template <typename M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
+    check_name(name);
+    children_.emplace_back(name, module);
+    return module;
+  }
+
+ private:
+  void check_name(const std::string& name) const;
+  std::vector<std::pair<std::string, Variable>> params_;
+  std::vector<std::pair<std::string, Tensor*>> buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+}  // namespace fwp
