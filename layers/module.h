@@ -14,7 +14,12 @@ namespace fwp {
 
 class Module {
  public:
+  Module() = default;
   virtual ~Module() = default;
+  // Modules hold pointers to their own members (buffers), so they are never copied or moved:
+  // keep them in place or in std::shared_ptr.
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
 
   // Every parameter of this module and its children, depth first in registration order.
   std::vector<std::pair<std::string, Variable>> named_parameters() const;
@@ -44,6 +49,21 @@ class Module {
   std::vector<std::pair<std::string, Tensor*>> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
+};
+
+// A list of sub-modules named by their index: "layers.0.attn...", "layers.1.attn...".
+template <typename M>
+class ModuleList : public Module {
+ public:
+  std::shared_ptr<M> add(std::shared_ptr<M> module) {
+    items_.push_back(register_module(std::to_string(items_.size()), std::move(module)));
+    return items_.back();
+  }
+  size_t size() const { return items_.size(); }
+  M& operator[](size_t i) const { return *items_.at(i); }
+
+ private:
+  std::vector<std::shared_ptr<M>> items_;
 };
 
 }  // namespace fwp

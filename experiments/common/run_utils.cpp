@@ -1,0 +1,105 @@
+// Implementation of the experiment utilities.
+#include "experiments/common/run_utils.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/file_io.h"
+
+namespace fwp::exp {
+
+std::vector<int64_t> parse_int_list(const std::string& text) {
+  auto to_int = [&](const std::string& s) -> int64_t {
+    try {
+      size_t used = 0;
+      int64_t v = std::stoll(s, &used);
+      if (used == s.size()) return v;
+    } catch (const std::exception&) {
+    }
+    throw Error(cat("cannot read '", s, "' as an integer in the list '", text, "'"));
+  };
+  std::vector<int64_t> out;
+  if (text.find(':') != std::string::npos) {
+    std::vector<std::string> parts;
+    std::stringstream ss(text);
+    for (std::string p; std::getline(ss, p, ':');) parts.push_back(p);
+    FWP_CHECK(parts.size() == 3, "a range must be start:end:step, got '", text, "'");
+    int64_t a = to_int(parts[0]), b = to_int(parts[1]), step = to_int(parts[2]);
+    FWP_CHECK(step > 0 && a <= b, "a range needs start <= end and step > 0, got '", text, "'");
+    for (int64_t v = a; v <= b; v += step) out.push_back(v);
+    return out;
+  }
+  std::stringstream ss(text);
+  for (std::string p; std::getline(ss, p, ',');) out.push_back(to_int(p));
+  FWP_CHECK(!out.empty(), "empty integer list");
+  return out;
+}
+
+void CsvTable::add_row(std::vector<std::string> row) {
+  FWP_CHECK(row.size() == header_.size(), "CsvTable: row has ", row.size(), " fields, header has ",
+            header_.size());
+  rows_.push_back(std::move(row));
+}
+
+void CsvTable::save(const std::string& path) const {
+  std::ostringstream os;
+  auto write = [&](const std::vector<std::string>& r) {
+    for (size_t i = 0; i < r.size(); ++i) os << (i ? "," : "") << r[i];
+    os << "\n";
+  };
+  write(header_);
+  for (const auto& r : rows_) write(r);
+  write_file_atomic(path, os.str());
+}
+
+void CsvTable::load(const std::string& path) {
+  if (!file_exists(path)) return;
+  std::stringstream in(read_file(path));
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::string> header;
+  std::stringstream hs(line);
+  for (std::string f; std::getline(hs, f, ',');) header.push_back(f);
+  FWP_CHECK(header == header_, "CsvTable: '", path, "' has header '", line,
+            "', which does not match this program's columns");
+  rows_.clear();
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    std::vector<std::string> row;
+    std::stringstream rs(line);
+    for (std::string f; std::getline(rs, f, ',');) row.push_back(f);
+    while (row.size() < header_.size() && line.back() == ',') row.push_back("");
+    FWP_CHECK(row.size() == header_.size(), "CsvTable: malformed line in '", path, "': ", line);
+    rows_.push_back(row);
+  }
+}
+
+int CsvTable::column(const std::string& name) const {
+  for (size_t i = 0; i < header_.size(); ++i)
+    if (header_[i] == name) return static_cast<int>(i);
+  throw Error(cat("CsvTable: no column '", name, "'"));
+}
+
+std::string format_double(double v, int precision) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+  return buf;
+}
+
+std::string format_duration(double s) {
+  char buf[64];
+  if (s < 60) std::snprintf(buf, sizeof buf, "%.1fs", s);
+  else if (s < 3600) std::snprintf(buf, sizeof buf, "%dm %02ds", int(s) / 60, int(s) % 60);
+  else std::snprintf(buf, sizeof buf, "%dh %02dm", int(s) / 3600, (int(s) % 3600) / 60);
+  return buf;
+}
+
+void make_dirs(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  FWP_CHECK(!ec, "cannot create directory '", path, "': ", ec.message());
+}
+
+}  // namespace fwp::exp

@@ -1,0 +1,46 @@
+// Small utilities the experiment programs share: integer lists from the command line, CSV
+// tables written atomically (so an interrupted run never leaves half a file), timing.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fwp::exp {
+
+// "40" -> {40};  "40,80,160" -> {40, 80, 160};  "20:100:20" -> {20, 40, 60, 80, 100}.
+std::vector<int64_t> parse_int_list(const std::string& text);
+
+// A CSV table kept in memory and rewritten atomically on save(). load() reads an existing file
+// (the header must match), which is how sweeps resume.
+class CsvTable {
+ public:
+  explicit CsvTable(std::vector<std::string> header) : header_(std::move(header)) {}
+  void add_row(std::vector<std::string> row);
+  void save(const std::string& path) const;
+  void load(const std::string& path);  // no-op if the file does not exist
+  const std::vector<std::vector<std::string>>& rows() const { return rows_; }
+  int column(const std::string& name) const;  // index of a header column; throws if absent
+
+ private:
+  std::vector<std::string> header_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+std::string format_double(double v, int precision = 6);
+std::string format_duration(double seconds);  // "1h 02m", "3m 07s", "12.3s"
+
+class Stopwatch {
+ public:
+  Stopwatch() : start_(std::chrono::steady_clock::now()) {}
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+// Creates a directory and its parents (like mkdir -p); throws fwp::Error on failure.
+void make_dirs(const std::string& path);
+
+}  // namespace fwp::exp

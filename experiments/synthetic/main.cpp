@@ -1,0 +1,224 @@
+// fwp-synthetic: the associative-retrieval experiments of PAPER.md §3 (paper Figures 2 and 3).
+//   fwp-synthetic --setting 1 --S 40,80 --configs linear_sum,dpfp1_sum
+//   fwp-synthetic --sweep fig1 --out runs/fig1       (a whole figure; re-running resumes it)
+// Every finished run is appended to OUT/summary.csv; runs already there are skipped.
+#include <CLI/CLI.hpp>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <omp.h>
+
+#include "core/error.h"
+#include "experiments/common/run_utils.h"
+#include "experiments/synthetic/train.h"
+
+using namespace fwp;
+using namespace fwp::synthetic;
+
+namespace {
+
+struct Config {
+  int setting = 1;
+  std::string S = "20";
+  std::string configs;          // comma list of config names; empty = built from --phi/--rule
+  std::string phi = "linear";
+  int64_t nu = 1, m = 64;
+  std::string rule = "sum";
+  std::string sweep;            // fig1 | fig2 | demo
+  uint64_t seed = 1;
+  std::string device = "cpu";
+  std::string out = "runs/synthetic";
+  int64_t max_steps = 100000, batch_size = 32, eval_every = 100, eval_sequences = 20, patience = 10;
+  double lr = 1e-3, stop_loss = 0.001;
+  bool eval_at_train_length = false, force = false;
+  int threads = 0;
+};
+
+struct Job {
+  int setting;
+  std::string config;
+  int64_t S;
+};
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string p; std::getline(ss, p, ',');)
+    if (!p.empty()) out.push_back(p);
+  return out;
+}
+
+// The runs of one figure (or of the quick demo), in the order they are run.
+std::vector<Job> sweep_jobs(const std::string& sweep) {
+  std::vector<Job> jobs;
+  auto add = [&](int setting, std::vector<std::string> configs, std::vector<int64_t> Ss) {
+    for (const auto& c : configs)
+      for (int64_t S : Ss) jobs.push_back({setting, c, S});
+  };
+  if (sweep == "fig1") {
+    add(1, {"linear_sum", "dpfp1_sum", "dpfp2_sum", "dpfp3_sum", "favor64_sum", "favor128_sum",
+            "favor512_sum", "softmax"}, exp::parse_int_list("20:600:20"));
+  } else if (sweep == "fig2") {
+    add(2, {"linear_sum", "linear_delta", "dpfp1_sum", "dpfp1_delta", "dpfp2_sum", "dpfp2_delta"},
+        exp::parse_int_list("20:200:20"));
+  } else if (sweep == "demo") {
+    add(1, {"linear_sum", "dpfp1_sum"}, {40, 80, 160});
+    add(2, {"linear_sum", "linear_delta"}, {40, 80});
+  } else {
+    throw Error(cat("unknown sweep '", sweep, "' (expected fig1, fig2 or demo)"));
+  }
+  return jobs;
+}
+
+void print_config(const Config& c, const std::vector<Job>& jobs) {
+  std::cout << "fwp-synthetic configuration\n"
+            << "  out           " << c.out << "\n"
+            << "  runs          " << jobs.size() << (c.sweep.empty() ? "" : " (sweep " + c.sweep + ")") << "\n"
+            << "  seed          " << c.seed << "\n"
+            << "  batch size    " << c.batch_size << ", Adam lr " << c.lr << "\n"
+            << "  max steps     " << c.max_steps << ", eval every " << c.eval_every << " steps on "
+            << c.eval_sequences << " sequences, stop at eval loss <= " << c.stop_loss
+            << " or after " << c.patience + 1 << " evals without improvement\n"
+            << "  eval length   " << (c.eval_at_train_length ? "training length" : "S (as the authors)") << "\n"
+            << "  device        " << c.device << ", threads " << omp_get_max_threads() << std::endl;
+}
+
+// Final eval loss per (setting, config) row and S column, for the runs of this invocation.
+void print_table(const exp::CsvTable& summary, const std::vector<Job>& jobs) {
+  std::map<std::pair<int, std::string>, std::map<int64_t, std::string>> cells;
+  const int cs = summary.column("setting"), cc = summary.column("config"),
+            cS = summary.column("S"), cl = summary.column("final_eval_loss");
+  for (const auto& r : summary.rows()) cells[{std::stoi(r[cs]), r[cc]}][std::stoll(r[cS])] = r[cl];
+  int last_setting = 0;
+  std::vector<int64_t> Ss;
+  for (const Job& j : jobs) {
+    if (j.setting != last_setting) {
+      Ss.clear();
+      for (const Job& k : jobs)
+        if (k.setting == j.setting && std::find(Ss.begin(), Ss.end(), k.S) == Ss.end()) Ss.push_back(k.S);
+      std::cout << "\nSetting " << j.setting << ": final eval loss\n" << std::setw(16) << "config";
+      for (int64_t S : Ss) std::cout << std::setw(10) << ("S=" + std::to_string(S));
+      std::cout << "\n";
+      last_setting = j.setting;
+    }
+    if (j.S != Ss.front()) continue;  // one line per config
+    std::cout << std::setw(16) << j.config;
+    for (int64_t S : Ss) {
+      auto& row = cells[{j.setting, j.config}];
+      std::string v = row.count(S) ? exp::format_double(std::stod(row[S]), 3) : "-";
+      std::cout << std::setw(10) << v;
+    }
+    std::cout << "\n";
+  }
+  std::cout << std::flush;
+}
+
+int run(const Config& c) {
+  FWP_CHECK(c.device == "cpu", "--device ", c.device, " is not available: this build has no CUDA backend");
+  std::vector<Job> jobs;
+  if (!c.sweep.empty()) {
+    jobs = sweep_jobs(c.sweep);
+  } else {
+    std::vector<std::string> names = split_commas(c.configs);
+    if (names.empty()) {
+      ModelConfig m;
+      m.rule = rule_from_string(c.rule);
+      m.phi.kind = feature_map_kind_from_string(c.phi);
+      m.phi.nu = c.nu;
+      m.phi.m = c.m;
+      names.push_back(config_name(m));
+    }
+    for (const auto& n : names)
+      for (int64_t S : exp::parse_int_list(c.S)) jobs.push_back({c.setting, n, S});
+  }
+  for (const Job& j : jobs) config_from_name(j.config, j.S);  // reject bad names before any work
+  print_config(c, jobs);
+
+  exp::make_dirs(c.out + "/curves");
+  const std::string summary_path = c.out + "/summary.csv";
+  exp::CsvTable summary({"setting", "config", "S", "seed", "final_eval_loss", "best_eval_loss",
+                         "steps", "seconds", "train_steps_per_second", "stop_reason"});
+  summary.load(summary_path);
+  auto done = [&](const Job& j) {
+    for (const auto& r : summary.rows())
+      if (r[0] == std::to_string(j.setting) && r[1] == j.config && r[2] == std::to_string(j.S) &&
+          r[3] == std::to_string(c.seed))
+        return true;
+    return false;
+  };
+  exp::Stopwatch total;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const Job& j = jobs[i];
+    if (!c.force && done(j)) {
+      std::cout << "[" << i + 1 << "/" << jobs.size() << "] setting " << j.setting << " " << j.config
+                << " S=" << j.S << ": already in " << summary_path << ", skipped" << std::endl;
+      continue;
+    }
+    TrainConfig tc;
+    tc.setting = j.setting;
+    tc.model = config_from_name(j.config, j.S);
+    tc.batch_size = c.batch_size;
+    tc.lr = c.lr;
+    tc.max_steps = c.max_steps;
+    tc.eval_every = c.eval_every;
+    tc.eval_sequences = c.eval_sequences;
+    tc.stop_loss = c.stop_loss;
+    tc.patience = c.patience;
+    tc.eval_at_train_length = c.eval_at_train_length;
+    tc.seed = c.seed;
+    tc.curve_csv = c.out + "/curves/setting" + std::to_string(j.setting) + "_" + j.config + "_S" +
+                   std::to_string(j.S) + ".csv";
+    std::cout << "[" << i + 1 << "/" << jobs.size() << "] setting " << j.setting << " " << j.config
+              << " S=" << j.S << " (Ddot=" << (tc.model.rule == Rule::softmax ? 0 :
+                 feature_dim(tc.model.phi, tc.model.d_key)) << ")" << std::endl;
+    TrainResult r = train_retrieval(tc, std::cout);
+    std::cout << "  -> final eval loss " << r.final_eval_loss << " after " << r.steps << " steps ("
+              << r.stop_reason << ", " << exp::format_duration(r.seconds) << ")" << std::endl;
+    summary.add_row({std::to_string(j.setting), j.config, std::to_string(j.S),
+                     std::to_string(c.seed), exp::format_double(r.final_eval_loss),
+                     exp::format_double(r.best_eval_loss), std::to_string(r.steps),
+                     exp::format_double(r.seconds, 4), exp::format_double(r.train_steps_per_second, 4),
+                     r.stop_reason});
+    summary.save(summary_path);
+  }
+  print_table(summary, jobs);
+  std::cout << "\nsummary: " << summary_path << " (total " << exp::format_duration(total.seconds())
+            << ")" << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config c;
+  CLI::App app{"fwp-synthetic: associative retrieval with fast weight programmers (paper Sec. 6.1)"};
+  app.add_option("--setting", c.setting, "1 = capacity (L = S), 2 = overwrite (L = 2S)")->check(CLI::IsMember({1, 2}));
+  app.add_option("--S", c.S, "number of keys: 40 | 40,80,160 | 20:600:20");
+  app.add_option("--configs", c.configs, "comma list: linear_sum, dpfp2_delta, favor64_sum, softmax, ...");
+  app.add_option("--phi", c.phi, "feature map when --configs is not given")->check(CLI::IsMember({"linear", "dpfp", "favor", "tanh", "identity"}));
+  app.add_option("--nu", c.nu, "DPFP nu");
+  app.add_option("--m", c.m, "FAVOR+ random features");
+  app.add_option("--rule", c.rule, "update rule")->check(CLI::IsMember({"sum", "delta", "softmax"}));
+  app.add_option("--sweep", c.sweep, "run a whole figure: fig1 | fig2 | demo");
+  app.add_option("--seed", c.seed, "seed (reset for every run)");
+  app.add_option("--device", c.device, "cpu | cuda");
+  app.add_option("--out", c.out, "output folder");
+  app.add_option("--max-steps", c.max_steps, "training steps at most");
+  app.add_option("--batch-size", c.batch_size, "batch size");
+  app.add_option("--lr", c.lr, "Adam learning rate");
+  app.add_option("--eval-every", c.eval_every, "steps between evaluations");
+  app.add_option("--eval-sequences", c.eval_sequences, "sequences per evaluation");
+  app.add_option("--stop-loss", c.stop_loss, "stop when the eval loss reaches this");
+  app.add_option("--patience", c.patience, "stop after patience+1 evaluations without improvement");
+  app.add_flag("--eval-at-train-length", c.eval_at_train_length, "evaluate on training-length sequences (the authors use length S)");
+  app.add_flag("--force", c.force, "re-run configurations already in summary.csv");
+  app.add_option("--threads", c.threads, "OpenMP threads (default: all cores)");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (c.threads > 0) omp_set_num_threads(c.threads);
+    return run(c);
+  } catch (const fwp::Error& e) {
+    std::cerr << "fwp-synthetic: error: " << e.what() << std::endl;
+    return 1;
+  }
+}

@@ -1,0 +1,91 @@
+// The training loop of the synthetic experiments.
+#include "experiments/synthetic/train.h"
+
+#include <cmath>
+#include <iomanip>
+#include <ostream>
+
+#include "autograd/tape.h"
+#include "experiments/common/run_utils.h"
+#include "optim/optimizer.h"
+
+namespace fwp::synthetic {
+
+double evaluate_retrieval(RetrievalModel& model, const RetrievalTask& task, int64_t length,
+                          int64_t batch_size, int64_t sequences, Rng& rng) {
+  NoGradGuard no_grad;
+  model.eval();
+  double total = 0.0;
+  int64_t count = 0;
+  for (int64_t s = 0; s < sequences; ++s)
+    for (const RetrievalBatch& batch : task.eval_batches(length, batch_size, rng)) {
+      total += model.loss(model.forward(batch), batch.target).item();
+      ++count;
+    }
+  model.train();
+  return total / static_cast<double>(count);
+}
+
+TrainResult train_retrieval(const TrainConfig& c, std::ostream& log) {
+  Rng init_rng(c.seed), data_rng(c.seed + 1), eval_rng(c.seed + 2);
+  RetrievalTask task(c.setting, c.model.S);
+  RetrievalModel model(c.model, init_rng, /*feature_seed=*/c.seed + 3);
+  Adam optimizer(model.parameters(), AdamOptions{.lr = c.lr});
+  const int64_t eval_length = c.eval_at_train_length ? task.train_length() : task.num_keys();
+  const std::string name = config_name(c.model);
+
+  exp::CsvTable curve({"step", "eval_loss"});
+  TrainResult result;
+  result.best_eval_loss = INFINITY;
+  int64_t strikes = 0;
+  double train_seconds = 0.0, last_train_loss = 0.0;
+  exp::Stopwatch wall;
+  for (int64_t step = 1; step <= c.max_steps; ++step) {
+    exp::Stopwatch step_timer;
+    RetrievalBatch batch = task.train_batch(c.batch_size, data_rng);
+    Variable loss = model.loss(model.forward(batch), batch.target);
+    optimizer.zero_grad();
+    backward(loss);
+    optimizer.step();
+    train_seconds += step_timer.seconds();
+    last_train_loss = loss.item();
+    FWP_CHECK(std::isfinite(last_train_loss), name, " S=", c.model.S, ": training loss became ",
+              last_train_loss, " at step ", step);
+    result.steps = step;
+    if (step % c.eval_every != 0 && step != c.max_steps) continue;  // evaluate at the end too
+
+    double eval_loss = evaluate_retrieval(model, task, eval_length, c.batch_size,
+                                          c.eval_sequences, eval_rng);
+    result.final_eval_loss = eval_loss;
+    if (eval_loss < result.best_eval_loss) {
+      result.best_eval_loss = eval_loss;
+      strikes = 0;
+    } else {
+      ++strikes;
+    }
+    curve.add_row({std::to_string(step), exp::format_double(eval_loss)});
+    if (!c.curve_csv.empty()) curve.save(c.curve_csv);
+    const double rate = step / train_seconds;
+    log << "  " << name << " S=" << c.model.S << " step " << std::setw(6) << step
+        << " | train " << std::fixed << std::setprecision(4) << last_train_loss << " | eval "
+        << eval_loss << " (best " << result.best_eval_loss << ", strikes " << strikes << ")"
+        << std::setprecision(1) << " | " << rate << " steps/s | elapsed "
+        << exp::format_duration(wall.seconds()) << " | at most "
+        << exp::format_duration((c.max_steps - step) / rate) << " left" << std::defaultfloat
+        << std::endl;
+    if (eval_loss <= c.stop_loss) {
+      result.stop_reason = "solved";
+      break;
+    }
+    if (strikes > c.patience) {
+      result.stop_reason = "no improvement";
+      break;
+    }
+  }
+  if (result.stop_reason.empty()) result.stop_reason = "max steps";
+  result.seconds = wall.seconds();
+  result.train_steps_per_second = result.steps / train_seconds;
+  return result;
+}
+
+}  // namespace fwp::synthetic

@@ -1,0 +1,276 @@
+// Attention layers: projections, head reshapes, and the per-head math (softmax, the fused
+// fast-weight rules, or the non-causal sum rule).
+#include "layers/attention.h"
+
+#include <cmath>
+
+#include "autograd/fast_weight.h"
+#include "autograd/functions.h"
+#include "core/functional.h"
+
+namespace fwp {
+
+// ------------------------------------------------------------------ config
+
+std::string to_string(AttentionKind k) { return k == AttentionKind::softmax ? "softmax" : "fast_weight"; }
+std::string to_string(UpdateRule r) { return r == UpdateRule::sum ? "sum" : "delta"; }
+
+AttentionKind attention_kind_from_string(const std::string& name) {
+  if (name == "softmax") return AttentionKind::softmax;
+  if (name == "fast_weight") return AttentionKind::fast_weight;
+  throw Error(cat("unknown attention kind '", name, "' (expected softmax or fast_weight)"));
+}
+
+UpdateRule update_rule_from_string(const std::string& name) {
+  if (name == "sum") return UpdateRule::sum;
+  if (name == "delta") return UpdateRule::delta;
+  throw Error(cat("unknown update rule '", name, "' (expected sum or delta)"));
+}
+
+AttentionConfig AttentionConfig::preset(const std::string& name, int64_t n_heads, int64_t d_head) {
+  AttentionConfig c;
+  c.n_heads = n_heads;
+  c.d_head = d_head;
+  auto sum_rule = [&](FeatureMapKind phi) {
+    c.rule = UpdateRule::sum;
+    c.phi.kind = phi;
+    c.sum_normalize = false;
+    c.attention_normalize = true;
+  };
+  auto delta_rule = [&](FeatureMapKind phi) {
+    c.rule = UpdateRule::delta;
+    c.phi.kind = phi;
+    c.sum_normalize = true;
+    c.attention_normalize = false;
+  };
+  if (name == "softmax") c.kind = AttentionKind::softmax;
+  else if (name == "linear") sum_rule(FeatureMapKind::linear);
+  else if (name == "performer") sum_rule(FeatureMapKind::favor);
+  else if (name == "dpfp") sum_rule(FeatureMapKind::dpfp);
+  else if (name == "delta") delta_rule(FeatureMapKind::linear);
+  else if (name == "dpfp_delta") delta_rule(FeatureMapKind::dpfp);
+  else if (name == "favor_delta") delta_rule(FeatureMapKind::favor);
+  else
+    throw Error(cat("unknown attention preset '", name, "' (expected softmax, linear, performer, "
+                    "dpfp, delta, dpfp_delta or favor_delta)"));
+  if (c.phi.kind == FeatureMapKind::favor) {  // the LM code's FAVOR+ settings
+    c.phi.redraw = FavorRedraw::training_only;
+    c.phi.favor_eps = 1e-4;
+  }
+  return c;
+}
+
+std::string AttentionConfig::describe() const {
+  if (kind == AttentionKind::softmax) return cat("softmax, ", n_heads, " heads x ", d_head);
+  std::string phi_name = to_string(phi.kind);
+  if (phi.kind == FeatureMapKind::dpfp) phi_name += cat("-", phi.nu);
+  if (phi.kind == FeatureMapKind::favor) phi_name += cat("-", phi.m);
+  return cat("fast weights, ", to_string(rule), " rule, phi=", phi_name,
+             sum_normalize ? ", sum-normalised" : "", attention_normalize ? ", attention-normalised" : "",
+             ", ", n_heads, " heads x ", d_head);
+}
+
+void AttentionState::detach() {
+  if (W.defined()) W = W.detach();
+  if (z.defined()) z = z.detach();
+  if (keys.defined()) keys = keys.detach();
+  if (values.defined()) values = values.detach();
+}
+
+// ------------------------------------------------------------------ head math
+
+namespace {
+// (B, T, H * d) -> (B, H, T, d)
+Variable split_heads(const Variable& x, int64_t H) {
+  const int64_t B = x.size(0), T = x.size(1);
+  return permute(reshape(x, {B, T, H, x.size(2) / H}), {0, 2, 1, 3});
+}
+// (B, H, T, d) -> (B, T, H * d)
+Variable merge_heads(const Variable& y) {
+  const int64_t B = y.size(0), H = y.size(1), T = y.size(2), d = y.size(3);
+  return reshape(permute(y, {0, 2, 1, 3}), {B, T, H * d});
+}
+// key_valid (B, S) -> a (B, 1, S, 1) multiplier for keys, or undefined.
+Tensor key_multiplier(const Tensor& key_valid, int64_t B, int64_t S, DType dtype) {
+  if (!key_valid.defined()) return Tensor();
+  FWP_CHECK_SHAPE(key_valid.shape() == Shape({B, S}), "attention: key_valid must be (B, S) = (", B,
+                  ", ", S, "), got ", key_valid.shape());
+  return key_valid.to(dtype).reshape({B, 1, S, 1});
+}
+}  // namespace
+
+Variable softmax_attention(const Variable& q, const Variable& k, const Variable& v, bool causal,
+                           int64_t offset, const Tensor& key_valid) {
+  const int64_t B = q.size(0), T = q.size(2), S = k.size(2), d = q.size(3);
+  Variable scores = matmul(q, k, false, true) * (1.0 / std::sqrt(double(d)));  // (B, H, T, S)
+  if (causal) {  // query i (absolute position offset + i) sees keys j <= offset + i
+    Tensor mask = Tensor::zeros({T, S}, q.dtype());
+    dispatch_dtype(q.dtype(), [&](auto tag) {
+      using TT = decltype(tag);
+      TT* m = mask.data<TT>();
+      for (int64_t i = 0; i < T; ++i)
+        for (int64_t j = offset + i + 1; j < S; ++j) m[i * S + j] = TT(1);
+    });
+    scores = masked_fill(scores, mask, -INFINITY);
+  }
+  if (key_valid.defined()) {
+    Tensor pad = add(mul(key_multiplier(key_valid, B, S, q.dtype()).reshape({B, 1, 1, S}), -1.0), 1.0);
+    scores = masked_fill(scores, pad, -INFINITY);
+  }
+  return matmul(softmax(scores, -1), v);  // (B, H, T, d)
+}
+
+Variable global_sum_rule(const Variable& q, const Variable& k_in, const Variable& v,
+                         bool attention_normalize, double eps, const Tensor& key_valid) {
+  Variable k = k_in;
+  Tensor m = key_multiplier(key_valid, k.size(0), k.size(2), k.dtype());
+  if (m.defined()) k = k * Variable(m);                     // padded keys write nothing
+  Variable W = matmul(k, v, true, false);                   // sum_s k_s v_s^T: (B, H, Ddot, d)
+  Variable y = matmul(q, W);                                // (B, H, T, d)
+  if (!attention_normalize) return y;
+  Variable z = sum(k, {2}, true);                           // (B, H, 1, Ddot)
+  return y / (matmul(q, z, false, true) + eps);             // z . q_t: (B, H, T, 1)
+}
+
+// ------------------------------------------------------------------ SelfAttention
+
+SelfAttention::SelfAttention(int64_t d_model, const AttentionConfig& config, bool causal, Rng& rng,
+                             uint64_t feature_seed, DType dtype)
+    : config_(config), causal_(causal), d_model_(d_model) {
+  const int64_t H = config.n_heads, dh = config.d_head;
+  FWP_CHECK(H > 0 && dh > 0, "SelfAttention: heads and d_head must be positive, got ", H, " x ", dh);
+  const bool fw = config.kind == AttentionKind::fast_weight;
+  FWP_CHECK(causal || !fw || config.rule == UpdateRule::sum,
+            "SelfAttention: a non-causal (encoder) fast-weight layer needs the sum rule, got ",
+            to_string(config.rule));
+  const int64_t per_head = fw ? 3 * dh + 1 : 3 * dh;  // q, k, v (and the beta logit)
+  qkvb_ = register_module("qkvb", std::make_shared<Linear>(d_model, H * per_head, rng,
+                                                            LinearOptions{.bias = false, .dtype = dtype}));
+  out_ = register_module("out", std::make_shared<Linear>(H * dh, d_model, rng,
+                                                          LinearOptions{.bias = false, .dtype = dtype}));
+  if (fw) phi_ = register_module("phi", std::make_shared<FeatureMap>(config.phi, dh, feature_seed, dtype));
+}
+
+Variable SelfAttention::forward(const Variable& x, AttentionState* state, const Tensor& key_valid) {
+  FWP_CHECK_SHAPE(x.dim() == 3 && x.size(2) == d_model_, "SelfAttention: x must be (B, T, D=",
+                  d_model_, "), got ", x.shape());
+  FWP_CHECK(!(causal_ && key_valid.defined()),
+            "SelfAttention: key_valid is for non-causal layers (causal layers never see later pads)");
+  const int64_t B = x.size(0), T = x.size(1), H = config_.n_heads, dh = config_.d_head;
+  const bool fw = config_.kind == AttentionKind::fast_weight;
+  Variable p = reshape(qkvb_->forward(x), {B, T, H, fw ? 3 * dh + 1 : 3 * dh});
+  std::vector<Variable> parts = split(p, fw ? std::vector<int64_t>{dh, dh, dh, 1}
+                                            : std::vector<int64_t>{dh, dh, dh}, 3);
+  Variable q = permute(parts[0], {0, 2, 1, 3});  // (B, H, T, dh)
+  Variable k = permute(parts[1], {0, 2, 1, 3});
+  Variable v = permute(parts[2], {0, 2, 1, 3});
+  Variable y;
+  if (fw) {
+    Variable beta_logit = permute(reshape(parts[3], {B, T, H}), {0, 2, 1});  // (B, H, T)
+    y = fast_weight_heads(q, k, v, beta_logit, state, key_valid);
+    if (config_.output_scale) y = y * (1.0 / std::sqrt(double(dh)));
+  } else {
+    int64_t offset = 0;
+    if (state) {
+      offset = state->length;
+      if (state->keys.defined()) {
+        k = concat({state->keys, k}, 2);
+        v = concat({state->values, v}, 2);
+      }
+      state->keys = k;
+      state->values = v;
+    }
+    y = softmax_attention(q, k, v, causal_, offset, key_valid);
+  }
+  if (state) state->length += T;
+  return out_->forward(merge_heads(y));
+}
+
+Variable SelfAttention::fast_weight_heads(Variable q, Variable k, const Variable& v,
+                                          const Variable& beta_logit, AttentionState* state,
+                                          const Tensor& key_valid) {
+  phi_->begin_forward();  // FAVOR+: queries and keys of this forward share one draw
+  q = phi_->forward(q);
+  k = phi_->forward(k);   // (B, H, T, Ddot)
+  if (config_.sum_normalize) {
+    q = sum_normalize(q, config_.eps);
+    k = sum_normalize(k, config_.eps);
+  }
+  if (!causal_) return global_sum_rule(q, k, v, config_.attention_normalize, config_.eps, key_valid);
+  Variable W0 = state ? state->W : Variable(), z0 = state ? state->z : Variable();
+  Variable y;
+  if (config_.rule == UpdateRule::sum) {
+    SumRuleResult r = sum_rule(q, k, v, config_.attention_normalize, config_.eps, W0, z0);
+    y = r.y;
+    if (state) {
+      state->W = r.state;
+      state->z = r.z;
+    }
+    return y;
+  }
+  DeltaRuleResult r = delta_rule(q, k, v, sigmoid(beta_logit), W0);
+  y = r.y;
+  if (state) state->W = r.state;
+  if (config_.attention_normalize) {  // the LM code's optional denominator on top of the delta rule
+    Variable z = cumsum(k, 2);                                            // (B, H, T, Ddot)
+    if (z0.defined()) z = z + reshape(z0, {z0.size(0), z0.size(1), 1, z0.size(2)});
+    y = y / (sum(z * q, {-1}, true) + config_.eps);
+    if (state) state->z = reshape(slice(z, 2, z.size(2) - 1, z.size(2)), {z.size(0), z.size(1), z.size(3)});
+  }
+  return y;
+}
+
+// ------------------------------------------------------------------ CrossAttention
+
+CrossAttention::CrossAttention(int64_t d_model, const AttentionConfig& config, Rng& rng,
+                               uint64_t feature_seed, DType dtype)
+    : config_(config), d_model_(d_model) {
+  const int64_t H = config.n_heads, dh = config.d_head;
+  FWP_CHECK(config.kind == AttentionKind::softmax || config.rule == UpdateRule::sum,
+            "CrossAttention: fast-weight cross-attention uses the sum rule, got ", to_string(config.rule));
+  LinearOptions no_bias{.bias = false, .dtype = dtype};
+  q_ = register_module("q", std::make_shared<Linear>(d_model, H * dh, rng, no_bias));
+  kv_ = register_module("kv", std::make_shared<Linear>(d_model, 2 * H * dh, rng, no_bias));
+  out_ = register_module("out", std::make_shared<Linear>(H * dh, d_model, rng, no_bias));
+  if (config.kind == AttentionKind::fast_weight)
+    phi_ = register_module("phi", std::make_shared<FeatureMap>(config.phi, dh, feature_seed, dtype));
+}
+
+Variable CrossAttention::forward(const Variable& x, const Variable& memory, const Tensor& memory_valid) {
+  FWP_CHECK_SHAPE(x.dim() == 3 && memory.dim() == 3 && x.size(2) == d_model_ &&
+                      memory.size(2) == d_model_ && x.size(0) == memory.size(0),
+                  "CrossAttention: x (B, T, D=", d_model_, ") and memory (B, S, D) required, got x=",
+                  x.shape(), " memory=", memory.shape());
+  const int64_t B = memory.size(0), S = memory.size(1), H = config_.n_heads, dh = config_.d_head;
+  Variable q = split_heads(q_->forward(x), H);  // (B, H, T, dh)
+  std::vector<Variable> kv = split(reshape(kv_->forward(memory), {B, S, H, 2 * dh}), {dh, dh}, 3);
+  Variable k = permute(kv[0], {0, 2, 1, 3}), v = permute(kv[1], {0, 2, 1, 3});  // (B, H, S, dh)
+  Variable y;
+  if (config_.kind == AttentionKind::softmax) {
+    y = softmax_attention(q, k, v, /*causal=*/false, 0, memory_valid);
+  } else {
+    phi_->begin_forward();
+    q = phi_->forward(q);
+    k = phi_->forward(k);
+    if (config_.sum_normalize) {
+      q = sum_normalize(q, config_.eps);
+      k = sum_normalize(k, config_.eps);
+    }
+    y = global_sum_rule(q, k, v, config_.attention_normalize, config_.eps, memory_valid);
+    if (config_.output_scale) y = y * (1.0 / std::sqrt(double(dh)));
+  }
+  return out_->forward(merge_heads(y));
+}
+
+Tensor sinusoidal_positions(int64_t T, int64_t D, int64_t offset, DType dtype) {
+  std::vector<double> pe(T * D);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t i = 0; i < D; i += 2) {
+      double angle = double(offset + t) / std::pow(10000.0, double(i) / double(D));
+      pe[t * D + i] = std::sin(angle);
+      if (i + 1 < D) pe[t * D + i + 1] = std::cos(angle);
+    }
+  return Tensor::from_vector(pe, {T, D}, dtype);
+}
+
+}  // namespace fwp

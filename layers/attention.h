@@ -1,0 +1,108 @@
+// The attention family of fwp. One config chooses any combination the paper studies:
+//   kind      softmax (the baseline) | fast_weight
+//   rule      sum (linear attention) | delta (PAPER.md §1)
+//   phi       identity | linear | favor | dpfp | tanh          (layers/feature_maps.h)
+//   sum_normalize        k, q <- phi / sum(phi)               (proposed with the delta rule)
+//   attention_normalize  y_t <- y_t / (z_t . q_t + eps), z_t = sum_{s<=t} k_s  (linear attention's)
+// Per head of width d_head a fast-weight layer computes, from x (B, T, D):
+//   [q, k, v, b] = x P   (one bias-free projection D -> H (3 d_head + 1))
+//   q, k <- phi(.), optionally sum-normalised;  beta = sigmoid(b)
+//   y = rule(q, k, v, beta; W0)   (fused ops, autograd/fast_weight.h)
+//   out = (y / sqrt(d_head)) O    (bias-free O; the 1/sqrt(d_head) scale of the LM code)
+// State: passing an AttentionState carries W (and z) from one segment to the next ("carry
+// over") and is how recurrent generation runs one token at a time in O(1) memory per token.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "layers/feature_maps.h"
+#include "layers/linear.h"
+
+namespace fwp {
+
+enum class AttentionKind { softmax, fast_weight };
+enum class UpdateRule { sum, delta };
+
+struct AttentionConfig {
+  AttentionKind kind = AttentionKind::fast_weight;
+  UpdateRule rule = UpdateRule::delta;
+  FeatureMapConfig phi;
+  bool sum_normalize = true;
+  bool attention_normalize = false;
+  double eps = 1e-6;
+  int64_t n_heads = 8;
+  int64_t d_head = 16;
+  bool output_scale = true;  // multiply by 1/sqrt(d_head) before O (fast weights only)
+
+  // The paper's named variants: "softmax", "linear" (Katharopoulos: linear phi, sum rule,
+  // attention normalisation), "delta" (Delta Net: linear phi, delta rule, sum normalisation),
+  // "performer" (favor, sum rule), "dpfp" (dpfp, sum rule), "dpfp_delta", "favor_delta".
+  static AttentionConfig preset(const std::string& name, int64_t n_heads, int64_t d_head);
+  std::string describe() const;  // one line, e.g. "fast_weight delta phi=linear sum_norm"
+};
+
+std::string to_string(AttentionKind kind);
+std::string to_string(UpdateRule rule);
+AttentionKind attention_kind_from_string(const std::string& name);
+UpdateRule update_rule_from_string(const std::string& name);
+
+// What one attention layer carries between segments / generation steps.
+//   fast weights: W (B, H, d_head, Ddot) and, with attention normalisation, z (B, H, Ddot)
+//   softmax:      the keys and values seen so far, (B, H, T_past, d_head) each
+struct AttentionState {
+  Variable W, z;
+  Variable keys, values;
+  int64_t length = 0;  // tokens seen so far
+  void detach();       // cut the gradient at the segment boundary ("carry over")
+};
+
+class SelfAttention : public Module {
+ public:
+  SelfAttention(int64_t d_model, const AttentionConfig& config, bool causal, Rng& rng,
+                uint64_t feature_seed, DType dtype = DType::f32);
+  // x (B, T, D) -> (B, T, D). With a state: continues from it and updates it in place.
+  // key_valid (B, T), optional, non-causal only: 1 for real tokens, 0 for padding to ignore.
+  Variable forward(const Variable& x, AttentionState* state = nullptr,
+                   const Tensor& key_valid = Tensor());
+  const AttentionConfig& config() const { return config_; }
+
+ private:
+  Variable fast_weight_heads(Variable q, Variable k, const Variable& v,
+                             const Variable& beta_logit, AttentionState* state,
+                             const Tensor& key_valid);
+  AttentionConfig config_;
+  bool causal_;
+  int64_t d_model_;
+  std::shared_ptr<Linear> qkvb_, out_;
+  std::shared_ptr<FeatureMap> phi_;
+};
+
+// Encoder-decoder attention: queries from x (B, T, D), keys and values from memory (B, S, D).
+// Non-causal; fast weights use the sum rule over the whole memory (W = sum_s v_s phi(k_s)^T).
+class CrossAttention : public Module {
+ public:
+  CrossAttention(int64_t d_model, const AttentionConfig& config, Rng& rng, uint64_t feature_seed,
+                 DType dtype = DType::f32);
+  // memory_valid (B, S), optional: 1 for real memory tokens, 0 for padding.
+  Variable forward(const Variable& x, const Variable& memory, const Tensor& memory_valid = Tensor());
+
+ private:
+  AttentionConfig config_;
+  int64_t d_model_;
+  std::shared_ptr<Linear> q_, kv_, out_;
+  std::shared_ptr<FeatureMap> phi_;
+};
+
+// The heads of both attention classes, (B, H, T, d_head) in and out.
+// Softmax attention; `offset` = number of earlier keys in k/v before the first query (generation).
+Variable softmax_attention(const Variable& q, const Variable& k, const Variable& v, bool causal,
+                           int64_t offset, const Tensor& key_valid);
+// Non-causal fast weights with the sum rule: W = sum_s v_s k_s^T over all keys, y_t = W q_t
+// (divided by z . q_t + eps, z = sum_s k_s, when attention_normalize).
+Variable global_sum_rule(const Variable& q, const Variable& k, const Variable& v,
+                         bool attention_normalize, double eps, const Tensor& key_valid);
+
+// Sinusoidal position encodings (Vaswani et al. 2017) for positions offset .. offset+T-1: (T, D).
+Tensor sinusoidal_positions(int64_t T, int64_t D, int64_t offset, DType dtype);
+
+}  // namespace fwp

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Draws the paper's synthetic-retrieval figures from fwp-synthetic's summary.csv files.
+
+  scripts/plot_synthetic.py runs/fig1/summary.csv [runs/fig2/summary.csv ...] --out docs/img
+
+Setting 1 (Figure 2): final eval loss against S, linear y axis, one curve per configuration.
+Setting 2 (Figure 3): the same with a log y axis. With --authors (default on) the authors'
+released values quoted in shared/PAPER.md are drawn as dashed lines with open markers; only the
+points PAPER.md quotes are available, so those curves are sparse.
+Uses matplotlib (Debian: python3-matplotlib).
+"""
+import argparse
+import csv
+import os
+from collections import defaultdict
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+# The authors' released last eval losses as quoted in PAPER.md §3: {(setting, config): {S: loss}}.
+# "<= 0.001 up to S" is drawn as 0.001 at that S.
+AUTHORS = {
+    (1, "linear_sum"): {40: 0.001, 60: 0.025, 80: 0.11, 600: 0.45},
+    (1, "dpfp1_sum"): {100: 0.001, 120: 0.009, 140: 0.053, 600: 0.42},
+    (1, "dpfp2_sum"): {240: 0.001, 260: 0.010, 280: 0.046, 600: 0.33},
+    (1, "dpfp3_sum"): {340: 0.001, 360: 0.004, 400: 0.036, 600: 0.20},
+    (1, "favor64_sum"): {20: 0.13, 80: 0.5, 600: 0.5},
+    (1, "favor128_sum"): {20: 0.08, 80: 0.5, 600: 0.5},
+    (1, "favor512_sum"): {20: 0.045, 80: 0.5, 600: 0.5},
+    (2, "dpfp1_sum"): {20: 0.105, 200: 0.24},
+    (2, "linear_delta"): {60: 0.001, 80: 0.10, 200: 0.34},
+    (2, "dpfp1_delta"): {100: 0.011, 120: 0.018, 200: 0.185},
+    (2, "dpfp2_delta"): {20: 0.001, 200: 0.001},
+}
+
+
+def read_summaries(paths):
+    runs = defaultdict(dict)  # (setting, config) -> {S: final loss}
+    for path in paths:
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                runs[(int(row["setting"]), row["config"])][int(row["S"])] = float(row["final_eval_loss"])
+    return runs
+
+
+def plot_setting(runs, setting, out_dir, authors):
+    keys = sorted(k for k in runs if k[0] == setting)
+    if not keys:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, key in enumerate(keys):
+        color = colors[i % len(colors)]
+        pts = sorted(runs[key].items())
+        ax.plot([s for s, _ in pts], [v for _, v in pts], "o-", color=color, ms=3, label=key[1])
+        if authors and key in AUTHORS:
+            ref = sorted(AUTHORS[key].items())
+            ax.plot([s for s, _ in ref], [v for _, v in ref], "o--", color=color, ms=5,
+                    mfc="none", alpha=0.7, label=key[1] + " (authors)")
+    ax.set_xlabel("number of unique keys S")
+    ax.set_ylabel("final evaluation loss")
+    if setting == 2:
+        ax.set_yscale("log")
+        ax.set_title("Setting 2: overwriting (L = 2S) - update rules")
+    else:
+        ax.set_title("Setting 1: capacity (L = S) - feature maps, sum rule")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    path = os.path.join(out_dir, f"synthetic_setting{setting}.png")
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=120)
+    os.replace(tmp, path)  # atomic: never a half-written PNG
+    plt.close(fig)
+    return path
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("summaries", nargs="+", help="summary.csv files written by fwp-synthetic")
+    p.add_argument("--out", default="docs/img", help="folder for the PNG files")
+    p.add_argument("--no-authors", action="store_true", help="leave out the authors' values")
+    args = p.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    runs = read_summaries(args.summaries)
+    for setting in (1, 2):
+        path = plot_setting(runs, setting, args.out, not args.no_authors)
+        if path:
+            print("wrote", path)
+
+
+if __name__ == "__main__":
+    main()
