@@ -32,6 +32,15 @@ class Storage {
   Device device_ = Device::cpu;
 };
 
+// Bytes of CPU tensor storage alive now, and the most alive at once since the last
+// reset_peak_memory() (process-wide, thread-safe). Benchmarks use it to measure what an op keeps.
+struct MemoryStats {
+  int64_t current_bytes = 0;
+  int64_t peak_bytes = 0;
+};
+MemoryStats memory_stats();
+void reset_peak_memory();  // peak := current
+
 class Tensor {
  public:
   Tensor() = default;  // an undefined tensor: no storage, defined() is false
