@@ -2,7 +2,6 @@
 // CPU memory is 64-byte aligned so that SIMD loads of whole rows never split cache lines.
 #include "core/tensor.h"
 
-#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -13,34 +12,15 @@ namespace fwp {
 
 // ---------------------------------------------------------------- Storage
 
-namespace {
-std::atomic<int64_t> g_current_bytes{0};
-std::atomic<int64_t> g_peak_bytes{0};
-
-void count_allocation(int64_t nbytes) {
-  const int64_t now = g_current_bytes.fetch_add(nbytes) + nbytes;
-  int64_t peak = g_peak_bytes.load();
-  while (now > peak && !g_peak_bytes.compare_exchange_weak(peak, now)) {
-  }
-}
-}  // namespace
-
-MemoryStats memory_stats() { return {g_current_bytes.load(), g_peak_bytes.load()}; }
-void reset_peak_memory() { g_peak_bytes.store(g_current_bytes.load()); }
-
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   FWP_CHECK(device == Device::cpu,
             "Storage: device 'cuda' is not available (fwp was built without CUDA)");
   size_t rounded = (nbytes + 63) / 64 * 64;
   data_ = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
   FWP_CHECK(data_ != nullptr, "Storage: out of memory allocating ", nbytes, " bytes");
-  count_allocation(static_cast<int64_t>(nbytes));
 }
 
-Storage::~Storage() {
-  std::free(data_);
-  g_current_bytes.fetch_sub(static_cast<int64_t>(nbytes_));
-}
+Storage::~Storage() { std::free(data_); }
 
 // ---------------------------------------------------------------- creation
 
