@@ -15,6 +15,28 @@
 
 namespace fwp {
 
+// Bytes of tensor storage alive now, and the most alive at once since the last
+// reset_peak_memory() (process-wide, thread-safe; core/memory_stats.cpp). Benchmarks use it to
+// measure what an op keeps.
+struct MemoryStats {
+  int64_t current_bytes = 0;
+  int64_t peak_bytes = 0;
+};
+MemoryStats memory_stats();
+void reset_peak_memory();  // peak := current
+
+// Counts n bytes as alive in memory_stats() for as long as it exists.
+class LiveBytes {
+ public:
+  explicit LiveBytes(size_t n);
+  ~LiveBytes();
+  LiveBytes(const LiveBytes&) = delete;
+  LiveBytes& operator=(const LiveBytes&) = delete;
+
+ private:
+  int64_t n_;
+};
+
 // A block of device memory; freed when the last Tensor handle that uses it goes away.
 class Storage {
  public:
@@ -30,6 +52,7 @@ class Storage {
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   Device device_ = Device::cpu;
+  LiveBytes live_{nbytes_};  // declared after nbytes_, so constructed from its final value
 };
 
 class Tensor {

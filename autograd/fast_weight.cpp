@@ -1,0 +1,219 @@
+// The fused fast-weight ops: argument checks, then one kernel call forward and one backward.
+// Memory is the point: the delta rule keeps u_t and v_t - vbar_t (2 x B H T Dv) beside the final
+// state, the sum rule keeps only the denominators (B H T); the backward kernels rebuild (delta)
+// or recompute (sum) the fast weights instead of storing one per step.
+#include "autograd/fast_weight.h"
+
+#include "autograd/tape.h"
+#include "core/functional.h"
+#include "kernels/delta_rule.h"
+#include "kernels/sum_rule.h"
+
+namespace fwp {
+
+FastWeightDims check_fast_weight_args(const char* op, const Variable& q, const Variable& k,
+                                      const Variable& v, const Variable& beta,
+                                      const Variable& W0, const Variable& z0) {
+  FWP_CHECK(q.defined() && k.defined() && v.defined(), op, ": q, k and v must be defined");
+  FWP_CHECK_SHAPE(q.dim() == 4, op, ": q must be 4-D (B, H, T, Ddot), got q=", q.shape());
+  const Shape& s = q.shape();
+  FastWeightDims d{s[0], s[1], s[2], s[3], v.dim() == 4 ? v.size(3) : 0};
+  FWP_CHECK_SHAPE(k.shape() == s, op, ": k must have the shape of q (B, H, T, Ddot), got q=", s,
+                  " and k=", k.shape());
+  FWP_CHECK_SHAPE(v.dim() == 4 && v.size(0) == d.B && v.size(1) == d.H && v.size(2) == d.T, op,
+                  ": v must be (B, H, T, Dv) with the B, H, T of q, got q=", s, " and v=",
+                  v.shape());
+  check_same_type(op, "q", q.value(), "k", k.value());
+  check_same_type(op, "q", q.value(), "v", v.value());
+  require_cpu(q.value(), op, "q");
+  if (beta.defined()) {
+    FWP_CHECK_SHAPE(beta.shape() == Shape({d.B, d.H, d.T}), op, ": beta must be (B, H, T) = ",
+                    Shape({d.B, d.H, d.T}), ", got beta=", beta.shape());
+    check_same_type(op, "q", q.value(), "beta", beta.value());
+  }
+  if (W0.defined()) {
+    FWP_CHECK_SHAPE(W0.shape() == Shape({d.B, d.H, d.Dv, d.Dk}), op,
+                    ": W0 must be (B, H, Dv, Ddot) = ", Shape({d.B, d.H, d.Dv, d.Dk}),
+                    ", got W0=", W0.shape());
+    check_same_type(op, "q", q.value(), "W0", W0.value());
+  }
+  if (z0.defined()) {
+    FWP_CHECK_SHAPE(z0.shape() == Shape({d.B, d.H, d.Dk}), op, ": z0 must be (B, H, Ddot) = ",
+                    Shape({d.B, d.H, d.Dk}), ", got z0=", z0.shape());
+    check_same_type(op, "q", q.value(), "z0", z0.value());
+  }
+  return d;
+}
+
+namespace {
+
+// The data of an optional tensor: null when it is undefined.
+template <typename Real>
+Real* ptr_or_null(Tensor& t) {
+  return t.defined() ? t.data<Real>() : nullptr;
+}
+template <typename Real>
+const Real* ptr_or_null(const Tensor& t) {
+  return t.defined() ? t.data<Real>() : nullptr;
+}
+
+// An upstream gradient the tape filled with zeros (the output was unused) is passed to the
+// kernels as null, which starts the reverse sweep from zero without reading it.
+Tensor unless_zero(const Tensor& g) {
+  const bool zero = dispatch_dtype(g.dtype(), [&](auto tag) {
+    using Real = decltype(tag);
+    const Real* p = g.data<Real>();
+    for (int64_t i = 0; i < g.numel(); ++i)
+      if (p[i] != Real(0)) return false;
+    return true;
+  });
+  return zero ? Tensor() : g;
+}
+
+// (y, W_T) = delta_rule(q, k, v, beta, W0). With A_t = dL/dW_t (A_T = dL/dW_T) and a_t = A_t k_t:
+//   A_t = dL/dW_T + sum_{s>=t} g_s q_s^T - sum_{s>t} beta_s a_s k_s^T
+//   dq_t = W_t^T g_t          dv_t = beta_t a_t          dbeta_t = a_t . (v_t - vbar_t)
+//   dk_t = A_t^T u_t - beta_t W_{t-1}^T a_t               dW0 = A_1 - beta_1 a_1 k_1^T
+// computed by one reverse sweep that rebuilds W_{t-1} = W_t - u_t k_t^T (kernels/delta_rule.h).
+struct DeltaRuleOp : Op {
+  Tensor q, k, beta, u, d, WT;  // u_t and d_t = v_t - vbar_t are what the forward saved
+  FastWeightDims dims{};
+  const char* name() const override { return "delta_rule"; }
+  std::vector<Tensor> backward(const std::vector<Tensor>& g, const std::vector<bool>& need) override {
+    const auto [B, H, T, Dk, Dv] = dims;
+    const DType dt = q.dtype();
+    Tensor dq = Tensor::empty(q.shape(), dt), dk = Tensor::empty(q.shape(), dt);
+    Tensor dv = Tensor::empty({B, H, T, Dv}, dt), dbeta = Tensor::empty(beta.shape(), dt);
+    Tensor dW0 = Tensor::empty(WT.shape(), dt);
+    Tensor grad_WT = unless_zero(g[1]);
+    dispatch_dtype(dt, [&](auto tag) {
+      using Real = decltype(tag);
+      Tensor ws = Tensor::empty({kernels::delta_rule_workspace_size<Real>(B * H, Dk, Dv)}, dt);
+      kernels::delta_rule_backward_cpu<Real>(
+          dq.data<Real>(), dk.data<Real>(), dv.data<Real>(), dbeta.data<Real>(),
+          dW0.data<Real>(), g[0].data<Real>(), ptr_or_null<Real>(grad_WT), q.data<Real>(),
+          k.data<Real>(), beta.data<Real>(), u.data<Real>(), d.data<Real>(), WT.data<Real>(),
+          B * H, T, Dk, Dv, ws.data<Real>());
+    });
+    std::vector<Tensor> grads = {dq, dk, dv, dbeta, dW0};
+    grads.resize(need.size());  // no W0 input: no dW0
+    for (size_t i = 0; i < grads.size(); ++i)
+      if (!need[i]) grads[i] = Tensor();
+    return grads;
+  }
+};
+
+// (y, W_T, z_T) = sum_rule(q, k, v; W0, z0). With gh_t = g_t / den_t, c_t = -(g_t . y_t) / den_t
+// (gh = g, c = 0 without normalisation), A_t = dL/dW_T + sum_{s>=t} gh_s q_s^T and
+// Z_t = dL/dz_T + sum_{s>=t} c_s q_s:
+//   dq_t = W_t^T gh_t + c_t z_t    (W_t includes W0)     dk_t = A_t^T v_t + Z_t
+//   dv_t = A_t k_t                 dW0 = A_1              dz0 = Z_1
+struct SumRuleOp : Op {
+  Tensor q, k, v, W0, z0, y, den;  // W0, z0 may be undefined; den only when normalize
+  bool normalize = false, has_W0 = false, has_z0 = false;
+  FastWeightDims dims{};
+  const char* name() const override { return "sum_rule"; }
+  std::vector<Tensor> backward(const std::vector<Tensor>& g, const std::vector<bool>& need) override {
+    const auto [B, H, T, Dk, Dv] = dims;
+    const DType dt = q.dtype();
+    Tensor dq = Tensor::empty(q.shape(), dt), dk = Tensor::empty(q.shape(), dt);
+    Tensor dv = Tensor::empty(v.shape(), dt), dW0 = Tensor::empty({B, H, Dv, Dk}, dt);
+    Tensor dz0 = Tensor::empty({B, H, Dk}, dt);
+    Tensor grad_WT = unless_zero(g[1]), grad_zT = unless_zero(g[2]);
+    dispatch_dtype(dt, [&](auto tag) {
+      using Real = decltype(tag);
+      Tensor ws = Tensor::empty({kernels::sum_rule_workspace_size<Real>(B * H, Dk, Dv)}, dt);
+      kernels::sum_rule_backward_cpu<Real>(
+          dq.data<Real>(), dk.data<Real>(), dv.data<Real>(), dW0.data<Real>(), dz0.data<Real>(),
+          g[0].data<Real>(), ptr_or_null<Real>(grad_WT), ptr_or_null<Real>(grad_zT),
+          q.data<Real>(), k.data<Real>(), v.data<Real>(), ptr_or_null<Real>(W0),
+          ptr_or_null<Real>(z0), y.data<Real>(), ptr_or_null<Real>(den), normalize, B * H, T, Dk,
+          Dv, ws.data<Real>());
+    });
+    std::vector<Tensor> grads = {dq, dk, dv};
+    if (has_W0) grads.push_back(dW0);
+    if (has_z0) grads.push_back(dz0);
+    for (size_t i = 0; i < grads.size(); ++i)
+      if (!need[i]) grads[i] = Tensor();
+    return grads;
+  }
+};
+
+}  // namespace
+
+DeltaRuleResult delta_rule(const Variable& q, const Variable& k, const Variable& v,
+                           const Variable& beta, const Variable& W0) {
+  FWP_CHECK(beta.defined(), "delta_rule: beta must be defined");
+  const FastWeightDims dims = check_fast_weight_args("delta_rule", q, k, v, beta, W0, {});
+  const auto [B, H, T, Dk, Dv] = dims;
+  std::vector<Variable> inputs = {q, k, v, beta};
+  if (W0.defined()) inputs.push_back(W0);
+  const bool grad = any_requires_grad(inputs);
+  const DType dt = q.dtype();
+  Tensor y = Tensor::empty({B, H, T, Dv}, dt), WT = Tensor::empty({B, H, Dv, Dk}, dt);
+  Tensor u = grad ? Tensor::empty({B, H, T, Dv}, dt) : Tensor();
+  Tensor d = grad ? Tensor::empty({B, H, T, Dv}, dt) : Tensor();
+  dispatch_dtype(dt, [&](auto tag) {
+    using Real = decltype(tag);
+    Tensor ws = Tensor::empty({kernels::delta_rule_workspace_size<Real>(B * H, Dk, Dv)}, dt);
+    kernels::delta_rule_forward_cpu<Real>(
+        y.data<Real>(), WT.data<Real>(), ptr_or_null<Real>(u), ptr_or_null<Real>(d),
+        q.value().data<Real>(), k.value().data<Real>(), v.value().data<Real>(),
+        beta.value().data<Real>(), W0.defined() ? W0.value().data<Real>() : nullptr, B * H, T,
+        Dk, Dv, ws.data<Real>());
+  });
+  auto op = std::make_shared<DeltaRuleOp>();
+  if (grad) {
+    op->q = q.value();
+    op->k = k.value();
+    op->beta = beta.value();
+    op->u = u;
+    op->d = d;
+    op->WT = WT;
+  }
+  op->dims = dims;
+  std::vector<Variable> out = record(op, inputs, {y, WT});
+  return {out[0], out[1]};
+}
+
+SumRuleResult sum_rule(const Variable& q, const Variable& k, const Variable& v, bool normalize,
+                       double eps, const Variable& W0, const Variable& z0) {
+  const FastWeightDims dims = check_fast_weight_args("sum_rule", q, k, v, {}, W0, z0);
+  const auto [B, H, T, Dk, Dv] = dims;
+  std::vector<Variable> inputs = {q, k, v};
+  if (W0.defined()) inputs.push_back(W0);
+  if (z0.defined()) inputs.push_back(z0);
+  const bool grad = any_requires_grad(inputs);
+  const DType dt = q.dtype();
+  Tensor y = Tensor::empty({B, H, T, Dv}, dt), WT = Tensor::empty({B, H, Dv, Dk}, dt);
+  Tensor zT = Tensor::empty({B, H, Dk}, dt);
+  Tensor den = grad && normalize ? Tensor::empty({B, H, T}, dt) : Tensor();
+  Tensor W0t = W0.defined() ? W0.value() : Tensor(), z0t = z0.defined() ? z0.value() : Tensor();
+  dispatch_dtype(dt, [&](auto tag) {
+    using Real = decltype(tag);
+    Tensor ws = Tensor::empty({kernels::sum_rule_workspace_size<Real>(B * H, Dk, Dv)}, dt);
+    kernels::sum_rule_forward_cpu<Real>(
+        y.data<Real>(), WT.data<Real>(), zT.data<Real>(), ptr_or_null<Real>(den),
+        q.value().data<Real>(), k.value().data<Real>(), v.value().data<Real>(),
+        ptr_or_null<Real>(W0t), ptr_or_null<Real>(z0t), normalize, static_cast<Real>(eps),
+        B * H, T, Dk, Dv, ws.data<Real>());
+  });
+  auto op = std::make_shared<SumRuleOp>();
+  if (grad) {
+    op->q = q.value();
+    op->k = k.value();
+    op->v = v.value();
+    op->W0 = W0t;
+    op->z0 = z0t;
+    op->y = y;
+    op->den = den;
+  }
+  op->normalize = normalize;
+  op->has_W0 = W0.defined();
+  op->has_z0 = z0.defined();
+  op->dims = dims;
+  std::vector<Variable> out = record(op, inputs, {y, WT, zT});
+  return {out[0], out[1], out[2]};
+}
+
+}  // namespace fwp

@@ -1,0 +1,343 @@
+// Delta-rule kernels (math in kernels/delta_rule.h). OpenMP runs one sequence per task; the state
+// of a sequence (16 KB at Dv = Dk = 64 in f32) stays in L1 for its whole time loop. Each kernel
+// uses the orientation that makes its hot loop unit-stride, whole-vector and free of horizontal
+// sums, and touches every row of state ONCE per step:
+//   forward:  S = W^T (Dk rows of Dv). W k and W q are sums of rows (sum_j k_j S_j), and the
+//             write of step t (S_j += k_j u_t) is fused with the reads of step t+1.
+//   backward: W and A = dL/dW (Dv rows of Dk). Row i of both evolves on its own; dq and dk are
+//             sums of rows; the one dot product per row (a_i = A_i . k) is computed for the next
+//             step while the row is still in registers.
+// The naive twins below each kernel are the DESIGN.md pseudo-code as plain loops.
+#include "kernels/delta_rule.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/cpu/simd.h"
+
+namespace fwp::kernels {
+
+namespace {
+template <typename Real>
+int64_t slice_size(int64_t Dk, int64_t Dv) {
+  const int64_t Dkp = padded<Real>(Dk), Dvp = padded<Real>(Dv);
+  const int64_t forward = Dk * Dvp + 12 * Dvp;
+  const int64_t backward = 2 * Dv * Dkp + 8 * Dkp + padded<Real>(Dv);
+  return std::max(forward, backward);
+}
+}  // namespace
+
+template <typename Real>
+int64_t delta_rule_workspace_size(int64_t BH, int64_t Dk, int64_t Dv) {
+  return std::min<int64_t>(std::max<int64_t>(BH, 1), omp_get_max_threads()) *
+         slice_size<Real>(Dk, Dv);
+}
+
+namespace {
+
+// One sequence of the forward. NV = vectors per row of S (Dv padded), 0 when not fixed.
+// R independent accumulator sets hide the FMA latency when rows are only one or two vectors.
+template <typename Real, int NV>
+void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict u_out,
+                      Real* __restrict d_out, const Real* __restrict q,
+                      const Real* __restrict k, const Real* __restrict v,
+                      const Real* __restrict beta, const Real* __restrict W0, int64_t T,
+                      int64_t Dk, int64_t Dv, Real* __restrict ws) {
+  using V = Vec<Real>;
+  constexpr int R = NV == 1 ? 4 : NV == 2 ? 2 : 1;
+  const int64_t nv = NV > 0 ? NV : vec_count<Real>(Dv), Dvp = nv * kLanes<Real>;
+  V* __restrict S = reinterpret_cast<V*>(ws);  // row j of S = column j of W: S[j * nv + c]
+  V local[NV > 0 ? (2 * R + 4) * NV : 1];
+  V* vbar = NV > 0 ? local : S + Dk * nv;  // R partial sums of W_{t-1} k_t
+  V* wq = vbar + R * nv;                   // R partial sums of W_{t-1} q_t
+  V* u = wq + R * nv;                      // v_t, then u_t
+  V* out = u + nv;                         // y_t, u_t, v_t - vbar_t
+  for (int64_t j = 0; j < Dk; ++j) {
+    Real* row = reinterpret_cast<Real*>(S + j * nv);
+    for (int64_t i = 0; i < Dvp; ++i) row[i] = W0 && i < Dv ? W0[i * Dk + j] : Real(0);
+  }
+  for (int64_t c = 0; c < R * nv; ++c) vbar[c] = wq[c] = V{};
+  for (int64_t j = 0; j < (T > 0 ? Dk : 0); ++j)  // the reads of step 0
+    for (int64_t c = 0; c < nv; ++c) {
+      vbar[c] += k[j] * S[j * nv + c];
+      wq[c] += q[j] * S[j * nv + c];
+    }
+  for (int64_t t = 0; t < T; ++t) {
+    const Real* kt = k + t * Dk;
+    const Real* qt = q + t * Dk;
+    Real kq = 0;
+    for (int64_t j = 0; j < Dk; ++j) kq += kt[j] * qt[j];
+    // u_t = beta_t (v_t - vbar_t);   y_t = W_t q_t = W_{t-1} q_t + u_t (k_t . q_t)
+    load_row(u, v + t * Dv, Dv);
+    for (int64_t c = 0; c < nv; ++c) {
+      V vb = vbar[c], w = wq[c];
+      for (int r = 1; r < R; ++r) {
+        vb += vbar[r * nv + c];
+        w += wq[r * nv + c];
+      }
+      const V diff = u[c] - vb;
+      u[c] = beta[t] * diff;
+      out[c] = w + kq * u[c];
+      out[nv + c] = u[c];
+      out[2 * nv + c] = diff;
+    }
+    store_row(y + t * Dv, out, Dv);
+    if (u_out) {
+      store_row(u_out + t * Dv, out + nv, Dv);
+      store_row(d_out + t * Dv, out + 2 * nv, Dv);
+    }
+    // one pass over S: the write of step t, S_j += k_{t,j} u_t, then the reads of step t+1
+    const Real* kn = t + 1 < T ? kt + Dk : kt;
+    const Real* qn = t + 1 < T ? qt + Dk : qt;
+    for (int64_t c = 0; c < R * nv; ++c) vbar[c] = wq[c] = V{};
+    int64_t j = 0;
+    for (; j + R <= Dk; j += R)
+      for (int r = 0; r < R; ++r)
+        for (int64_t c = 0; c < nv; ++c) {
+          const V s = S[(j + r) * nv + c] + kt[j + r] * u[c];
+          S[(j + r) * nv + c] = s;
+          vbar[r * nv + c] += kn[j + r] * s;
+          wq[r * nv + c] += qn[j + r] * s;
+        }
+    for (; j < Dk; ++j)
+      for (int64_t c = 0; c < nv; ++c) {
+        const V s = S[j * nv + c] + kt[j] * u[c];
+        S[j * nv + c] = s;
+        vbar[c] += kn[j] * s;
+        wq[c] += qn[j] * s;
+      }
+  }
+  for (int64_t i = 0; i < Dv; ++i)
+    for (int64_t j = 0; j < Dk; ++j) WT[i * Dk + j] = reinterpret_cast<Real*>(S + j * nv)[i];
+}
+
+}  // namespace
+
+template <typename Real>
+void delta_rule_forward_cpu(Real* y, Real* WT, Real* u, Real* d, const Real* q, const Real* k,
+                            const Real* v, const Real* beta, const Real* W0, int64_t BH,
+                            int64_t T, int64_t Dk, int64_t Dv, Real* workspace) {
+  const int64_t slice = slice_size<Real>(Dk, Dv);
+  with_vec_count(vec_count<Real>(Dv), [&](auto nv) {
+#pragma omp parallel
+    {
+      Real* ws = workspace + omp_get_thread_num() * slice;
+#pragma omp for schedule(static)
+      for (int64_t n = 0; n < BH; ++n)
+        forward_sequence<Real, nv()>(
+            y + n * T * Dv, WT + n * Dv * Dk, u ? u + n * T * Dv : nullptr,
+            d ? d + n * T * Dv : nullptr, q + n * T * Dk, k + n * T * Dk, v + n * T * Dv,
+            beta + n * T, W0 ? W0 + n * Dv * Dk : nullptr, T, Dk, Dv, ws);
+    }
+  });
+}
+
+template <typename Real>
+void delta_rule_forward_naive(Real* y, Real* WT, Real* u, Real* d, const Real* q, const Real* k,
+                              const Real* v, const Real* beta, const Real* W0, int64_t BH,
+                              int64_t T, int64_t Dk, int64_t Dv) {
+  std::vector<Real> vbar(Dv);
+  for (int64_t n = 0; n < BH; ++n) {
+    Real* W = WT + n * Dv * Dk;
+    for (int64_t e = 0; e < Dv * Dk; ++e) W[e] = W0 ? W0[n * Dv * Dk + e] : Real(0);
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t r = n * T + t;  // row of step t in the (BH * T, .) inputs
+      const Real* kt = k + r * Dk;
+      for (int64_t i = 0; i < Dv; ++i) {  // vbar = W k
+        vbar[i] = 0;
+        for (int64_t j = 0; j < Dk; ++j) vbar[i] += W[i * Dk + j] * kt[j];
+      }
+      for (int64_t i = 0; i < Dv; ++i) {  // u = beta (v - vbar);  W += u k^T
+        const Real diff = v[r * Dv + i] - vbar[i], ui = beta[r] * diff;
+        if (u) {
+          u[r * Dv + i] = ui;
+          d[r * Dv + i] = diff;
+        }
+        for (int64_t j = 0; j < Dk; ++j) W[i * Dk + j] += ui * kt[j];
+      }
+      for (int64_t i = 0; i < Dv; ++i) {  // y = W q
+        Real acc = 0;
+        for (int64_t j = 0; j < Dk; ++j) acc += W[i * Dk + j] * q[r * Dk + j];
+        y[r * Dv + i] = acc;
+      }
+    }
+  }
+}
+
+namespace {
+
+// One sequence of the backward (DESIGN.md section 3). NK = vectors per row (Dk padded), 0 when
+// not fixed. A holds dL/dW_t BEFORE g_t q_t^T is added (A' below), so per step and row i:
+//   a_i = A'_i . k_t + g_i (q_t . k_t)        (computed during the previous step, in `a`)
+//   dq += g_i W_i                              dq_t = W_t^T g_t
+//   dk += u_i A'_i;  W_i -= u_i k_t;  dk -= beta a_i W_i     (W_i is now row i of W_{t-1})
+//   A'_i += g_i q_t - beta a_i k_t             (now dL/dW_{t-1} before g_{t-1} q_{t-1}^T)
+// and finally dk_t += (u_t . g_t) q_t, the A'^T u term's missing g_t q_t^T part.
+template <typename Real, int NK>
+void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restrict dv,
+                       Real* __restrict dbeta, Real* __restrict dW0, const Real* __restrict gy,
+                       const Real* __restrict gWT, const Real* __restrict q,
+                       const Real* __restrict k, const Real* __restrict beta,
+                       const Real* __restrict u, const Real* __restrict d,
+                       const Real* __restrict WT, int64_t T, int64_t Dk, int64_t Dv,
+                       Real* __restrict ws) {
+  using V = Vec<Real>;
+  const int64_t nk = NK > 0 ? NK : vec_count<Real>(Dk);
+  V* __restrict W = reinterpret_cast<V*>(ws);  // row i of W: W[i * nk + c]
+  V* __restrict A = W + Dv * nk;
+  Real* __restrict a = reinterpret_cast<Real*>(A + Dv * nk);  // a_i of the current step
+  V local[NK > 0 ? 6 * NK : 1];
+  V* qt = NK > 0 ? local : reinterpret_cast<V*>(a + padded<Real>(Dv));  // q_t, k_t, k_{t-1}
+  V* kt = qt + nk;
+  V* kp = kt + nk;
+  V* acc_q = kp + nk;       // sum_i g_i W_{t,i}
+  V* acc_ku = acc_q + nk;   // sum_i u_i A'_i
+  V* acc_kw = acc_ku + nk;  // sum_i beta a_i W_{t-1,i}
+  for (int64_t i = 0; i < Dv; ++i) {
+    load_row(W + i * nk, WT + i * Dk, Dk);
+    if (gWT) {
+      load_row(A + i * nk, gWT + i * Dk, Dk);
+    } else {
+      for (int64_t c = 0; c < nk; ++c) A[i * nk + c] = V{};
+    }
+  }
+  if (T > 0) {  // a for step T-1
+    load_row(kt, k + (T - 1) * Dk, Dk);
+    Real qk = 0;
+    for (int64_t j = 0; j < Dk; ++j) qk += q[(T - 1) * Dk + j] * k[(T - 1) * Dk + j];
+    for (int64_t i = 0; i < Dv; ++i) {
+      V p{};
+      for (int64_t c = 0; c < nk; ++c) p += A[i * nk + c] * kt[c];
+      a[i] = hsum(p) + gy[(T - 1) * Dv + i] * qk;
+    }
+  }
+  for (int64_t t = T - 1; t >= 0; --t) {
+    const int64_t tp = t > 0 ? t - 1 : 0;  // the step whose a_i this pass prepares
+    load_row(qt, q + t * Dk, Dk);
+    load_row(kt, k + t * Dk, Dk);
+    load_row(kp, k + tp * Dk, Dk);
+    Real qk_prev = 0;
+    for (int64_t j = 0; j < Dk; ++j) qk_prev += q[tp * Dk + j] * k[tp * Dk + j];
+    for (int64_t c = 0; c < nk; ++c) acc_q[c] = acc_ku[c] = acc_kw[c] = V{};
+    Real db = 0, ug = 0;
+    const Real bt = beta[t];
+    for (int64_t i = 0; i < Dv; ++i) {
+      const Real gi = gy[t * Dv + i], ui = u[t * Dv + i], ai = a[i], bai = bt * ai;
+      dv[t * Dv + i] = bai;
+      db += ai * d[t * Dv + i];
+      ug += ui * gi;
+      V* Wi = W + i * nk;
+      V* Ai = A + i * nk;
+      V p{};
+      for (int64_t c = 0; c < nk; ++c) {
+        const V av = Ai[c], w = Wi[c] - ui * kt[c];
+        acc_q[c] += gi * Wi[c];
+        acc_ku[c] += ui * av;
+        Wi[c] = w;
+        acc_kw[c] += bai * w;
+        const V an = av + gi * qt[c] - bai * kt[c];
+        Ai[c] = an;
+        p += an * kp[c];
+      }
+      a[i] = hsum(p) + gy[tp * Dv + i] * qk_prev;
+    }
+    for (int64_t c = 0; c < nk; ++c) acc_ku[c] += ug * qt[c] - acc_kw[c];
+    store_row(dq + t * Dk, acc_q, Dk);
+    store_row(dk + t * Dk, acc_ku, Dk);
+    dbeta[t] = db;
+  }
+  for (int64_t i = 0; i < Dv; ++i) store_row(dW0 + i * Dk, A + i * nk, Dk);
+}
+
+}  // namespace
+
+template <typename Real>
+void delta_rule_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0,
+                             const Real* grad_y, const Real* grad_WT, const Real* q,
+                             const Real* k, const Real* beta, const Real* u, const Real* d,
+                             const Real* WT, int64_t BH, int64_t T, int64_t Dk, int64_t Dv,
+                             Real* workspace) {
+  const int64_t slice = slice_size<Real>(Dk, Dv);
+  with_vec_count(vec_count<Real>(Dk), [&](auto nk) {
+#pragma omp parallel
+    {
+      Real* ws = workspace + omp_get_thread_num() * slice;
+#pragma omp for schedule(static)
+      for (int64_t n = 0; n < BH; ++n) {
+        const int64_t tk = n * T * Dk, tv = n * T * Dv, s = n * Dv * Dk;
+        backward_sequence<Real, nk()>(dq + tk, dk + tk, dv + tv, dbeta + n * T, dW0 + s,
+                                      grad_y + tv, grad_WT ? grad_WT + s : nullptr, q + tk,
+                                      k + tk, beta + n * T, u + tv, d + tv, WT + s, T, Dk, Dv,
+                                      ws);
+      }
+    }
+  });
+}
+
+template <typename Real>
+void delta_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0,
+                               const Real* grad_y, const Real* grad_WT, const Real* q,
+                               const Real* k, const Real* beta, const Real* u, const Real* d,
+                               const Real* WT, int64_t BH, int64_t T, int64_t Dk, int64_t Dv) {
+  std::vector<Real> W(Dv * Dk), a(Dv);
+  for (int64_t n = 0; n < BH; ++n) {
+    Real* A = dW0 + n * Dv * Dk;
+    for (int64_t e = 0; e < Dv * Dk; ++e) {
+      W[e] = WT[n * Dv * Dk + e];
+      A[e] = grad_WT ? grad_WT[n * Dv * Dk + e] : Real(0);
+    }
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const int64_t r = n * T + t;
+      const Real* qt = q + r * Dk;
+      const Real* kt = k + r * Dk;
+      const Real* g = grad_y + r * Dv;
+      const Real* ut = u + r * Dv;
+      const Real b = beta[r];
+      for (int64_t i = 0; i < Dv; ++i)  // A += g q^T   (A = dL/dW_t)
+        for (int64_t j = 0; j < Dk; ++j) A[i * Dk + j] += g[i] * qt[j];
+      for (int64_t j = 0; j < Dk; ++j) {  // dq = W_t^T g;  dk = A^T u
+        dq[r * Dk + j] = dk[r * Dk + j] = 0;
+        for (int64_t i = 0; i < Dv; ++i) {
+          dq[r * Dk + j] += W[i * Dk + j] * g[i];
+          dk[r * Dk + j] += A[i * Dk + j] * ut[i];
+        }
+      }
+      dbeta[r] = 0;
+      for (int64_t i = 0; i < Dv; ++i) {  // a = A k;  dv = beta a;  dbeta = a . (v - vbar)
+        a[i] = 0;
+        for (int64_t j = 0; j < Dk; ++j) a[i] += A[i * Dk + j] * kt[j];
+        dv[r * Dv + i] = b * a[i];
+        dbeta[r] += a[i] * d[r * Dv + i];
+      }
+      for (int64_t i = 0; i < Dv; ++i)  // W -= u k^T   (W = W_{t-1})
+        for (int64_t j = 0; j < Dk; ++j) W[i * Dk + j] -= ut[i] * kt[j];
+      for (int64_t j = 0; j < Dk; ++j)  // dk -= beta W_{t-1}^T a
+        for (int64_t i = 0; i < Dv; ++i) dk[r * Dk + j] -= b * W[i * Dk + j] * a[i];
+      for (int64_t i = 0; i < Dv; ++i)  // A -= beta a k^T   (A = dL/dW_{t-1})
+        for (int64_t j = 0; j < Dk; ++j) A[i * Dk + j] -= b * a[i] * kt[j];
+    }
+  }
+}
+
+#define FWP_INSTANTIATE(R)                                                                      \
+  template int64_t delta_rule_workspace_size<R>(int64_t, int64_t, int64_t);                   \
+  template void delta_rule_forward_cpu<R>(R*, R*, R*, R*, const R*, const R*, const R*,       \
+                                          const R*, const R*, int64_t, int64_t, int64_t,      \
+                                          int64_t, R*);                                       \
+  template void delta_rule_forward_naive<R>(R*, R*, R*, R*, const R*, const R*, const R*,     \
+                                            const R*, const R*, int64_t, int64_t, int64_t,    \
+                                            int64_t);                                         \
+  template void delta_rule_backward_cpu<R>(R*, R*, R*, R*, R*, const R*, const R*, const R*,  \
+                                           const R*, const R*, const R*, const R*, const R*,  \
+                                           int64_t, int64_t, int64_t, int64_t, R*);           \
+  template void delta_rule_backward_naive<R>(R*, R*, R*, R*, R*, const R*, const R*,          \
+                                             const R*, const R*, const R*, const R*,          \
+                                             const R*, const R*, int64_t, int64_t, int64_t,   \
+                                             int64_t);
+FWP_INSTANTIATE(float)
+FWP_INSTANTIATE(double)
+#undef FWP_INSTANTIATE
+
+}  // namespace fwp::kernels

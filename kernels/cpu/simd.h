@@ -1,0 +1,91 @@
+// SIMD helpers shared by the fast-weight CPU kernels (delta_rule_cpu.cpp, sum_rule_cpu.cpp).
+// Vec<Real> is one 64-byte SIMD register of Real (16 floats or 8 doubles), written with the
+// GCC/Clang vector extension: + - * act lane-wise and `s * v` broadcasts a scalar, so kernels read
+// like the math (`acc[c] += g * W[c]`). The compiler maps it to one AVX-512 register, two AVX2
+// registers or four SSE/NEON ones. Rows of state are padded with zeros to whole vectors.
+// with_vec_count() turns the common row widths into compile-time constants, so the loops over a
+// row unroll completely and accumulators stay in registers; other widths run the same code with
+// a runtime count (template argument 0).
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+namespace fwp::kernels {
+
+template <typename Real>
+struct VecOf {
+  typedef Real type __attribute__((vector_size(64)));
+};
+template <typename Real> using Vec = typename VecOf<Real>::type;
+template <typename Real> constexpr int64_t kLanes = 64 / sizeof(Real);
+
+// Number of Vec<Real> needed for n values, and n rounded up to whole vectors.
+template <typename Real> int64_t vec_count(int64_t n) { return (n + kLanes<Real> - 1) / kLanes<Real>; }
+template <typename Real> int64_t padded(int64_t n) { return vec_count<Real>(n) * kLanes<Real>; }
+
+// Sum of the lanes, as a tree (log2(lanes) shuffle + add levels).
+inline float hsum(Vec<float> v) {
+  typedef float V8 __attribute__((vector_size(32)));
+  typedef float V4 __attribute__((vector_size(16)));
+  V8 a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+         __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+  V4 b = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+  return (b[0] + b[2]) + (b[1] + b[3]);
+}
+inline double hsum(Vec<double> v) {
+  typedef double V4 __attribute__((vector_size(32)));
+  typedef double V2 __attribute__((vector_size(16)));
+  V4 a = __builtin_shufflevector(v, v, 0, 1, 2, 3) + __builtin_shufflevector(v, v, 4, 5, 6, 7);
+  V2 b = __builtin_shufflevector(a, a, 0, 1) + __builtin_shufflevector(a, a, 2, 3);
+  return b[0] + b[1];
+}
+
+// Unaligned load and store of one vector (a fixed-size memcpy compiles to one instruction).
+template <typename Real>
+Vec<Real> loadu(const Real* p) {
+  Vec<Real> v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+template <typename Real>
+void storeu(Real* p, Vec<Real> v) {
+  std::memcpy(p, &v, sizeof(v));
+}
+
+// dst[0 .. vec_count(n)) = the n values of src, zero-padded to whole vectors.
+template <typename Real>
+void load_row(Vec<Real>* dst, const Real* src, int64_t n) {
+  const int64_t full = n / kLanes<Real>, rest = n % kLanes<Real>;
+  for (int64_t c = 0; c < full; ++c) dst[c] = loadu(src + c * kLanes<Real>);
+  if (rest) {
+    Vec<Real> v{};
+    std::memcpy(&v, src + full * kLanes<Real>, rest * sizeof(Real));
+    dst[full] = v;
+  }
+}
+
+// dst[0 .. n) = the first n values of the vectors src.
+template <typename Real>
+void store_row(Real* dst, const Vec<Real>* src, int64_t n) {
+  const int64_t full = n / kLanes<Real>, rest = n % kLanes<Real>;
+  for (int64_t c = 0; c < full; ++c) storeu(dst + c * kLanes<Real>, src[c]);
+  if (rest) std::memcpy(dst + full * kLanes<Real>, &src[full], rest * sizeof(Real));
+}
+
+template <int N> using CountTag = std::integral_constant<int, N>;
+
+// Calls fn(CountTag<N>{}) with N = n for the counts worth specialising (rows of 16/32/64/128
+// floats or 8/16/32/64 doubles), else with N = 0 (runtime count).
+template <typename Fn>
+void with_vec_count(int64_t n, Fn&& fn) {
+  switch (n) {
+    case 1: return fn(CountTag<1>{});
+    case 2: return fn(CountTag<2>{});
+    case 4: return fn(CountTag<4>{});
+    case 8: return fn(CountTag<8>{});
+    default: return fn(CountTag<0>{});
+  }
+}
+
+}  // namespace fwp::kernels

@@ -1,0 +1,336 @@
+// Sum-rule kernels (math in kernels/sum_rule.h); same plan as delta_rule_cpu.cpp: one sequence
+// per OpenMP task, state in L1, whole-vector unit-stride loops, each row touched once per step.
+//   forward:           S = W^T (Dk rows of Dv); the write S_j += k_{t,j} v_t is fused with the
+//                      read of step t+1, W_t q_{t+1} = sum_j q_{t+1,j} S_j.
+//   backward sweep 1:  W (Dv rows of Dk) rebuilt from W_0 forwards: W_i += v_i k; dq += gh_i W_i.
+//   backward sweep 2:  A = dL/dW_t (Dv rows of Dk) backwards: A_i += gh_i q; dk += v_i A_i;
+//                      dv_i = A_i . k.
+// with gh_t = g_t / den_t and c_t = dL/dden_t = -(g_t . y_t) / den_t (gh = g, c = 0 unnormalised):
+//   dq_t = W_t^T gh_t + c_t z_t      dk_t = A_t^T v_t + Z_t      dv_t = A_t k_t
+// where Z_t = dL/dz_T + sum_{s>=t} c_s q_s is dL/dz_t (z_t = z_{t-1} + k_t: a reverse cumsum).
+#include "kernels/sum_rule.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/cpu/simd.h"
+
+namespace fwp::kernels {
+
+namespace {
+template <typename Real>
+int64_t slice_size(int64_t Dk, int64_t Dv) {
+  const int64_t Dkp = padded<Real>(Dk), Dvp = padded<Real>(Dv);
+  return std::max(Dk * Dvp + Dkp + 8 * Dvp, Dv * Dkp + 8 * Dkp);
+}
+
+template <typename Real>
+Real dot(const Real* a, const Real* b, int64_t n) {
+  Real s = 0;
+  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+}  // namespace
+
+template <typename Real>
+int64_t sum_rule_workspace_size(int64_t BH, int64_t Dk, int64_t Dv) {
+  return std::min<int64_t>(std::max<int64_t>(BH, 1), omp_get_max_threads()) *
+         slice_size<Real>(Dk, Dv);
+}
+
+namespace {
+
+// One sequence of the forward; NV = vectors per row of S (0: runtime). R accumulator sets hide
+// the FMA latency for narrow rows.
+template <typename Real, int NV>
+void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict zT,
+                      Real* __restrict den, const Real* __restrict q, const Real* __restrict k,
+                      const Real* __restrict v, const Real* __restrict W0,
+                      const Real* __restrict z0, bool normalize, Real eps, int64_t T,
+                      int64_t Dk, int64_t Dv, Real* __restrict ws) {
+  using V = Vec<Real>;
+  constexpr int R = NV == 1 ? 4 : NV == 2 ? 2 : 1;
+  const int64_t nv = NV > 0 ? NV : vec_count<Real>(Dv), Dvp = nv * kLanes<Real>;
+  V* __restrict S = reinterpret_cast<V*>(ws);  // row j of S = column j of W: S[j * nv + c]
+  Real* __restrict z = reinterpret_cast<Real*>(S + Dk * nv);
+  V local[NV > 0 ? (R + 2) * NV : 1];
+  V* wq = NV > 0 ? local : reinterpret_cast<V*>(z + padded<Real>(Dk));  // R sums of W_{t-1} q_t
+  V* vt = wq + R * nv;
+  V* yt = vt + nv;
+  for (int64_t j = 0; j < Dk; ++j) {
+    Real* row = reinterpret_cast<Real*>(S + j * nv);
+    for (int64_t i = 0; i < Dvp; ++i) row[i] = W0 && i < Dv ? W0[i * Dk + j] : Real(0);
+    z[j] = z0 ? z0[j] : Real(0);
+  }
+  for (int64_t c = 0; c < R * nv; ++c) wq[c] = V{};
+  for (int64_t j = 0; j < (T > 0 ? Dk : 0); ++j)  // the read of step 0
+    for (int64_t c = 0; c < nv; ++c) wq[c] += q[j] * S[j * nv + c];
+  for (int64_t t = 0; t < T; ++t) {
+    const Real* kt = k + t * Dk;
+    const Real* qt = q + t * Dk;
+    const Real kq = dot(kt, qt, Dk);
+    for (int64_t j = 0; j < Dk; ++j) z[j] += kt[j];
+    const Real dn = normalize ? dot(z, qt, Dk) + eps : Real(1);
+    if (normalize && den) den[t] = dn;
+    // y_t = (W_{t-1} q_t + v_t (k_t . q_t)) / den_t
+    load_row(vt, v + t * Dv, Dv);
+    for (int64_t c = 0; c < nv; ++c) {
+      V w = wq[c];
+      for (int r = 1; r < R; ++r) w += wq[r * nv + c];
+      yt[c] = (w + kq * vt[c]) / dn;
+    }
+    store_row(y + t * Dv, yt, Dv);
+    // one pass over S: the write of step t, then the read of step t+1
+    const Real* qn = t + 1 < T ? qt + Dk : qt;
+    for (int64_t c = 0; c < R * nv; ++c) wq[c] = V{};
+    int64_t j = 0;
+    for (; j + R <= Dk; j += R)
+      for (int r = 0; r < R; ++r)
+        for (int64_t c = 0; c < nv; ++c) {
+          const V s = S[(j + r) * nv + c] + kt[j + r] * vt[c];
+          S[(j + r) * nv + c] = s;
+          wq[r * nv + c] += qn[j + r] * s;
+        }
+    for (; j < Dk; ++j)
+      for (int64_t c = 0; c < nv; ++c) {
+        const V s = S[j * nv + c] + kt[j] * vt[c];
+        S[j * nv + c] = s;
+        wq[c] += qn[j] * s;
+      }
+  }
+  for (int64_t i = 0; i < Dv; ++i)
+    for (int64_t j = 0; j < Dk; ++j) WT[i * Dk + j] = reinterpret_cast<Real*>(S + j * nv)[i];
+  for (int64_t j = 0; j < Dk; ++j) zT[j] = z[j];
+}
+
+}  // namespace
+
+template <typename Real>
+void sum_rule_forward_cpu(Real* y, Real* WT, Real* zT, Real* den, const Real* q, const Real* k,
+                          const Real* v, const Real* W0, const Real* z0, bool normalize, Real eps,
+                          int64_t BH, int64_t T, int64_t Dk, int64_t Dv, Real* workspace) {
+  const int64_t slice = slice_size<Real>(Dk, Dv);
+  with_vec_count(vec_count<Real>(Dv), [&](auto nv) {
+#pragma omp parallel
+    {
+      Real* ws = workspace + omp_get_thread_num() * slice;
+#pragma omp for schedule(static)
+      for (int64_t n = 0; n < BH; ++n)
+        forward_sequence<Real, nv()>(y + n * T * Dv, WT + n * Dv * Dk, zT + n * Dk,
+                                     den ? den + n * T : nullptr, q + n * T * Dk,
+                                     k + n * T * Dk, v + n * T * Dv,
+                                     W0 ? W0 + n * Dv * Dk : nullptr, z0 ? z0 + n * Dk : nullptr,
+                                     normalize, eps, T, Dk, Dv, ws);
+    }
+  });
+}
+
+template <typename Real>
+void sum_rule_forward_naive(Real* y, Real* WT, Real* zT, Real* den, const Real* q, const Real* k,
+                            const Real* v, const Real* W0, const Real* z0, bool normalize,
+                            Real eps, int64_t BH, int64_t T, int64_t Dk, int64_t Dv) {
+  for (int64_t n = 0; n < BH; ++n) {
+    Real* W = WT + n * Dv * Dk;
+    Real* z = zT + n * Dk;
+    for (int64_t e = 0; e < Dv * Dk; ++e) W[e] = W0 ? W0[n * Dv * Dk + e] : Real(0);
+    for (int64_t j = 0; j < Dk; ++j) z[j] = z0 ? z0[n * Dk + j] : Real(0);
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t r = n * T + t;
+      for (int64_t i = 0; i < Dv; ++i)  // W += v k^T
+        for (int64_t j = 0; j < Dk; ++j) W[i * Dk + j] += v[r * Dv + i] * k[r * Dk + j];
+      for (int64_t j = 0; j < Dk; ++j) z[j] += k[r * Dk + j];  // z += k
+      const Real dn = normalize ? dot(z, q + r * Dk, Dk) + eps : Real(1);
+      if (normalize && den) den[r] = dn;
+      for (int64_t i = 0; i < Dv; ++i) y[r * Dv + i] = dot(W + i * Dk, q + r * Dk, Dk) / dn;
+    }
+  }
+}
+
+namespace {
+
+// One sequence of the backward; NK = vectors per row of W and A (0: runtime).
+template <typename Real, int NK>
+void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restrict dv,
+                       Real* __restrict dW0, Real* __restrict dz0, const Real* __restrict gy,
+                       const Real* __restrict gWT, const Real* __restrict gzT,
+                       const Real* __restrict q, const Real* __restrict k,
+                       const Real* __restrict v, const Real* __restrict W0,
+                       const Real* __restrict z0, const Real* __restrict y,
+                       const Real* __restrict den, bool normalize, int64_t T, int64_t Dk,
+                       int64_t Dv, Real* __restrict ws) {
+  using V = Vec<Real>;
+  const int64_t nk = NK > 0 ? NK : vec_count<Real>(Dk);
+  V* __restrict M = reinterpret_cast<V*>(ws);  // W in sweep 1, A in sweep 2: row i = M[i * nk + c]
+  V local[NK > 0 ? 4 * NK : 1];
+  V* xt = NK > 0 ? local : M + Dv * nk;  // k_t (sweep 1) or q_t (sweep 2)
+  V* kt = xt + nk;
+  V* z = kt + nk;                        // z_t (sweep 1) or Z_t (sweep 2)
+  V* acc = z + nk;
+  auto gh = [&](int64_t t, int64_t i) { return normalize ? gy[t * Dv + i] / den[t] : gy[t * Dv + i]; };
+  auto c_of = [&](int64_t t) {
+    return normalize ? -dot(gy + t * Dv, y + t * Dv, Dv) / den[t] : Real(0);
+  };
+  // sweep 1, forwards: W_t = W_{t-1} + v_t k_t^T;  dq_t = W_t^T gh_t + c_t z_t
+  for (int64_t i = 0; i < Dv; ++i) {
+    if (W0) {
+      load_row(M + i * nk, W0 + i * Dk, Dk);
+    } else {
+      for (int64_t c = 0; c < nk; ++c) M[i * nk + c] = V{};
+    }
+  }
+  if (z0) {
+    load_row(z, z0, Dk);
+  } else {
+    for (int64_t c = 0; c < nk; ++c) z[c] = V{};
+  }
+  for (int64_t t = 0; t < T; ++t) {
+    load_row(kt, k + t * Dk, Dk);
+    for (int64_t c = 0; c < nk; ++c) acc[c] = V{};
+    for (int64_t i = 0; i < Dv; ++i) {
+      const Real vi = v[t * Dv + i], gi = gh(t, i);
+      for (int64_t c = 0; c < nk; ++c) {
+        const V w = M[i * nk + c] + vi * kt[c];
+        M[i * nk + c] = w;
+        acc[c] += gi * w;
+      }
+    }
+    const Real ct = c_of(t);
+    for (int64_t c = 0; c < nk; ++c) {
+      z[c] += kt[c];
+      acc[c] += ct * z[c];
+    }
+    store_row(dq + t * Dk, acc, Dk);
+  }
+  // sweep 2, backwards: A_t = A_{t+1} + gh_t q_t^T;  dk_t = A_t^T v_t + Z_t;  dv_t = A_t k_t
+  for (int64_t i = 0; i < Dv; ++i) {
+    if (gWT) {
+      load_row(M + i * nk, gWT + i * Dk, Dk);
+    } else {
+      for (int64_t c = 0; c < nk; ++c) M[i * nk + c] = V{};
+    }
+  }
+  if (gzT) {
+    load_row(z, gzT, Dk);
+  } else {
+    for (int64_t c = 0; c < nk; ++c) z[c] = V{};
+  }
+  for (int64_t t = T - 1; t >= 0; --t) {
+    load_row(xt, q + t * Dk, Dk);
+    load_row(kt, k + t * Dk, Dk);
+    for (int64_t c = 0; c < nk; ++c) acc[c] = V{};
+    for (int64_t i = 0; i < Dv; ++i) {
+      const Real vi = v[t * Dv + i], gi = gh(t, i);
+      V p{};
+      for (int64_t c = 0; c < nk; ++c) {
+        const V an = M[i * nk + c] + gi * xt[c];
+        M[i * nk + c] = an;
+        acc[c] += vi * an;
+        p += an * kt[c];
+      }
+      dv[t * Dv + i] = hsum(p);
+    }
+    const Real ct = c_of(t);
+    for (int64_t c = 0; c < nk; ++c) {
+      z[c] += ct * xt[c];
+      acc[c] += z[c];
+    }
+    store_row(dk + t * Dk, acc, Dk);
+  }
+  for (int64_t i = 0; i < Dv; ++i) store_row(dW0 + i * Dk, M + i * nk, Dk);
+  store_row(dz0, z, Dk);
+}
+
+}  // namespace
+
+template <typename Real>
+void sum_rule_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dW0, Real* dz0,
+                           const Real* grad_y, const Real* grad_WT, const Real* grad_zT,
+                           const Real* q, const Real* k, const Real* v, const Real* W0,
+                           const Real* z0, const Real* y, const Real* den, bool normalize,
+                           int64_t BH, int64_t T, int64_t Dk, int64_t Dv, Real* workspace) {
+  const int64_t slice = slice_size<Real>(Dk, Dv);
+  with_vec_count(vec_count<Real>(Dk), [&](auto nk) {
+#pragma omp parallel
+    {
+      Real* ws = workspace + omp_get_thread_num() * slice;
+#pragma omp for schedule(static)
+      for (int64_t n = 0; n < BH; ++n) {
+        const int64_t tk = n * T * Dk, tv = n * T * Dv, s = n * Dv * Dk;
+        backward_sequence<Real, nk()>(
+            dq + tk, dk + tk, dv + tv, dW0 + s, dz0 + n * Dk, grad_y + tv,
+            grad_WT ? grad_WT + s : nullptr, grad_zT ? grad_zT + n * Dk : nullptr, q + tk,
+            k + tk, v + tv, W0 ? W0 + s : nullptr, z0 ? z0 + n * Dk : nullptr, y + tv,
+            den ? den + n * T : nullptr, normalize, T, Dk, Dv, ws);
+      }
+    }
+  });
+}
+
+template <typename Real>
+void sum_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dW0, Real* dz0,
+                             const Real* grad_y, const Real* grad_WT, const Real* grad_zT,
+                             const Real* q, const Real* k, const Real* v, const Real* W0,
+                             const Real* z0, const Real* y, const Real* den, bool normalize,
+                             int64_t BH, int64_t T, int64_t Dk, int64_t Dv) {
+  std::vector<Real> W(Dv * Dk), z(Dk), gh(Dv);
+  for (int64_t n = 0; n < BH; ++n) {
+    Real* A = dW0 + n * Dv * Dk;
+    Real* Z = dz0 + n * Dk;
+    auto scaled = [&](int64_t r) {  // gh = g / den and c = -(g . y) / den for row r
+      const Real dn = normalize ? den[r] : Real(1);
+      for (int64_t i = 0; i < Dv; ++i) gh[i] = grad_y[r * Dv + i] / dn;
+      return normalize ? -dot(grad_y + r * Dv, y + r * Dv, Dv) / dn : Real(0);
+    };
+    for (int64_t e = 0; e < Dv * Dk; ++e) W[e] = W0 ? W0[n * Dv * Dk + e] : Real(0);
+    for (int64_t j = 0; j < Dk; ++j) z[j] = z0 ? z0[n * Dk + j] : Real(0);
+    for (int64_t t = 0; t < T; ++t) {  // forwards: dq = W_t^T gh + c z_t
+      const int64_t r = n * T + t;
+      const Real c = scaled(r);
+      for (int64_t i = 0; i < Dv; ++i)
+        for (int64_t j = 0; j < Dk; ++j) W[i * Dk + j] += v[r * Dv + i] * k[r * Dk + j];
+      for (int64_t j = 0; j < Dk; ++j) {
+        z[j] += k[r * Dk + j];
+        dq[r * Dk + j] = c * z[j];
+        for (int64_t i = 0; i < Dv; ++i) dq[r * Dk + j] += W[i * Dk + j] * gh[i];
+      }
+    }
+    for (int64_t e = 0; e < Dv * Dk; ++e) A[e] = grad_WT ? grad_WT[n * Dv * Dk + e] : Real(0);
+    for (int64_t j = 0; j < Dk; ++j) Z[j] = grad_zT ? grad_zT[n * Dk + j] : Real(0);
+    for (int64_t t = T - 1; t >= 0; --t) {  // backwards: A += gh q^T; dk = A^T v + Z; dv = A k
+      const int64_t r = n * T + t;
+      const Real c = scaled(r);
+      for (int64_t i = 0; i < Dv; ++i)
+        for (int64_t j = 0; j < Dk; ++j) A[i * Dk + j] += gh[i] * q[r * Dk + j];
+      for (int64_t j = 0; j < Dk; ++j) {
+        Z[j] += c * q[r * Dk + j];
+        dk[r * Dk + j] = Z[j];
+        for (int64_t i = 0; i < Dv; ++i) dk[r * Dk + j] += A[i * Dk + j] * v[r * Dv + i];
+      }
+      for (int64_t i = 0; i < Dv; ++i) dv[r * Dv + i] = dot(A + i * Dk, k + r * Dk, Dk);
+    }
+  }
+}
+
+#define FWP_INSTANTIATE(R)                                                                     \
+  template int64_t sum_rule_workspace_size<R>(int64_t, int64_t, int64_t);                    \
+  template void sum_rule_forward_cpu<R>(R*, R*, R*, R*, const R*, const R*, const R*,        \
+                                        const R*, const R*, bool, R, int64_t, int64_t,       \
+                                        int64_t, int64_t, R*);                               \
+  template void sum_rule_forward_naive<R>(R*, R*, R*, R*, const R*, const R*, const R*,      \
+                                          const R*, const R*, bool, R, int64_t, int64_t,     \
+                                          int64_t, int64_t);                                 \
+  template void sum_rule_backward_cpu<R>(R*, R*, R*, R*, R*, const R*, const R*, const R*,   \
+                                         const R*, const R*, const R*, const R*, const R*,   \
+                                         const R*, const R*, bool, int64_t, int64_t, int64_t, \
+                                         int64_t, R*);                                       \
+  template void sum_rule_backward_naive<R>(R*, R*, R*, R*, R*, const R*, const R*, const R*, \
+                                           const R*, const R*, const R*, const R*, const R*, \
+                                           const R*, const R*, bool, int64_t, int64_t,       \
+                                           int64_t, int64_t);
+FWP_INSTANTIATE(float)
+FWP_INSTANTIATE(double)
+#undef FWP_INSTANTIATE
+
+}  // namespace fwp::kernels

@@ -1,0 +1,170 @@
+// The fast-weight CPU kernels against their naive twins (kernels/delta_rule.h, kernels/sum_rule.h),
+// on shapes that hit every code path: fixed and runtime vector counts, ragged rows that need
+// zero padding, T = 0 and 1, with and without initial states and upstream state gradients.
+#include "tests/catch.h"
+
+#include "core/tensor.h"
+#include "kernels/delta_rule.h"
+#include "kernels/sum_rule.h"
+
+using namespace fwp;
+using fwp_test::AllClose;
+
+namespace {
+
+struct Case {
+  int64_t BH, T, Dk, Dv;
+};
+const std::vector<Case> kCases = {{3, 7, 5, 3},   {2, 9, 16, 16}, {2, 5, 64, 64}, {1, 6, 48, 16},
+                                  {2, 3, 128, 32}, {3, 6, 17, 33}, {1, 1, 1, 1},   {2, 0, 4, 4},
+                                  {2, 4, 32, 128}, {2, 5, 8, 8}};
+
+// Keys and queries on the simplex (sum-normalised), as the layers feed them.
+Tensor simplex_rows(int64_t rows, int64_t D, Rng& rng, DType dt) {
+  Tensor x = Tensor::uniform({rows, D}, rng, 0.05, 1.0, DType::f64);
+  double* p = x.data<double>();
+  for (int64_t r = 0; r < rows; ++r) {
+    double s = 0;
+    for (int64_t j = 0; j < D; ++j) s += p[r * D + j];
+    for (int64_t j = 0; j < D; ++j) p[r * D + j] /= s;
+  }
+  return x.to(dt);
+}
+
+template <typename Real>
+Real* p(Tensor& t) { return t.defined() ? t.data<Real>() : nullptr; }
+
+template <typename Real>
+void check_delta(const Case& c, bool with_W0, bool with_gWT, double atol, double rtol) {
+  const DType dt = dtype_of<Real>();
+  const auto [BH, T, Dk, Dv] = c;
+  Rng rng(17 + BH * 1000 + T * 100 + Dk * 10 + Dv);
+  Tensor q = simplex_rows(BH * T, Dk, rng, dt), k = simplex_rows(BH * T, Dk, rng, dt);
+  Tensor v = Tensor::randn({BH * T, Dv}, rng, dt), beta = Tensor::uniform({BH * T}, rng, 0.1, 0.9, dt);
+  Tensor W0 = with_W0 ? Tensor::randn({BH, Dv, Dk}, rng, dt, 0.0, 0.5) : Tensor();
+  Tensor gy = Tensor::randn({BH * T, Dv}, rng, dt);
+  Tensor gWT = with_gWT ? Tensor::randn({BH, Dv, Dk}, rng, dt) : Tensor();
+  Tensor ws = Tensor::empty({kernels::delta_rule_workspace_size<Real>(BH, Dk, Dv)}, dt);
+  // forward
+  Tensor y[2], WT[2], u[2], d[2];
+  for (int i = 0; i < 2; ++i) {
+    y[i] = Tensor::empty({BH * T, Dv}, dt);
+    WT[i] = Tensor::empty({BH, Dv, Dk}, dt);
+    u[i] = Tensor::empty({BH * T, Dv}, dt);
+    d[i] = Tensor::empty({BH * T, Dv}, dt);
+  }
+  kernels::delta_rule_forward_cpu<Real>(p<Real>(y[0]), p<Real>(WT[0]), p<Real>(u[0]), p<Real>(d[0]),
+                                        p<Real>(q), p<Real>(k), p<Real>(v), p<Real>(beta),
+                                        p<Real>(W0), BH, T, Dk, Dv, p<Real>(ws));
+  kernels::delta_rule_forward_naive<Real>(p<Real>(y[1]), p<Real>(WT[1]), p<Real>(u[1]),
+                                          p<Real>(d[1]), p<Real>(q), p<Real>(k), p<Real>(v),
+                                          p<Real>(beta), p<Real>(W0), BH, T, Dk, Dv);
+  INFO("BH=" << BH << " T=" << T << " Dk=" << Dk << " Dv=" << Dv << " W0=" << with_W0
+             << " gWT=" << with_gWT);
+  CHECK_THAT(y[0], AllClose(y[1], atol, rtol));
+  CHECK_THAT(WT[0], AllClose(WT[1], atol, rtol));
+  CHECK_THAT(u[0], AllClose(u[1], atol, rtol));
+  CHECK_THAT(d[0], AllClose(d[1], atol, rtol));
+  // backward, both from the naive forward's saved tensors
+  Tensor g[2][5];
+  for (int i = 0; i < 2; ++i) {
+    g[i][0] = Tensor::empty({BH * T, Dk}, dt);
+    g[i][1] = Tensor::empty({BH * T, Dk}, dt);
+    g[i][2] = Tensor::empty({BH * T, Dv}, dt);
+    g[i][3] = Tensor::empty({BH * T}, dt);
+    g[i][4] = Tensor::empty({BH, Dv, Dk}, dt);
+  }
+  kernels::delta_rule_backward_cpu<Real>(p<Real>(g[0][0]), p<Real>(g[0][1]), p<Real>(g[0][2]),
+                                         p<Real>(g[0][3]), p<Real>(g[0][4]), p<Real>(gy),
+                                         p<Real>(gWT), p<Real>(q), p<Real>(k), p<Real>(beta),
+                                         p<Real>(u[1]), p<Real>(d[1]), p<Real>(WT[1]), BH, T, Dk,
+                                         Dv, p<Real>(ws));
+  kernels::delta_rule_backward_naive<Real>(p<Real>(g[1][0]), p<Real>(g[1][1]), p<Real>(g[1][2]),
+                                           p<Real>(g[1][3]), p<Real>(g[1][4]), p<Real>(gy),
+                                           p<Real>(gWT), p<Real>(q), p<Real>(k), p<Real>(beta),
+                                           p<Real>(u[1]), p<Real>(d[1]), p<Real>(WT[1]), BH, T,
+                                           Dk, Dv);
+  for (int j = 0; j < 5; ++j) {
+    INFO("gradient " << j << " of (dq, dk, dv, dbeta, dW0)");
+    CHECK_THAT(g[0][j], AllClose(g[1][j], atol, rtol));
+  }
+}
+
+template <typename Real>
+void check_sum(const Case& c, bool normalize, bool with_init, bool with_gstate, double atol,
+               double rtol) {
+  const DType dt = dtype_of<Real>();
+  const auto [BH, T, Dk, Dv] = c;
+  Rng rng(29 + BH * 1000 + T * 100 + Dk * 10 + Dv);
+  Tensor q = simplex_rows(BH * T, Dk, rng, dt), k = simplex_rows(BH * T, Dk, rng, dt);
+  Tensor v = Tensor::randn({BH * T, Dv}, rng, dt);
+  Tensor W0 = with_init ? Tensor::randn({BH, Dv, Dk}, rng, dt, 0.0, 0.5) : Tensor();
+  Tensor z0 = with_init ? Tensor::uniform({BH, Dk}, rng, 0.1, 1.0, dt) : Tensor();
+  Tensor gy = Tensor::randn({BH * T, Dv}, rng, dt);
+  Tensor gWT = with_gstate ? Tensor::randn({BH, Dv, Dk}, rng, dt) : Tensor();
+  Tensor gzT = with_gstate ? Tensor::randn({BH, Dk}, rng, dt) : Tensor();
+  Tensor ws = Tensor::empty({kernels::sum_rule_workspace_size<Real>(BH, Dk, Dv)}, dt);
+  const Real eps = Real(1e-3);
+  Tensor y[2], WT[2], zT[2], den[2];
+  for (int i = 0; i < 2; ++i) {
+    y[i] = Tensor::empty({BH * T, Dv}, dt);
+    WT[i] = Tensor::empty({BH, Dv, Dk}, dt);
+    zT[i] = Tensor::empty({BH, Dk}, dt);
+    den[i] = Tensor::zeros({BH * T}, dt);
+  }
+  kernels::sum_rule_forward_cpu<Real>(p<Real>(y[0]), p<Real>(WT[0]), p<Real>(zT[0]),
+                                      p<Real>(den[0]), p<Real>(q), p<Real>(k), p<Real>(v),
+                                      p<Real>(W0), p<Real>(z0), normalize, eps, BH, T, Dk, Dv,
+                                      p<Real>(ws));
+  kernels::sum_rule_forward_naive<Real>(p<Real>(y[1]), p<Real>(WT[1]), p<Real>(zT[1]),
+                                        p<Real>(den[1]), p<Real>(q), p<Real>(k), p<Real>(v),
+                                        p<Real>(W0), p<Real>(z0), normalize, eps, BH, T, Dk, Dv);
+  INFO("BH=" << BH << " T=" << T << " Dk=" << Dk << " Dv=" << Dv << " normalize=" << normalize
+             << " init=" << with_init << " gstate=" << with_gstate);
+  CHECK_THAT(y[0], AllClose(y[1], atol, rtol));
+  CHECK_THAT(WT[0], AllClose(WT[1], atol, rtol));
+  CHECK_THAT(zT[0], AllClose(zT[1], atol, rtol));
+  CHECK_THAT(den[0], AllClose(den[1], atol, rtol));
+  Tensor g[2][5];
+  for (int i = 0; i < 2; ++i) {
+    g[i][0] = Tensor::empty({BH * T, Dk}, dt);
+    g[i][1] = Tensor::empty({BH * T, Dk}, dt);
+    g[i][2] = Tensor::empty({BH * T, Dv}, dt);
+    g[i][3] = Tensor::empty({BH, Dv, Dk}, dt);
+    g[i][4] = Tensor::empty({BH, Dk}, dt);
+  }
+  kernels::sum_rule_backward_cpu<Real>(p<Real>(g[0][0]), p<Real>(g[0][1]), p<Real>(g[0][2]),
+                                       p<Real>(g[0][3]), p<Real>(g[0][4]), p<Real>(gy),
+                                       p<Real>(gWT), p<Real>(gzT), p<Real>(q), p<Real>(k),
+                                       p<Real>(v), p<Real>(W0), p<Real>(z0), p<Real>(y[1]),
+                                       p<Real>(den[1]), normalize, BH, T, Dk, Dv, p<Real>(ws));
+  kernels::sum_rule_backward_naive<Real>(p<Real>(g[1][0]), p<Real>(g[1][1]), p<Real>(g[1][2]),
+                                         p<Real>(g[1][3]), p<Real>(g[1][4]), p<Real>(gy),
+                                         p<Real>(gWT), p<Real>(gzT), p<Real>(q), p<Real>(k),
+                                         p<Real>(v), p<Real>(W0), p<Real>(z0), p<Real>(y[1]),
+                                         p<Real>(den[1]), normalize, BH, T, Dk, Dv);
+  for (int j = 0; j < 5; ++j) {
+    INFO("gradient " << j << " of (dq, dk, dv, dW0, dz0)");
+    CHECK_THAT(g[0][j], AllClose(g[1][j], atol, rtol));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("delta rule kernels equal their naive twins", "[kernels][fast_weight]") {
+  for (const Case& c : kCases)
+    for (bool W0 : {false, true})
+      for (bool gWT : {false, true}) {
+        check_delta<double>(c, W0, gWT, 1e-12, 1e-10);
+        check_delta<float>(c, W0, gWT, 2e-5, 1e-4);
+      }
+}
+
+TEST_CASE("sum rule kernels equal their naive twins", "[kernels][fast_weight]") {
+  for (const Case& c : kCases)
+    for (bool normalize : {false, true})
+      for (bool init : {false, true}) {
+        check_sum<double>(c, normalize, init, init, 1e-12, 1e-10);
+        check_sum<float>(c, normalize, init, !init, 2e-5, 1e-4);
+      }
+}
