@@ -66,9 +66,13 @@ std::vector<std::string> Optimizer::state_kinds() const {
 }
 
 Tensor& Optimizer::state(const std::string& kind, size_t i) {
+  return const_cast<Tensor&>(static_cast<const Optimizer&>(*this).state(kind, i));
+}
+
+const Tensor& Optimizer::state(const std::string& kind, size_t i) const {
   FWP_CHECK(i < params_.size(), name(), ": state index ", i, " out of range for ",
             params_.size(), " parameters");
-  for (auto& [k, tensors] : state_)
+  for (const auto& [k, tensors] : state_)
     if (k == kind) return tensors[i];
   throw Error(cat(name(), ": no state named '", kind, "'"));
 }

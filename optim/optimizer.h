@@ -30,6 +30,7 @@ class Optimizer {
   // Kinds of per-parameter state ("m", "v", "momentum"); state(kind, i) belongs to params()[i].
   std::vector<std::string> state_kinds() const;
   Tensor& state(const std::string& kind, size_t i);
+  const Tensor& state(const std::string& kind, size_t i) const;
   // Scalar hyper-parameters by name, including "lr".
   std::map<std::string, double> hyperparameters() const;
   void set_hyperparameter(const std::string& name, double value);
