@@ -8,6 +8,7 @@
 #pragma once
 #include <vector>
 
+#include "core/indices.h"
 #include "core/tensor.h"
 
 namespace fwp {
@@ -45,6 +46,72 @@ Tensor mean(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim = fa
 Tensor sum_to(const Tensor& a, const Shape& shape);
 // Repeats a to `shape` by broadcasting (the gradient rule of sum).
 Tensor expand(const Tensor& a, const Shape& shape);
+
+// ---- pointwise nonlinearities (core/unary_ops.cpp)
+Tensor exp(const Tensor& a);
+Tensor log(const Tensor& a);
+Tensor sqrt(const Tensor& a);
+Tensor tanh(const Tensor& a);
+Tensor sigmoid(const Tensor& a);
+Tensor relu(const Tensor& a);
+Tensor elu(const Tensor& a, double alpha = 1.0);  // x > 0 ? x : alpha (e^x - 1)
+Tensor square(const Tensor& a);
+// Their derivatives: d = grad_out * f'(x), each computed from what its formula needs, the input
+// x or the output y = f(x) (all tensors of one shape).
+Tensor exp_backward(const Tensor& grad_out, const Tensor& y);
+Tensor log_backward(const Tensor& grad_out, const Tensor& x);
+Tensor sqrt_backward(const Tensor& grad_out, const Tensor& y);
+Tensor tanh_backward(const Tensor& grad_out, const Tensor& y);
+Tensor sigmoid_backward(const Tensor& grad_out, const Tensor& y);
+Tensor relu_backward(const Tensor& grad_out, const Tensor& x);
+Tensor elu_backward(const Tensor& grad_out, const Tensor& x, const Tensor& y, double alpha);
+Tensor square_backward(const Tensor& grad_out, const Tensor& x);
+
+// ---- softmax family and cross-entropy (core/softmax_ops.cpp)
+// Along `dim` (the last by default; another dim is transposed to the back and back again).
+// -inf entries get probability 0; a row that is entirely -inf gives softmax 0 and log_softmax
+// -inf (see kernels/cpu/softmax.h) rather than NaN.
+Tensor softmax(const Tensor& a, int64_t dim = -1);
+Tensor log_softmax(const Tensor& a, int64_t dim = -1);
+// dx = y (g - sum(g y)) and dx = g - exp(y) sum(g), y being the forward's output.
+Tensor softmax_backward(const Tensor& grad_out, const Tensor& y, int64_t dim = -1);
+Tensor log_softmax_backward(const Tensor& grad_out, const Tensor& y, int64_t dim = -1);
+// Mean over the rows whose target is not ignore_index of -log softmax(logits)[target].
+// logits (..., V); targets shaped like logits without its last dim, values in [0, V) or
+// ignore_index. Every row ignored: the loss is 0 (there is nothing to average).
+// lse, if given, receives the per-row logsumexp (..., ) that the backward needs.
+Tensor cross_entropy(const Tensor& logits, const Indices& targets, int64_t ignore_index = -100,
+                     Tensor* lse = nullptr);
+// dlogits = grad_out / count * (softmax(logits) - onehot(target)) on counted rows, 0 elsewhere;
+// grad_out has one element (the loss's gradient), lse as returned by cross_entropy.
+Tensor cross_entropy_backward(const Tensor& grad_out, const Tensor& logits, const Tensor& lse,
+                              const Indices& targets, int64_t ignore_index = -100);
+
+// ---- neural-network building blocks (core/nn_ops.cpp)
+// Layer norm over the last dim D: x (..., D), weight and bias (D) or undefined.
+// mean and rstd, if given, receive the per-row statistics (...) that the backward needs.
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5,
+                  Tensor* mean = nullptr, Tensor* rstd = nullptr);
+struct LayerNormGrads {
+  Tensor dx, dweight, dbias;  // undefined where not asked for
+};
+LayerNormGrads layer_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& rstd, bool need_dx,
+                                   bool need_dweight, bool need_dbias);
+// Inverted dropout with the counter-based mask of kernels/cpu/dropout.h: x * keep / (1 - p),
+// keep drawn from (seed, element index). 0 <= p <= 1. Applying it to the upstream gradient with
+// the same p and seed is its backward.
+Tensor dropout(const Tensor& x, double p, uint64_t seed);
+// out = weight[ids] : weight (V, D), result ids.shape + (D).
+Tensor embedding(const Tensor& weight, const Indices& ids);
+// dweight (V, D): the rows of grad_out (ids.shape + (D)) scatter-added at their ids.
+Tensor embedding_backward(const Tensor& grad_out, const Indices& ids, int64_t V);
+// Cumulative sum along dim; the backward is the reverse cumulative sum.
+Tensor cumsum(const Tensor& a, int64_t dim);
+Tensor cumsum_backward(const Tensor& grad_out, int64_t dim);
+// out = mask != 0 ? value : a; mask (any dtype) broadcasts to a's shape; value may be -inf.
+// The backward is masked_fill(grad_out, mask, 0).
+Tensor masked_fill(const Tensor& a, const Tensor& mask, double value);
 
 // ---- checks shared by the ops
 // Throws ShapeError unless a and b have the same dtype and device.
