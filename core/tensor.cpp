@@ -1,5 +1,6 @@
 // Tensor storage, creation, views, conversion and printing.
-// CPU memory is 64-byte aligned so that SIMD loads of whole rows never split cache lines.
+// CPU memory is 64-byte aligned so that SIMD loads of whole rows never split cache lines;
+// core/allocator.h recycles large blocks.
 #include "core/tensor.h"
 
 #include <cmath>
@@ -8,6 +9,8 @@
 #include <iomanip>
 #include <sstream>
 
+#include "core/allocator.h"
+
 namespace fwp {
 
 // ---------------------------------------------------------------- Storage
@@ -15,12 +18,10 @@ namespace fwp {
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   FWP_CHECK(device == Device::cpu,
             "Storage: device 'cuda' is not available (fwp was built without CUDA)");
-  size_t rounded = (nbytes + 63) / 64 * 64;
-  data_ = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-  FWP_CHECK(data_ != nullptr, "Storage: out of memory allocating ", nbytes, " bytes");
+  data_ = cpu_alloc(nbytes);
 }
 
-Storage::~Storage() { std::free(data_); }
+Storage::~Storage() { cpu_free(data_, nbytes_); }
 
 // ---------------------------------------------------------------- creation
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(build-essential cmake libopenblas-dev catch2 libcli11-dev nlohmann-json3-dev
+PACKAGES=(build-essential cmake libopenblas-dev libopenblas-openmp-dev catch2 libcli11-dev nlohmann-json3-dev
           python3-matplotlib "$@")
 missing=()
 for p in "${PACKAGES[@]}"; do
