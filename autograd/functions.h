@@ -84,4 +84,12 @@ Variable cumsum(const Variable& a, int64_t dim);
 // out = mask != 0 ? value : a; mask broadcasts to a (e.g. a causal (T, T) mask), value may be -inf.
 Variable masked_fill(const Variable& a, const Tensor& mask, double value);
 
+// ---- feature maps and scatters (autograd/feature_map_ops.cpp)
+// DPFP-nu (PAPER.md §2) fused: r = relu([x, -x]), y = [r * roll(r, 1), .., r * roll(r, nu)].
+// layers/feature_maps.h keeps the composed version as dpfp_reference.
+Variable dpfp(const Variable& x, int64_t nu);
+// out[b, index[b, t]] += src[b, t]:  src (B, L), index (B, L) with ids in [0, n) -> out (B, n).
+// Summing scores per class without forming a one-hot matrix; the backward is a gather.
+Variable scatter_add(const Variable& src, const Indices& index, int64_t n);
+
 }  // namespace fwp

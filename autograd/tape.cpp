@@ -86,7 +86,7 @@ void Tape::backward(const std::vector<Variable>& roots, const std::vector<Tensor
       for (const auto& out : entries_[i].outputs)
         if (out == root.impl()) found = i;
     FWP_CHECK(found >= 0, "backward: root ", r, " is not on this thread's tape; an earlier "
-              "backward() already consumed it (sum the losses first, or pass retain_graph=true)");
+              "backward() already consumed its graph (pass retain_graph=true to reuse a graph)");
     last = std::max(last, found);
   }
   // pass 2: forget stale gradients of intermediate results, then seed the roots
@@ -116,13 +116,32 @@ void Tape::backward(const std::vector<Variable>& roots, const std::vector<Tensor
                    ": gradient of input ", j, " has shape ",
                    g.defined() ? g.shape().str() : std::string("undefined"), ", expected ",
                    e.inputs[j]->value.shape());
+        FWP_CHECK(e.inputs[j]->is_leaf || !e.inputs[j]->history_freed, "backward: input ", j,
+                  " of ", e.op->name(), " was computed by ops that an earlier backward() already "
+                  "freed; pass retain_graph=true to that backward, or detach() the input");
         accumulate(*e.inputs[j], g);
       }
     }
     for (auto& out : e.outputs) out->grad = Tensor();  // intermediate gradients are not kept
-    if (!retain_graph) e = TapeEntry{};                // free saved tensors as we go
+    if (reached && !retain_graph) {                    // free saved tensors as we go
+      for (auto& out : e.outputs) out->history_freed = true;
+      e = TapeEntry{};
+    }
   }
-  if (!retain_graph) clear();
+  if (!retain_graph) collect_garbage();
+}
+
+void Tape::collect_garbage() {
+  // Entries the walk did not reach stay for a later backward() -- unless nobody can ever ask
+  // for it: if no Variable outside the tape refers to any output of an entry (use_count 1 is the
+  // entry's own reference), that entry is unreachable. Walking from the back frees chains.
+  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
+    if (!it->op) continue;
+    bool referenced = false;
+    for (auto& out : it->outputs) referenced = referenced || out.use_count() > 1;
+    if (!referenced) *it = TapeEntry{};
+  }
+  std::erase_if(entries_, [](const TapeEntry& e) { return !e.op; });
 }
 
 void backward(const Variable& loss, bool retain_graph) {

@@ -2,7 +2,9 @@
 // (op, inputs, outputs) in execution order. backward() walks the entries in REVERSE order,
 // calling each op's backward and accumulating gradients into its inputs. There is no graph of
 // pointers between variables, so nothing is recursive: a 100,000-step chain backprops and
-// frees in plain loops. One tape per thread; backward() clears it unless retain_graph is set.
+// frees in plain loops. One tape per thread. backward() frees the entries it walked through
+// (unless retain_graph is set) and any entry no Variable can reach any more; entries of other,
+// independent graphs stay for their own backward().
 #pragma once
 #include <memory>
 #include <vector>
@@ -28,6 +30,7 @@ class Tape {
                 bool retain_graph);
 
  private:
+  void collect_garbage();  // drops freed entries and entries whose outputs nobody holds
   std::vector<TapeEntry> entries_;
 };
 

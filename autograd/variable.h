@@ -15,6 +15,7 @@ struct VariableImpl {
   Tensor grad;               // undefined until a backward pass reaches this variable
   bool requires_grad = false;
   bool is_leaf = true;       // false for outputs of recorded ops
+  bool history_freed = false;  // a backward() freed the ops that computed it
   std::string name;          // optional; parameters carry their module path
 };
 

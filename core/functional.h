@@ -113,6 +113,11 @@ Tensor cumsum_backward(const Tensor& grad_out, int64_t dim);
 // The backward is masked_fill(grad_out, mask, 0).
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value);
 
+// ---- feature maps (core/feature_map_ops.cpp)
+// DPFP-nu over the last dim: x (..., Dk) -> (..., 2 Dk nu); see kernels/cpu/dpfp.h.
+Tensor dpfp(const Tensor& x, int64_t nu);
+Tensor dpfp_backward(const Tensor& grad_out, const Tensor& x, int64_t nu);
+
 // ---- checks shared by the ops
 // Throws ShapeError unless a and b have the same dtype and device.
 void check_same_type(const char* op, const char* name_a, const Tensor& a, const char* name_b,

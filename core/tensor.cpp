@@ -75,7 +75,8 @@ Tensor Tensor::randn(const Shape& shape, Rng& rng, DType dtype, double mean, dou
   dispatch_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(mean + stddev * rng.normal());
+    const int64_t n = t.numel();
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(mean + stddev * rng.normal());
   });
   return t;
 }
@@ -85,7 +86,8 @@ Tensor Tensor::uniform(const Shape& shape, Rng& rng, double lo, double hi, DType
   dispatch_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(rng.uniform(lo, hi));
+    const int64_t n = t.numel();
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(rng.uniform(lo, hi));
   });
   return t;
 }
@@ -176,7 +178,13 @@ void Tensor::fill_(double value) {
     using T = decltype(tag);
     T* p = data<T>();
     T v = static_cast<T>(value);
-    for (int64_t i = 0; i < numel(); ++i) p[i] = v;
+    const int64_t n = numel();  // hoisted: numel() multiplies the sizes on every call
+    if (value == 0.0) {
+      std::memset(static_cast<void*>(p), 0, n * sizeof(T));  // all-zero bits are 0.0 in IEEE 754
+      return;
+    }
+#pragma omp parallel for simd schedule(static) if (n > 262144)
+    for (int64_t i = 0; i < n; ++i) p[i] = v;
   });
 }
 
@@ -196,7 +204,8 @@ void Tensor::copy_(const Tensor& src) {
       using TI = decltype(in_tag);
       TO* o = data<TO>();
       const TI* in = src.data<TI>();
-      for (int64_t i = 0; i < numel(); ++i) o[i] = static_cast<TO>(in[i]);
+      const int64_t n = numel();
+      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<TO>(in[i]);
     });
   });
 }
@@ -233,7 +242,8 @@ std::vector<double> Tensor::to_vector() const {
   dispatch_dtype(dtype_, [&](auto tag) {
     using T = decltype(tag);
     const T* p = c.data<T>();
-    for (int64_t i = 0; i < numel(); ++i) v[i] = static_cast<double>(p[i]);
+    const int64_t n = numel();
+    for (int64_t i = 0; i < n; ++i) v[i] = static_cast<double>(p[i]);
   });
   return v;
 }

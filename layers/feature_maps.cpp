@@ -53,7 +53,7 @@ FavorRedraw favor_redraw_from_string(const std::string& name) {
 
 Variable elu_plus_one(const Variable& x) { return elu(x) + 1.0; }
 
-Variable dpfp(const Variable& x, int64_t nu) {
+Variable dpfp_reference(const Variable& x, int64_t nu) {
   const int64_t n = 2 * x.size(-1);
   FWP_CHECK(nu >= 1 && nu < n, "dpfp: nu must be in [1, ", n - 1, "], got ", nu);
   Variable r = relu(concat({x, neg(x)}, -1));  // (..., 2Dk)

@@ -31,9 +31,10 @@ FeatureMapKind feature_map_kind_from_string(const std::string& name);
 std::string to_string(FavorRedraw redraw);
 FavorRedraw favor_redraw_from_string(const std::string& name);
 
-// The maps themselves, over the last dim of x.
+// The maps themselves, over the last dim of x. DPFP's fused op is fwp::dpfp (autograd/
+// functions.h); dpfp_reference composes the same map from relu/concat/slice/mul.
 Variable elu_plus_one(const Variable& x);
-Variable dpfp(const Variable& x, int64_t nu);
+Variable dpfp_reference(const Variable& x, int64_t nu);
 // omega is (Dk, m): column j is the random direction w_j. Computed in log space:
 // exp(+-w_j.x - |x|^2/2 - log(2m)/2) never overflows before the exponent is formed.
 Variable favor_plus(const Variable& x, const Tensor& omega, double eps = 0.0);

@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 
-namespace fwp::exp {
+namespace fwp::experiments {
 
 std::vector<int64_t> parse_int_list(const std::string& text) {
   auto to_int = [&](const std::string& s) -> int64_t {
@@ -102,4 +102,4 @@ void make_dirs(const std::string& path) {
   FWP_CHECK(!ec, "cannot create directory '", path, "': ", ec.message());
 }
 
-}  // namespace fwp::exp
+}  // namespace fwp::experiments

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace fwp::exp {
+namespace fwp::experiments {
 
 // "40" -> {40};  "40,80,160" -> {40, 80, 160};  "20:100:20" -> {20, 40, 60, 80, 100}.
 std::vector<int64_t> parse_int_list(const std::string& text);
@@ -43,4 +43,4 @@ class Stopwatch {
 // Creates a directory and its parents (like mkdir -p); throws fwp::Error on failure.
 void make_dirs(const std::string& path);
 
-}  // namespace fwp::exp
+}  // namespace fwp::experiments

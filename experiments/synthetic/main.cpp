@@ -57,10 +57,10 @@ std::vector<Job> sweep_jobs(const std::string& sweep) {
   };
   if (sweep == "fig1") {
     add(1, {"linear_sum", "dpfp1_sum", "dpfp2_sum", "dpfp3_sum", "favor64_sum", "favor128_sum",
-            "favor512_sum", "softmax"}, exp::parse_int_list("20:600:20"));
+            "favor512_sum", "softmax"}, experiments::parse_int_list("20:600:20"));
   } else if (sweep == "fig2") {
     add(2, {"linear_sum", "linear_delta", "dpfp1_sum", "dpfp1_delta", "dpfp2_sum", "dpfp2_delta"},
-        exp::parse_int_list("20:200:20"));
+        experiments::parse_int_list("20:200:20"));
   } else if (sweep == "demo") {
     add(1, {"linear_sum", "dpfp1_sum"}, {40, 80, 160});
     add(2, {"linear_sum", "linear_delta"}, {40, 80});
@@ -84,7 +84,7 @@ void print_config(const Config& c, const std::vector<Job>& jobs) {
 }
 
 // Final eval loss per (setting, config) row and S column, for the runs of this invocation.
-void print_table(const exp::CsvTable& summary, const std::vector<Job>& jobs) {
+void print_table(const experiments::CsvTable& summary, const std::vector<Job>& jobs) {
   std::map<std::pair<int, std::string>, std::map<int64_t, std::string>> cells;
   const int cs = summary.column("setting"), cc = summary.column("config"),
             cS = summary.column("S"), cl = summary.column("final_eval_loss");
@@ -105,7 +105,7 @@ void print_table(const exp::CsvTable& summary, const std::vector<Job>& jobs) {
     std::cout << std::setw(16) << j.config;
     for (int64_t S : Ss) {
       auto& row = cells[{j.setting, j.config}];
-      std::string v = row.count(S) ? exp::format_double(std::stod(row[S]), 3) : "-";
+      std::string v = row.count(S) ? experiments::format_double(std::stod(row[S]), 3) : "-";
       std::cout << std::setw(10) << v;
     }
     std::cout << "\n";
@@ -129,14 +129,14 @@ int run(const Config& c) {
       names.push_back(config_name(m));
     }
     for (const auto& n : names)
-      for (int64_t S : exp::parse_int_list(c.S)) jobs.push_back({c.setting, n, S});
+      for (int64_t S : experiments::parse_int_list(c.S)) jobs.push_back({c.setting, n, S});
   }
   for (const Job& j : jobs) config_from_name(j.config, j.S);  // reject bad names before any work
   print_config(c, jobs);
 
-  exp::make_dirs(c.out + "/curves");
+  experiments::make_dirs(c.out + "/curves");
   const std::string summary_path = c.out + "/summary.csv";
-  exp::CsvTable summary({"setting", "config", "S", "seed", "final_eval_loss", "best_eval_loss",
+  experiments::CsvTable summary({"setting", "config", "S", "seed", "final_eval_loss", "best_eval_loss",
                          "steps", "seconds", "train_steps_per_second", "stop_reason"});
   summary.load(summary_path);
   auto done = [&](const Job& j) {
@@ -146,7 +146,7 @@ int run(const Config& c) {
         return true;
     return false;
   };
-  exp::Stopwatch total;
+  experiments::Stopwatch total;
   for (size_t i = 0; i < jobs.size(); ++i) {
     const Job& j = jobs[i];
     if (!c.force && done(j)) {
@@ -173,16 +173,16 @@ int run(const Config& c) {
                  feature_dim(tc.model.phi, tc.model.d_key)) << ")" << std::endl;
     TrainResult r = train_retrieval(tc, std::cout);
     std::cout << "  -> final eval loss " << r.final_eval_loss << " after " << r.steps << " steps ("
-              << r.stop_reason << ", " << exp::format_duration(r.seconds) << ")" << std::endl;
+              << r.stop_reason << ", " << experiments::format_duration(r.seconds) << ")" << std::endl;
     summary.add_row({std::to_string(j.setting), j.config, std::to_string(j.S),
-                     std::to_string(c.seed), exp::format_double(r.final_eval_loss),
-                     exp::format_double(r.best_eval_loss), std::to_string(r.steps),
-                     exp::format_double(r.seconds, 4), exp::format_double(r.train_steps_per_second, 4),
+                     std::to_string(c.seed), experiments::format_double(r.final_eval_loss),
+                     experiments::format_double(r.best_eval_loss), std::to_string(r.steps),
+                     experiments::format_double(r.seconds, 4), experiments::format_double(r.train_steps_per_second, 4),
                      r.stop_reason});
     summary.save(summary_path);
   }
   print_table(summary, jobs);
-  std::cout << "\nsummary: " << summary_path << " (total " << exp::format_duration(total.seconds())
+  std::cout << "\nsummary: " << summary_path << " (total " << experiments::format_duration(total.seconds())
             << ")" << std::endl;
   return 0;
 }

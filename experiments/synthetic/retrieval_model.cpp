@@ -122,14 +122,13 @@ Variable RetrievalModel::forward(const RetrievalBatch& batch) {
                   batch.keys.shape, " values=", batch.values.shape);
   for (int64_t id : batch.values.values)
     FWP_CHECK(id >= 0 && id < S, "RetrievalModel: value id ", id, " out of range [0, ", S, ")");
-  Tensor v = one_hot(batch.values, S, dtype_);                            // (B, L, S)
   Variable k = project_pairs(*key_, batch);                               // (B, L, Dk)
   Variable q = query_->forward(embedding(embedding_, batch.query));       // (B, Dk)
 
   if (config_.rule == Rule::softmax) {
     Variable scores = matmul(k, reshape(q, {B, -1, 1})) / std::sqrt(double(config_.d_key));  // (B, L, 1)
-    Variable attn = softmax(scores, 1);                                    // over the L positions
-    return reshape(matmul(Variable(v), attn, true, false), {B, S});        // sum_t a_t v_t
+    Variable attn = reshape(softmax(scores, 1), {B, L});                   // over the L positions
+    return scatter_add(attn, batch.values, S);                             // sum_t a_t onehot(v_t)
   }
 
   phi_->begin_forward();  // FAVOR+: one random draw shared by keys and query
@@ -139,7 +138,7 @@ Variable RetrievalModel::forward(const RetrievalBatch& batch) {
 
   if (config_.rule == Rule::sum) {
     Variable s = matmul(k, reshape(q, {B, Ddot, 1}));                      // k_t . q: (B, L, 1)
-    Variable num = reshape(matmul(Variable(v), s, true, false), {B, S});   // sum_t v_t (k_t . q)
+    Variable num = scatter_add(reshape(s, {B, L}), batch.values, S);       // sum_t onehot(v_t) (k_t . q)
     Variable den = sum(reshape(s, {B, L}), {1}, true) + config_.eps;       // z . q + eps
     return num / den;
   }
@@ -148,7 +147,8 @@ Variable RetrievalModel::forward(const RetrievalBatch& batch) {
   q = sum_normalize(q, config_.eps);
   Variable beta = sigmoid(reshape(project_pairs(*beta_, batch), {B, 1, L}));
   Variable k4 = reshape(k, {B, 1, L, Ddot});
-  DeltaRuleResult fw = delta_rule(k4, k4, Variable(v.reshape({B, 1, L, S})), beta);
+  Tensor v = one_hot(batch.values, S, dtype_).reshape({B, 1, L, S});     // values: fixed one-hot
+  DeltaRuleResult fw = delta_rule(k4, k4, Variable(v), beta);
   Variable W = reshape(fw.state, {B, S, Ddot});
   return reshape(matmul(W, reshape(q, {B, Ddot, 1})), {B, S});
 }

@@ -34,14 +34,14 @@ TrainResult train_retrieval(const TrainConfig& c, std::ostream& log) {
   const int64_t eval_length = c.eval_at_train_length ? task.train_length() : task.num_keys();
   const std::string name = config_name(c.model);
 
-  exp::CsvTable curve({"step", "eval_loss"});
+  experiments::CsvTable curve({"step", "eval_loss"});
   TrainResult result;
   result.best_eval_loss = INFINITY;
   int64_t strikes = 0;
   double train_seconds = 0.0, last_train_loss = 0.0;
-  exp::Stopwatch wall;
+  experiments::Stopwatch wall;
   for (int64_t step = 1; step <= c.max_steps; ++step) {
-    exp::Stopwatch step_timer;
+    experiments::Stopwatch step_timer;
     RetrievalBatch batch = task.train_batch(c.batch_size, data_rng);
     Variable loss = model.loss(model.forward(batch), batch.target);
     optimizer.zero_grad();
@@ -63,15 +63,15 @@ TrainResult train_retrieval(const TrainConfig& c, std::ostream& log) {
     } else {
       ++strikes;
     }
-    curve.add_row({std::to_string(step), exp::format_double(eval_loss)});
+    curve.add_row({std::to_string(step), experiments::format_double(eval_loss)});
     if (!c.curve_csv.empty()) curve.save(c.curve_csv);
     const double rate = step / train_seconds;
     log << "  " << name << " S=" << c.model.S << " step " << std::setw(6) << step
         << " | train " << std::fixed << std::setprecision(4) << last_train_loss << " | eval "
         << eval_loss << " (best " << result.best_eval_loss << ", strikes " << strikes << ")"
         << std::setprecision(1) << " | " << rate << " steps/s | elapsed "
-        << exp::format_duration(wall.seconds()) << " | at most "
-        << exp::format_duration((c.max_steps - step) / rate) << " left" << std::defaultfloat
+        << experiments::format_duration(wall.seconds()) << " | at most "
+        << experiments::format_duration((c.max_steps - step) / rate) << " left" << std::defaultfloat
         << std::endl;
     if (eval_loss <= c.stop_loss) {
       result.stop_reason = "solved";

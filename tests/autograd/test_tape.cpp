@@ -91,13 +91,28 @@ TEST_CASE("tape 100000-op chain backprops and frees without recursion", "[autogr
 
 TEST_CASE("tape rejects a consumed or non-scalar root", "[autograd][tape][errors]") {
   Variable a(Tensor::ones({2}, DType::f64), true);
-  Variable y = sum(a * 3.0);
-  Variable z = sum(a * 4.0);
-  backward(y);  // clears the tape, including z's entries
-  CHECK_THROWS_WITH(backward(z), HasSubstr("not on this thread's tape"));
+  Variable h = a * 3.0;
+  Variable y = sum(h);
+  backward(y);
+  CHECK_THROWS_WITH(backward(y), HasSubstr("not on this thread's tape"));
+  Variable z = sum(h * 2.0);  // builds on h, whose graph the first backward freed
+  CHECK_THROWS_WITH(backward(z), HasSubstr("already freed"));
   Variable v = a * 2.0;
   CHECK_THROWS_WITH(backward(v), HasSubstr("one element") && HasSubstr("(2)"));
   active_tape().clear();
+}
+
+TEST_CASE("tape keeps independent graphs and frees unreachable ones", "[autograd][tape]") {
+  active_tape().clear();
+  Variable a(Tensor::full({2}, 2.0, DType::f64), true);
+  Variable y = sum(a * 3.0);
+  Variable z = sum(a * a);
+  { Variable unused = exp(a) + 1.0; }  // recorded, then nobody can reach it
+  backward(y);
+  CHECK(a.grad().to_vector() == std::vector<double>{3, 3});
+  backward(z);  // z's graph was independent of y's: still on the tape
+  CHECK(a.grad().to_vector() == std::vector<double>{7, 7});
+  CHECK(active_tape().size() == 0);  // the unreachable exp(a) + 1 entries were dropped too
 }
 
 TEST_CASE("tape multi-output op gets zeros for unused outputs", "[autograd][tape]") {

@@ -106,8 +106,8 @@ TEST_CASE("config names parse and bad ones are rejected", "[experiments][synthet
   CHECK(config_name(config_from_name("favor128_sum", 20)) == "favor128_sum");
   CHECK_THROWS_WITH(config_from_name("dpfp_sum", 20), HasSubstr("dpfp<nu>"));
   CHECK_THROWS_WITH(config_from_name("linear_hebb", 20), HasSubstr("hebb"));
-  CHECK(exp::parse_int_list("20:100:40") == std::vector<int64_t>{20, 60, 100});
-  CHECK_THROWS_WITH(exp::parse_int_list("20:x:4"), HasSubstr("x"));
+  CHECK(experiments::parse_int_list("20:100:40") == std::vector<int64_t>{20, 60, 100});
+  CHECK_THROWS_WITH(experiments::parse_int_list("20:x:4"), HasSubstr("x"));
 }
 
 TEST_CASE("a tiny retrieval run learns", "[experiments][synthetic]") {

@@ -46,6 +46,22 @@ TEST_CASE("dpfp matches its definition", "[layers][feature_maps]") {
   CHECK_THROWS_WITH(dpfp(x, 4), HasSubstr("nu"));
 }
 
+TEST_CASE("fused dpfp equals the composed one, values and gradients", "[layers][feature_maps]") {
+  for (int64_t nu : {1, 2, 3, 5}) {
+    for (DType dt : {DType::f32, DType::f64}) {
+      Rng rng(20 + nu);
+      Tensor x = Tensor::randn({3, 7, 4}, rng, dt), g = Tensor::randn({3, 7, 8 * nu}, rng, dt);
+      Variable a(x.clone(), true), b(x.clone(), true);
+      Variable fa = dpfp(a, nu), fb = dpfp_reference(b, nu);
+      const double tol = dt == DType::f64 ? 1e-14 : 1e-6;
+      CHECK_THAT(fa.value(), AllClose(fb.value(), tol, tol));
+      backward({fa, fb}, {g, g});
+      CHECK_THAT(a.grad(), AllClose(b.grad(), tol, tol));
+    }
+  }
+  CHECK_THROWS_WITH(dpfp(Variable(Tensor::zeros({2, 3})), 6), HasSubstr("nu must be in [1, 5]"));
+}
+
 TEST_CASE("linear and tanh feature maps match their definitions", "[layers][feature_maps]") {
   Variable x(Tensor::from_vector({-1.0, 0.5}, {2}, DType::f64));
   auto y = elu_plus_one(x).value().to_vector();
@@ -57,8 +73,10 @@ TEST_CASE("linear and tanh feature maps match their definitions", "[layers][feat
 
 TEST_CASE("feature maps pass f64 gradcheck", "[layers][feature_maps][gradcheck]") {
   check_grad([](const V& v) { return elu_plus_one(v[0]); }, {away_from_zero({3, 5}, 1)});
-  for (int64_t nu : {1, 2, 3})
+  for (int64_t nu : {1, 2, 3}) {
     check_grad([nu](const V& v) { return dpfp(v[0], nu); }, {away_from_zero({3, 5}, 2 + nu)});
+    check_grad([nu](const V& v) { return dpfp_reference(v[0], nu); }, {away_from_zero({3, 5}, 5 + nu)});
+  }
   Rng rng(9);
   Tensor omega = favor_projection(5, 7, rng, DType::f64);
   check_grad([&](const V& v) { return favor_plus(v[0], omega); }, {rnd({3, 5}, 10)});
