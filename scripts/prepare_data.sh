@@ -13,18 +13,9 @@ if [[ -f data/SHA256SUMS && "${1:-}" != "--force" ]]; then
   exit 0
 fi
 
+# setup.sh installs what is missing (its own packages plus these) and builds fwp-prepare-data.
 PACKAGES=(diatheke sword-text-web sword-text-sparv)
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "fwp data: installing ${missing[*]}"
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+scripts/setup.sh "${PACKAGES[@]}"
 
 MODULES=(engWEB2015eb spaRV1909eb)
 installed=$(diatheke -b system -k modulelist)
@@ -39,10 +30,6 @@ for m in "${MODULES[@]}"; do
   diatheke -b "$m" -l en -f internal -k 'Gen 1:1-Rev 22:21' > "data/raw/$m.osis.txt"
 done
 
-if [ ! -f build/CMakeCache.txt ]; then
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
-fi
-cmake --build build --target fwp-prepare-data -j "$(nproc 2>/dev/null || echo 2)" > /dev/null
 build/experiments/data/fwp-prepare-data --web data/raw/engWEB2015eb.osis.txt \
   --rv data/raw/spaRV1909eb.osis.txt --out data | tee data/prepare.log
 
