@@ -4,9 +4,9 @@
   scripts/plot_synthetic.py runs/fig1/summary.csv [runs/fig2/summary.csv ...] --out docs/img
 
 Setting 1 (Figure 2): final eval loss against S, linear y axis, one curve per configuration.
-Setting 2 (Figure 3): the same with a log y axis. With --authors (default on) the authors'
-released values quoted in shared/PAPER.md are drawn as dashed lines with open markers; only the
-points PAPER.md quotes are available, so those curves are sparse.
+Setting 2 (Figure 3): the same with a log y axis. Unless --no-authors is given, the authors'
+released values quoted in shared/PAPER.md are drawn as open squares (only the points PAPER.md
+quotes, within the plotted S range).
 Uses matplotlib (Debian: python3-matplotlib).
 """
 import argparse
@@ -49,16 +49,18 @@ def plot_setting(runs, setting, out_dir, authors):
     keys = sorted(k for k in runs if k[0] == setting)
     if not keys:
         return None
+    s_max = max(S for k in keys for S in runs[k])
     fig, ax = plt.subplots(figsize=(7, 4.5))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, key in enumerate(keys):
         color = colors[i % len(colors)]
         pts = sorted(runs[key].items())
         ax.plot([s for s, _ in pts], [v for _, v in pts], "o-", color=color, ms=3, label=key[1])
-        if authors and key in AUTHORS:
-            ref = sorted(AUTHORS[key].items())
-            ax.plot([s for s, _ in ref], [v for _, v in ref], "o--", color=color, ms=5,
-                    mfc="none", alpha=0.7, label=key[1] + " (authors)")
+        if authors and key in AUTHORS:  # sparse quoted points: markers only, within our S range
+            ref = sorted((S, v) for S, v in AUTHORS[key].items() if S <= s_max)
+            if ref:
+                ax.plot([s for s, _ in ref], [v for _, v in ref], "s", color=color, ms=7,
+                        mfc="none", alpha=0.8, label=key[1] + " (authors, PAPER.md)")
     ax.set_xlabel("number of unique keys S")
     ax.set_ylabel("final evaluation loss")
     if setting == 2:

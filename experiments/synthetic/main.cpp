@@ -31,6 +31,7 @@ struct Config {
   int64_t max_steps = 100000, batch_size = 32, eval_every = 100, eval_sequences = 20, patience = 10;
   double lr = 1e-3, stop_loss = 0.001;
   bool eval_at_train_length = false, force = false;
+  bool setting_given = false;   // with --sweep: run only that setting's part of the sweep
   int threads = 0;
 };
 
@@ -62,8 +63,8 @@ std::vector<Job> sweep_jobs(const std::string& sweep) {
     add(2, {"linear_sum", "linear_delta", "dpfp1_sum", "dpfp1_delta", "dpfp2_sum", "dpfp2_delta"},
         experiments::parse_int_list("20:200:20"));
   } else if (sweep == "demo") {
-    add(1, {"linear_sum", "dpfp1_sum"}, {40, 80, 160});
-    add(2, {"linear_sum", "linear_delta"}, {40, 80});
+    add(1, {"linear_sum", "dpfp1_sum", "dpfp2_sum"}, {40, 80, 160});
+    add(2, {"linear_sum", "linear_delta", "dpfp1_delta"}, {40, 80});
   } else {
     throw Error(cat("unknown sweep '", sweep, "' (expected fig1, fig2 or demo)"));
   }
@@ -118,6 +119,8 @@ int run(const Config& c) {
   std::vector<Job> jobs;
   if (!c.sweep.empty()) {
     jobs = sweep_jobs(c.sweep);
+    if (c.setting_given)
+      std::erase_if(jobs, [&](const Job& j) { return j.setting != c.setting; });
   } else {
     std::vector<std::string> names = split_commas(c.configs);
     if (names.empty()) {
@@ -192,7 +195,7 @@ int run(const Config& c) {
 int main(int argc, char** argv) {
   Config c;
   CLI::App app{"fwp-synthetic: associative retrieval with fast weight programmers (paper Sec. 6.1)"};
-  app.add_option("--setting", c.setting, "1 = capacity (L = S), 2 = overwrite (L = 2S)")->check(CLI::IsMember({1, 2}));
+  app.add_option("--setting", c.setting, "1 = capacity (L = S), 2 = overwrite (L = 2S); with --sweep: only that part")->check(CLI::IsMember({1, 2}));
   app.add_option("--S", c.S, "number of keys: 40 | 40,80,160 | 20:600:20");
   app.add_option("--configs", c.configs, "comma list: linear_sum, dpfp2_delta, favor64_sum, softmax, ...");
   app.add_option("--phi", c.phi, "feature map when --configs is not given")->check(CLI::IsMember({"linear", "dpfp", "favor", "tanh", "identity"}));
@@ -214,6 +217,7 @@ int main(int argc, char** argv) {
   app.add_flag("--force", c.force, "re-run configurations already in summary.csv");
   app.add_option("--threads", c.threads, "OpenMP threads (default: all cores)");
   CLI11_PARSE(app, argc, argv);
+  c.setting_given = app.count("--setting") > 0;
   try {
     if (c.threads > 0) omp_set_num_threads(c.threads);
     return run(c);

@@ -1,0 +1,52 @@
+// bench_synthetic: the median time of one training step (batch, forward, backward, Adam) of the
+// synthetic retrieval model; scripts/bench_synthetic_torch.py times the same model in PyTorch and
+// scripts/bench_synthetic.sh prints the ratio.
+//   bench_synthetic --setting 1 --S 80 --config linear_sum --threads 1
+#include <omp.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "autograd/tape.h"
+#include "benchmarks/bench_util.h"
+#include "experiments/synthetic/retrieval_model.h"
+#include "optim/optimizer.h"
+
+using namespace fwp;
+using namespace fwp::synthetic;
+
+int main(int argc, char** argv) {
+  int setting = 1, threads = 1, reps = 50, warmup = 5;
+  int64_t S = 80, batch = 32;
+  std::string config = "linear_sum";
+  CLI::App app{"bench_synthetic: median training-step time of the retrieval model"};
+  app.add_option("--setting", setting, "1 or 2");
+  app.add_option("--S", S, "number of keys");
+  app.add_option("--config", config, "e.g. linear_sum, dpfp1_delta, softmax");
+  app.add_option("--batch-size", batch, "batch size");
+  app.add_option("--threads", threads, "OpenMP threads");
+  app.add_option("--reps", reps, "timed steps");
+  app.add_option("--warmup", warmup, "untimed steps first");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    omp_set_num_threads(threads);
+    RetrievalTask task(setting, S);
+    Rng init(1), data(2);
+    RetrievalModel model(config_from_name(config, S), init, 3);
+    Adam optimizer(model.parameters(), AdamOptions{.lr = 1e-3});
+    auto step = [&] {
+      RetrievalBatch b = task.train_batch(batch, data);
+      Variable loss = model.loss(model.forward(b), b.target);
+      optimizer.zero_grad();
+      backward(loss);
+      optimizer.step();
+    };
+    double ms = bench::median_ms(step, warmup, reps);
+    std::printf("fwp setting=%d config=%s S=%lld batch=%lld threads=%d: %.3f ms/step (median of %d), %.1f steps/s\n",
+                setting, config.c_str(), (long long)S, (long long)batch, threads, ms, reps, 1000.0 / ms);
+    return 0;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "bench_synthetic: error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Training-step time of the synthetic retrieval model: fwp (bench_synthetic) against the same
+# model in PyTorch (scripts/bench_synthetic_torch.py, Debian's python3-torch), same threads.
+#   scripts/bench_synthetic.sh [threads]      Build first (scripts/setup.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+THREADS=${1:-1}
+echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, threads=$THREADS, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+for spec in "1 80 linear_sum" "1 600 dpfp3_sum" "2 80 dpfp1_delta" "2 200 dpfp2_delta"; do
+  set -- $spec
+  reps=50; [ "$3" != "${3%_delta}" ] && reps=11
+  f=$(build/benchmarks/bench_synthetic --setting "$1" --S "$2" --config "$3" --threads "$THREADS" --reps $reps)
+  t=$(OMP_NUM_THREADS=$THREADS /usr/bin/python3 scripts/bench_synthetic_torch.py --setting "$1" --S "$2" \
+      --config "$3" --threads "$THREADS" --reps $reps --warmup 2)
+  echo "$f"
+  echo "$t"
+  fm=$(echo "$f" | sed -E 's/.*: ([0-9.]+) ms.*/\1/')
+  tm=$(echo "$t" | sed -E 's/.*: ([0-9.]+) ms.*/\1/')
+  awk -v f="$fm" -v t="$tm" 'BEGIN { printf "  -> fwp is %.1fx faster than PyTorch\n\n", t / f }'
+done
