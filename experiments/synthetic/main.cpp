@@ -121,6 +121,12 @@ int run(const Config& c) {
     jobs = sweep_jobs(c.sweep);
     if (c.setting_given)
       std::erase_if(jobs, [&](const Job& j) { return j.setting != c.setting; });
+    if (!c.configs.empty()) {  // keep only the listed configurations of the sweep
+      std::vector<std::string> keep = split_commas(c.configs);
+      std::erase_if(jobs, [&](const Job& j) {
+        return std::find(keep.begin(), keep.end(), j.config) == keep.end();
+      });
+    }
   } else {
     std::vector<std::string> names = split_commas(c.configs);
     if (names.empty()) {
@@ -197,7 +203,7 @@ int main(int argc, char** argv) {
   CLI::App app{"fwp-synthetic: associative retrieval with fast weight programmers (paper Sec. 6.1)"};
   app.add_option("--setting", c.setting, "1 = capacity (L = S), 2 = overwrite (L = 2S); with --sweep: only that part")->check(CLI::IsMember({1, 2}));
   app.add_option("--S", c.S, "number of keys: 40 | 40,80,160 | 20:600:20");
-  app.add_option("--configs", c.configs, "comma list: linear_sum, dpfp2_delta, favor64_sum, softmax, ...");
+  app.add_option("--configs", c.configs, "comma list: linear_sum, dpfp2_delta, favor64_sum, softmax, ... (with --sweep: only these)");
   app.add_option("--phi", c.phi, "feature map when --configs is not given")->check(CLI::IsMember({"linear", "dpfp", "favor", "tanh", "identity"}));
   app.add_option("--nu", c.nu, "DPFP nu");
   app.add_option("--m", c.m, "FAVOR+ random features");
