@@ -101,14 +101,14 @@ void binary_forward_naive(T* out, const T* a, const T* b, BinaryOp op, const int
 template <typename T>
 void binary_scalar(T* out, const T* a, T s, BinaryOp op, int64_t n) {
   dispatch_op<T>(op, [&](auto f) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel : n > 65536)
     for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], s);
   });
 }
 
 template <typename T>
 void axpy(T* out, const T* x, T alpha, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel : n > 65536)
   for (int64_t i = 0; i < n; ++i) out[i] += alpha * x[i];
 }
 

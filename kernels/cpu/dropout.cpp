@@ -24,7 +24,7 @@ template <typename T>
 void dropout_forward(T* out, const T* inp, int64_t n, double p, uint64_t seed) {
   const uint64_t threshold = static_cast<uint64_t>(std::ceil(p * kTwo53));  // p * 2^53 is exact
   const T scale = p < 1.0 ? static_cast<T>(1.0 / (1.0 - p)) : T(0);
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel : n > 65536)
   for (int64_t i = 0; i < n; ++i)
     out[i] = (hash(seed, i) >> 11) >= threshold ? inp[i] * scale : T(0);
 }

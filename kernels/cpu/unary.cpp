@@ -12,10 +12,11 @@ namespace fwp::kernels {
 
 namespace {
 
-// out[i] = f(i) for i in [0, n): one flat loop, threaded when there is enough work.
+// out[i] = f(i) for i in [0, n): one flat loop, threaded when there is enough work. The if clause
+// names `parallel`: a bare if on "parallel for simd" also switches off the SIMD code below it.
 template <typename T, typename F>
 inline void fill_by_index(T* out, int64_t n, F f) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel : n > 65536)
   for (int64_t i = 0; i < n; ++i) out[i] = f(i);
 }
 
