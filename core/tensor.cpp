@@ -183,7 +183,7 @@ void Tensor::fill_(double value) {
       std::memset(static_cast<void*>(p), 0, n * sizeof(T));  // all-zero bits are 0.0 in IEEE 754
       return;
     }
-#pragma omp parallel for simd schedule(static) if (n > 262144)
+#pragma omp parallel for simd schedule(static) if (parallel : n > 262144)
     for (int64_t i = 0; i < n; ++i) p[i] = v;
   });
 }

@@ -20,7 +20,7 @@ void adam_update(T* param, T* m, T* v, const T* grad, int64_t n, const AdamStepP
   const T step_size = static_cast<T>(s.lr / s.bias_correction1);
   const T sqrt_bc2 = static_cast<T>(std::sqrt(s.bias_correction2));
   const T eps = static_cast<T>(s.eps);
-#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : n > kParallelMin)
   for (int64_t i = 0; i < n; ++i) {
     const T p = param[i] * keep;
     const T g = grad[i] + l2 * p;
@@ -58,11 +58,11 @@ void sgd_update(T* param, T* buf, const T* grad, int64_t n, double lr, double mo
   const T lr_t = static_cast<T>(lr), mu = static_cast<T>(momentum);
   const T wd = static_cast<T>(weight_decay);
   if (momentum == 0.0) {
-#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : n > kParallelMin)
     for (int64_t i = 0; i < n; ++i) param[i] -= lr_t * (grad[i] + wd * param[i]);
     return;
   }
-#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : n > kParallelMin)
   for (int64_t i = 0; i < n; ++i) {
     const T b = mu * buf[i] + (grad[i] + wd * param[i]);
     buf[i] = b;
@@ -87,7 +87,7 @@ void sgd_update_naive(T* param, T* buf, const T* grad, int64_t n, double lr, dou
 template <typename T>
 double sum_squares(const T* x, int64_t n) {
   double acc = 0.0;
-#pragma omp parallel for simd schedule(static) reduction(+ : acc) if (n > kParallelMin)
+#pragma omp parallel for simd schedule(static) reduction(+ : acc) if (parallel : n > kParallelMin)
   for (int64_t i = 0; i < n; ++i) acc += static_cast<double>(x[i]) * x[i];
   return acc;
 }
