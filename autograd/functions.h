@@ -62,11 +62,13 @@ Variable elu(const Variable& a, double alpha = 1.0);
 Variable square(const Variable& a);
 
 // ---- softmax family (autograd/softmax.cpp), numerically stable (max subtracted)
+// -inf entries get probability exactly 0; an all -inf row gives softmax 0, log_softmax -inf, no NaN.
 Variable softmax(const Variable& a, int64_t dim = -1);
 Variable log_softmax(const Variable& a, int64_t dim = -1);
 
 // ---- losses (autograd/loss.cpp)
-// Mean over non-ignored rows of -log softmax(logits)[target]; logits (N, V), targets (N).
+// Mean over non-ignored rows of -log softmax(logits)[target]; logits (N, V), targets (N)
+// (or logits (..., V) with targets (...)). All rows ignored: loss 0. Fused: see kernels/cpu/cross_entropy.h.
 Variable cross_entropy(const Variable& logits, const Indices& targets, int64_t ignore_index = -100);
 Variable mse_loss(const Variable& a, const Variable& b);  // mean of (a - b)^2
 

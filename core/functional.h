@@ -79,7 +79,7 @@ Tensor log_softmax_backward(const Tensor& grad_out, const Tensor& y, int64_t dim
 // Mean over the rows whose target is not ignore_index of -log softmax(logits)[target].
 // logits (..., V); targets shaped like logits without its last dim, values in [0, V) or
 // ignore_index. Every row ignored: the loss is 0 (there is nothing to average).
-// lse, if given, receives the per-row logsumexp (..., ) that the backward needs.
+// lse, if given, receives the per-row logsumexp (shaped like targets) that the backward needs.
 Tensor cross_entropy(const Tensor& logits, const Indices& targets, int64_t ignore_index = -100,
                      Tensor* lse = nullptr);
 // dlogits = grad_out / count * (softmax(logits) - onehot(target)) on counted rows, 0 elsewhere;

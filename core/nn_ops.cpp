@@ -25,6 +25,13 @@ const T* data_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
+// Every id must name a row of a (V, D) table.
+void check_ids(const char* op, const Indices& ids, int64_t V, const Shape& table) {
+  for (int64_t n = 0; n < ids.numel(); ++n)
+    FWP_CHECK(ids.values[n] >= 0 && ids.values[n] < V, op, ": id ", ids.values[n],
+              " at flat index ", n, " is out of range for V = ", V, " rows (weight=", table, ")");
+}
+
 }  // namespace
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
@@ -96,10 +103,7 @@ Tensor embedding(const Tensor& weight, const Indices& ids) {
   FWP_CHECK_SHAPE(weight.dim() == 2, "embedding: weight must be 2-D (V, D), got weight=",
                   weight.shape());
   const int64_t V = weight.size(0), D = weight.size(1);
-  for (int64_t n = 0; n < ids.numel(); ++n)
-    FWP_CHECK(ids.values[n] >= 0 && ids.values[n] < V, "embedding: id ", ids.values[n],
-              " at flat index ", n, " is out of range for V = ", V, " rows (weight=",
-              weight.shape(), ")");
+  check_ids("embedding", ids, V, weight.shape());
   Shape out_shape = ids.shape;
   out_shape.push_back(D);
   Tensor out = Tensor::empty(out_shape, weight.dtype());
@@ -118,10 +122,8 @@ Tensor embedding_backward(const Tensor& grad_out, const Indices& ids, int64_t V)
                       Shape(grad_out.shape().begin(), grad_out.shape().end() - 1) == ids.shape,
                   "embedding_backward: grad_out must have shape ids.shape + (D), got grad_out=",
                   grad_out.shape(), " for ids=", ids.shape);
-  for (int64_t n = 0; n < ids.numel(); ++n)
-    FWP_CHECK(ids.values[n] >= 0 && ids.values[n] < V, "embedding_backward: id ", ids.values[n],
-              " at flat index ", n, " is out of range for V = ", V);
   const int64_t D = grad_out.size(-1);
+  check_ids("embedding_backward", ids, V, Shape{V, D});
   Tensor dweight = Tensor::empty({V, D}, grad_out.dtype());
   dispatch_dtype(grad_out.dtype(), [&](auto tag) {
     using T = decltype(tag);

@@ -11,7 +11,7 @@ namespace fwp {
 
 namespace {
 
-// Runs `row_op(out, in, rows, cols)` over rows of `a` along `dim`, moving dim to the back if needed.
+// Runs row_op(out, in, rows, cols) over the rows of `a` along `dim` (moved to the back if needed).
 template <typename RowOp>
 Tensor along_dim(const char* name, const Tensor& a, int64_t dim, RowOp row_op) {
   check_defined(name, "a", a);
@@ -65,17 +65,17 @@ Tensor log_softmax(const Tensor& a, int64_t dim) {
 }
 
 Tensor softmax_backward(const Tensor& g, const Tensor& y, int64_t dim) {
-  return along_dim_backward("softmax_backward", g, y, dim,
-                            [](auto* dx, const auto* dy, const auto* out, int64_t rows, int64_t cols) {
-                              kernels::softmax_backward(dx, dy, out, rows, cols);
-                            });
+  auto kernel = [](auto* dx, const auto* dout, const auto* out, int64_t rows, int64_t cols) {
+    kernels::softmax_backward(dx, dout, out, rows, cols);
+  };
+  return along_dim_backward("softmax_backward", g, y, dim, kernel);
 }
 
 Tensor log_softmax_backward(const Tensor& g, const Tensor& y, int64_t dim) {
-  return along_dim_backward("log_softmax_backward", g, y, dim,
-                            [](auto* dx, const auto* dy, const auto* out, int64_t rows, int64_t cols) {
-                              kernels::log_softmax_backward(dx, dy, out, rows, cols);
-                            });
+  auto kernel = [](auto* dx, const auto* dout, const auto* out, int64_t rows, int64_t cols) {
+    kernels::log_softmax_backward(dx, dout, out, rows, cols);
+  };
+  return along_dim_backward("log_softmax_backward", g, y, dim, kernel);
 }
 
 namespace {

@@ -63,7 +63,8 @@ void cross_entropy_forward_naive(T* losses, T* lse, const T* logits, const int64
     lse[n] = T(0);
     if (targets[n] == ignore_index) continue;
     double m = -INFINITY, s = 0.0;
-    for (int64_t v = 0; v < V; ++v) m = std::fmax(m, double(x[v]));
+    for (int64_t v = 0; v < V; ++v)  // max; NaN if any entry is NaN
+      m = std::isnan(m) || std::isnan(double(x[v])) ? NAN : std::fmax(m, double(x[v]));
     for (int64_t v = 0; v < V; ++v) s += std::exp(double(x[v]) - m);
     const double l = m == -INFINITY ? -INFINITY : m + std::log(s);
     lse[n] = static_cast<T>(l);

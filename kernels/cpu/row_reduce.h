@@ -9,13 +9,18 @@
 
 namespace fwp::kernels {
 
-// max_j x_j; -inf for an all -inf row. NaN entries are skipped (they reappear in later passes).
+// max_j x_j; -inf for an all -inf row; NaN if any x_j is NaN, so that a NaN spreads over its
+// row in the passes that follow instead of being skipped (or mistaken for a masked row).
 template <typename T>
 inline T row_max(const T* x, int64_t n) {
   T m = -std::numeric_limits<T>::infinity();
-#pragma omp simd reduction(max : m)
-  for (int64_t j = 0; j < n; ++j) m = x[j] > m ? x[j] : m;
-  return m;
+  int nan = 0;
+#pragma omp simd reduction(max : m) reduction(| : nan)
+  for (int64_t j = 0; j < n; ++j) {
+    m = x[j] > m ? x[j] : m;
+    nan |= x[j] != x[j];
+  }
+  return nan ? std::numeric_limits<T>::quiet_NaN() : m;
 }
 
 // sum_j x_j

@@ -107,7 +107,8 @@ void softmax_forward_naive(T* out, const T* inp, int64_t rows, int64_t cols) {
     const T* x = inp + r * cols;
     T* y = out + r * cols;
     double m = -INFINITY, s = 0.0;
-    for (int64_t j = 0; j < cols; ++j) m = std::fmax(m, double(x[j]));
+    for (int64_t j = 0; j < cols; ++j)  // max; NaN if any entry is NaN
+      m = std::isnan(m) || std::isnan(double(x[j])) ? NAN : std::fmax(m, double(x[j]));
     for (int64_t j = 0; j < cols; ++j) s += std::exp(double(x[j]) - m);
     for (int64_t j = 0; j < cols; ++j)
       y[j] = m == -INFINITY ? T(0) : static_cast<T>(std::exp(double(x[j]) - m) / s);
@@ -130,7 +131,8 @@ void log_softmax_forward_naive(T* out, const T* inp, int64_t rows, int64_t cols)
   for (int64_t r = 0; r < rows; ++r) {
     const T* x = inp + r * cols;
     double m = -INFINITY, s = 0.0;
-    for (int64_t j = 0; j < cols; ++j) m = std::fmax(m, double(x[j]));
+    for (int64_t j = 0; j < cols; ++j)  // max; NaN if any entry is NaN
+      m = std::isnan(m) || std::isnan(double(x[j])) ? NAN : std::fmax(m, double(x[j]));
     for (int64_t j = 0; j < cols; ++j) s += std::exp(double(x[j]) - m);
     const double lse = m + std::log(s);
     for (int64_t j = 0; j < cols; ++j)

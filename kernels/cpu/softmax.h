@@ -7,6 +7,7 @@
 // A row that is ALL -inf has no distribution; by contract softmax returns zeros for it and
 // log_softmax returns -inf (log of those zeros), and both backwards return finite values (0 and
 // g), so a fully masked attention row attends to nothing instead of spreading NaN.
+// A NaN anywhere in a row makes the whole output row NaN (never silently zeros).
 #pragma once
 #include <cstdint>
 

@@ -83,6 +83,21 @@ TEST_CASE("softmax gives exact zeros at -inf and zeros for a fully masked row", 
   }
 }
 
+TEST_CASE("a NaN in a row spreads over that row, even next to -inf", "[core][softmax]") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (DType dt : {DType::f32, DType::f64}) {
+    // row 0 has a NaN among finite values, row 1 a NaN among -inf (not a masked row), row 2 is fine
+    Tensor x = Tensor::from_vector({1, nan, 2, -kInf, nan, -kInf, 1, 2, 3}, {3, 3}, dt);
+    for (const Tensor& y : {softmax(x), log_softmax(x)}) {
+      for (int64_t i = 0; i < 2; ++i)
+        for (int64_t j = 0; j < 3; ++j) CHECK(std::isnan(y.at({i, j})));
+      CHECK(count_nonfinite(y.narrow0(2, 1)) == 0);
+    }
+    CHECK(std::isnan(cross_entropy(x, Indices({3}, {0, 0, 1})).item()));
+    CHECK(std::isnan(cross_entropy(x.narrow0(1, 1), Indices({1}, {0})).item()));
+  }
+}
+
 TEST_CASE("softmax along a middle dim equals softmax of the transpose", "[core][softmax]") {
   Rng rng(1);
   Tensor x = Tensor::randn({3, 5, 7}, rng, DType::f64);
