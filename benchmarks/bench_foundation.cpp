@@ -5,7 +5,9 @@
 //                 softmax attention composed from matmul / masked_fill / softmax, 8 heads, output
 //                 projection, ReLU feed-forward 512-2048-512), final LayerNorm, vocabulary
 //                 projection, cross-entropy; B=8, T=256
-// Prints the median over --reps steps after --warmup untimed steps. Run on a quiet machine.
+// Prints the median wall time over --reps steps after --warmup untimed steps, and the median CPU
+// time of the process per step (with one thread, a measure of the work that load barely
+// disturbs; with more, it also counts threads spinning at barriers). Run on a quiet machine.
 #include <cblas.h>
 #include <omp.h>
 
@@ -13,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <cstdio>
 #include <functional>
 
@@ -32,16 +35,37 @@ struct Config {
   std::string which = "all";  // mlp | transformer | all
 };
 
-double median_ms(const std::function<void()>& step, int warmup, int reps) {
+struct Timing {
+  double wall_ms, cpu_ms;  // medians per step; cpu = CPU time of all the process's threads
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double cpu_now_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+Timing time_steps(const std::function<void()>& step, int warmup, int reps) {
   for (int i = 0; i < warmup; ++i) step();
-  std::vector<double> ms;
+  std::vector<double> wall, cpu;
   for (int i = 0; i < reps; ++i) {
+    const double c0 = cpu_now_ms();
     auto t0 = std::chrono::steady_clock::now();
     step();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    wall.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    cpu.push_back(cpu_now_ms() - c0);
   }
-  std::sort(ms.begin(), ms.end());
-  return reps % 2 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]);
+  return {median(wall), median(cpu)};
+}
+
+void print_timing(const char* name, const Timing& t) {
+  std::printf("%-12s median %8.2f ms/step (cpu %8.2f ms/step)\n", name, t.wall_ms, t.cpu_ms);
 }
 
 Indices random_ids(Shape shape, int64_t n, Rng& rng) {
@@ -115,12 +139,11 @@ void bench_mlp(const Config& c) {
   Adam opt(model.parameters(), {.lr = 1e-3});
   Variable x(Tensor::randn({256, 512}, rng));
   Indices y = random_ids({256}, 512, rng);
-  double ms = median_ms([&] {
+  print_timing("mlp", time_steps([&] {
     opt.zero_grad();
     backward(cross_entropy(model.forward(x), y));
     opt.step();
-  }, c.warmup, c.reps);
-  std::printf("mlp          median %8.2f ms/step\n", ms);
+  }, c.warmup, c.reps));
 }
 
 void bench_transformer(const Config& c) {
@@ -132,12 +155,11 @@ void bench_transformer(const Config& c) {
   Tensor mask = Tensor::zeros({T, T});
   for (int64_t i = 0; i < T; ++i)
     for (int64_t j = i + 1; j < T; ++j) mask.data<float>()[i * T + j] = 1.0f;
-  double ms = median_ms([&] {
+  print_timing("transformer", time_steps([&] {
     opt.zero_grad();
     backward(cross_entropy(reshape(model.forward(ids, mask), {B * T, V}), targets));
     opt.step();
-  }, c.warmup, c.reps);
-  std::printf("transformer  median %8.2f ms/step\n", ms);
+  }, c.warmup, c.reps));
 }
 
 }  // namespace

@@ -7,7 +7,9 @@ Each step is zero_grad, forward, backward, Adam step, in f32 on the CPU with 2 t
                 attention composed from matmul / masked_fill / softmax, 8 heads, output projection,
                 ReLU feed-forward 512-2048-512), final LayerNorm, vocabulary projection,
                 cross-entropy; B=8, T=256
-Prints the median step time over --reps steps after --warmup untimed steps. With --fwp it then
+Prints the median wall time per step over --reps steps after --warmup untimed steps, and the
+median process CPU time per step (with --threads 1 a measure of the work that a loaded machine
+barely disturbs). With --fwp it then
 runs the fwp benchmark program with the same settings and prints the ratios torch / fwp
 (> 1: fwp is faster).
 
@@ -73,14 +75,20 @@ class TinyLM(nn.Module):
 
 
 def time_steps(step, warmup, reps):
+    """Median wall and process-CPU milliseconds per step."""
     for _ in range(warmup):
         step()
-    times = []
+    wall, cpu = [], []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         step()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        wall.append((time.perf_counter() - t0) * 1e3)
+        cpu.append((time.process_time() - c0) * 1e3)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def report(name, timing):
+    print(f"{name:12s} median {timing[0]:8.2f} ms/step (cpu {timing[1]:8.2f} ms/step)")
 
 
 def main():
@@ -108,8 +116,8 @@ def main():
             F.cross_entropy(model(x), y).backward()
             opt.step()
 
-        torch_ms["mlp"] = time_steps(mlp_step, a.warmup, a.reps) * 1e3
-        print(f"mlp          median {torch_ms['mlp']:8.2f} ms/step")
+        torch_ms["mlp"] = time_steps(mlp_step, a.warmup, a.reps)
+        report("mlp", torch_ms["mlp"])
 
     if a.which in ("transformer", "all"):
         B, T, D, H, FF, V = 8, 256, 512, 8, 2048, 4096
@@ -124,19 +132,22 @@ def main():
             F.cross_entropy(model(ids, mask).reshape(B * T, V), targets).backward()
             opt.step()
 
-        torch_ms["transformer"] = time_steps(lm_step, a.warmup, a.reps) * 1e3
-        print(f"transformer  median {torch_ms['transformer']:8.2f} ms/step")
+        torch_ms["transformer"] = time_steps(lm_step, a.warmup, a.reps)
+        report("transformer", torch_ms["transformer"])
 
     if a.fwp:
         env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+        env.pop("OPENBLAS_NUM_THREADS", None)
         out = subprocess.run([a.fwp, "--reps", str(a.reps), "--warmup", str(a.warmup),
                               "--which", a.which], env=env, check=True, capture_output=True,
                              text=True).stdout
         print(out, end="")
-        for name, ms in torch_ms.items():
-            fwp_ms = float(re.search(rf"^{name} +median +([0-9.]+)", out, re.M).group(1))
-            print(f"{name:12s} torch {ms:8.2f} ms, fwp {fwp_ms:8.2f} ms, "
-                  f"ratio torch/fwp {ms / fwp_ms:5.2f}")
+        for name, (ms, cpu) in torch_ms.items():
+            m = re.search(rf"^{name} +median +([0-9.]+) ms/step \(cpu +([0-9.]+)", out, re.M)
+            fwp_ms, fwp_cpu = float(m.group(1)), float(m.group(2))
+            print(f"{name:12s} wall: torch {ms:8.2f} ms, fwp {fwp_ms:8.2f} ms, ratio torch/fwp "
+                  f"{ms / fwp_ms:5.2f} | cpu: torch {cpu:8.2f} ms, fwp {fwp_cpu:8.2f} ms, "
+                  f"ratio {cpu / fwp_cpu:5.2f}")
 
 
 if __name__ == "__main__":
