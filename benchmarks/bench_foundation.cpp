@@ -20,12 +20,16 @@
 #include <functional>
 
 #include "autograd/functions.h"
+#include "benchmarks/bench_util.h"
 #include "layers/embedding.h"
 #include "layers/layer_norm.h"
 #include "layers/linear.h"
 #include "optim/optimizer.h"
 
 using namespace fwp;
+
+using bench::Timing;
+using bench::time_steps;
 
 namespace {
 
@@ -34,35 +38,6 @@ struct Config {
   int warmup = 3;
   std::string which = "all";  // mlp | transformer | all
 };
-
-struct Timing {
-  double wall_ms, cpu_ms;  // medians per step; cpu = CPU time of all the process's threads
-};
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-double cpu_now_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-Timing time_steps(const std::function<void()>& step, int warmup, int reps) {
-  for (int i = 0; i < warmup; ++i) step();
-  std::vector<double> wall, cpu;
-  for (int i = 0; i < reps; ++i) {
-    const double c0 = cpu_now_ms();
-    auto t0 = std::chrono::steady_clock::now();
-    step();
-    wall.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    cpu.push_back(cpu_now_ms() - c0);
-  }
-  return {median(wall), median(cpu)};
-}
 
 void print_timing(const char* name, const Timing& t) {
   std::printf("%-12s median %8.2f ms/step (cpu %8.2f ms/step)\n", name, t.wall_ms, t.cpu_ms);

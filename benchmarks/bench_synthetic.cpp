@@ -41,9 +41,10 @@ int main(int argc, char** argv) {
       backward(loss);
       optimizer.step();
     };
-    double ms = bench::median_ms(step, warmup, reps);
-    std::printf("fwp setting=%d config=%s S=%lld batch=%lld threads=%d: %.3f ms/step (median of %d), %.1f steps/s\n",
-                setting, config.c_str(), (long long)S, (long long)batch, threads, ms, reps, 1000.0 / ms);
+    bench::Timing t = bench::time_steps(step, warmup, reps);
+    std::printf("fwp setting=%d config=%s S=%lld batch=%lld threads=%d: %.3f ms/step (median of %d; "
+                "cpu %.3f ms), %.1f steps/s\n", setting, config.c_str(), (long long)S, (long long)batch,
+                threads, t.wall_ms, reps, t.cpu_ms, 1000.0 / t.wall_ms);
     return 0;
   } catch (const Error& e) {
     std::fprintf(stderr, "bench_synthetic: error: %s\n", e.what());

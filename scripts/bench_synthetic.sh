@@ -14,7 +14,7 @@ for spec in "1 80 linear_sum" "1 600 dpfp3_sum" "2 80 dpfp1_delta" "2 200 dpfp2_
       --config "$3" --threads "$THREADS" --reps $reps --warmup 2)
   echo "$f"
   echo "$t"
-  fm=$(echo "$f" | sed -E 's/.*: ([0-9.]+) ms.*/\1/')
-  tm=$(echo "$t" | sed -E 's/.*: ([0-9.]+) ms.*/\1/')
-  awk -v f="$fm" -v t="$tm" 'BEGIN { printf "  -> fwp is %.1fx faster than PyTorch\n\n", t / f }'
+  fm=$(echo "$f" | sed -E 's/.*: ([0-9.]+) ms.*cpu ([0-9.]+) ms.*/\1 \2/')
+  tm=$(echo "$t" | sed -E 's/.*: ([0-9.]+) ms.*cpu ([0-9.]+) ms.*/\1 \2/')
+  echo "$fm $tm" | awk '{ printf "  -> PyTorch / fwp: %.1fx by wall time, %.1fx by CPU time\n\n", $3 / $1, $4 / $2 }'
 done
