@@ -59,6 +59,14 @@ Variable record(std::shared_ptr<Op> op, const std::vector<Variable>& inputs, Ten
   return record(std::move(op), inputs, std::move(outs))[0];
 }
 
+void Tape::push(TapeEntry entry) {
+  entries_.push_back(std::move(entry));
+  if (entries_.size() >= next_sweep_) {
+    collect_garbage();
+    next_sweep_ = std::max<size_t>(4096, 2 * entries_.size());
+  }
+}
+
 void Tape::clear() {
   // Entries hold only shared pointers to flat structs; destroying them never recurses.
   entries_.clear();

@@ -22,7 +22,10 @@ struct TapeEntry {
 
 class Tape {
  public:
-  void push(TapeEntry entry) { entries_.push_back(std::move(entry)); }
+  // Appends an entry. Every time the tape has doubled since the last sweep it drops entries no
+  // Variable can reach any more, so forward passes whose results are thrown away (evaluation
+  // without a NoGradGuard) do not pile up.
+  void push(TapeEntry entry);
   size_t size() const { return entries_.size(); }
   void clear();
   // dL/droots[i] = grads[i]; propagates to every leaf that requires grad.
@@ -32,6 +35,7 @@ class Tape {
  private:
   void collect_garbage();  // drops freed entries and entries whose outputs nobody holds
   std::vector<TapeEntry> entries_;
+  size_t next_sweep_ = 4096;
 };
 
 Tape& active_tape();  // this thread's tape

@@ -115,6 +115,17 @@ TEST_CASE("tape keeps independent graphs and frees unreachable ones", "[autograd
   CHECK(active_tape().size() == 0);  // the unreachable exp(a) + 1 entries were dropped too
 }
 
+TEST_CASE("tape drops forward passes whose results were thrown away", "[autograd][tape]") {
+  active_tape().clear();
+  Variable w(Tensor::ones({3}, DType::f64), true);
+  for (int i = 0; i < 20000; ++i) Variable y = sum(w * 2.0);  // 2 entries each, result dropped
+  CHECK(active_tape().size() < 9000);  // swept as it grew, instead of 40,000 entries
+  Variable kept = sum(w * 3.0);
+  for (int i = 0; i < 20000; ++i) Variable y = sum(w * 2.0);
+  backward(kept);  // a live result survives every sweep
+  CHECK(w.grad().to_vector() == std::vector<double>{3, 3, 3});
+}
+
 TEST_CASE("tape multi-output op gets zeros for unused outputs", "[autograd][tape]") {
   Variable a(Tensor::arange(6, DType::f64).reshape({2, 3}), true);
   auto parts = split(a, {1, 2}, 1);
