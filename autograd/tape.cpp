@@ -61,15 +61,13 @@ Variable record(std::shared_ptr<Op> op, const std::vector<Variable>& inputs, Ten
 
 void Tape::push(TapeEntry entry) {
   entries_.push_back(std::move(entry));
-  if (entries_.size() >= next_sweep_) {
-    collect_garbage();
-    next_sweep_ = std::max<size_t>(4096, 2 * entries_.size());
-  }
+  if (entries_.size() >= next_sweep_) collect_garbage();
 }
 
 void Tape::clear() {
   // Entries hold only shared pointers to flat structs; destroying them never recurses.
   entries_.clear();
+  next_sweep_ = 4096;
 }
 
 void Tape::backward(const std::vector<Variable>& roots, const std::vector<Tensor>& grads,
@@ -150,6 +148,7 @@ void Tape::collect_garbage() {
     if (!referenced) *it = TapeEntry{};
   }
   std::erase_if(entries_, [](const TapeEntry& e) { return !e.op; });
+  next_sweep_ = std::max<size_t>(4096, 2 * entries_.size());
 }
 
 void backward(const Variable& loss, bool retain_graph) {
