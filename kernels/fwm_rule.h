@@ -7,12 +7,15 @@
 // The authors write W_1 = beta_1 v_1 k_1^T without the clamp: clamp_first_step = false.
 // The backward must revisit W_{t-1} for t = T..1. Rebuilding it from W_t (W_{t-1} = n_t W_t -
 // u_t k_t^T) multiplies every rounding error by n_t = |Wtilde_t|_F at each clamped step; with
-// tanh or DPFP keys n_t is 1.2..3 on most steps and the rebuild blows up within tens of steps
-// (benchmarks/bench_favor_fwm.cpp --drift). So the forward CHECKPOINTS the state every C steps
+// tanh keys (mean n_t 3.0) or DPFP-like relu-product keys (1.24) the clamp acts on almost every
+// step, and rebuilding T = 400 steps loses every digit even in f64 (benchmarks/
+// bench_favor_fwm.cpp --what drift). So the forward CHECKPOINTS the unscaled state every C steps
 // and the backward re-runs each segment of C steps from its checkpoint with the forward's own
 // code (bit-identical states), then walks the segment in reverse. Memory: ceil(T/C) states per
-// sequence plus C + 1 states per thread. Outputs are overwritten. *_cpu: kernels/cpu/
-// fwm_rule_cpu.cpp (OpenMP over BH); *_naive: plain loops that keep every W_t.
+// sequence (the op takes C = ceil(sqrt(T)), fastest of those measured at T = 400) plus C + 1
+// states per thread. The kernels flush denormals while they run (see fwm_rule_cpu.cpp).
+// Outputs are overwritten. *_cpu: kernels/cpu/fwm_rule_cpu.cpp (OpenMP over BH); *_naive:
+// kernels/cpu/fwm_rule_naive.cpp, plain loops that keep every W_t.
 #pragma once
 #include <cstdint>
 

@@ -5,6 +5,10 @@
 // of the gradients (the backward's re-run of a segment repeats the forward exactly).
 #include "tests/catch.h"
 
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
 #include "core/tensor.h"
 #include "kernels/fwm_rule.h"
 
@@ -163,3 +167,16 @@ TEST_CASE("fwm rule gradients do not depend on the checkpoint interval, to the b
     }
   }
 }
+
+#if defined(__SSE__)
+TEST_CASE("fwm rule kernels restore the caller's denormal mode", "[kernels][fwm_rule]") {
+  // The kernels flush denormals while they run; the calling thread must get its mode back.
+  // (Only the control bits: the low six are sticky exception flags that any arithmetic sets.)
+  const unsigned control = ~0x3Fu, before = _mm_getcsr() & control;
+  Case c{2, 5, 8, 16};
+  Inputs in = make_inputs(c, DType::f32, true, false, true);
+  run_fast<float>(c, in, true, 2);
+  CHECK((_mm_getcsr() & control) == before);
+  CHECK((before & 0x8040u) == 0);  // the test means something only if flushing was off
+}
+#endif
