@@ -26,9 +26,10 @@ namespace {
 constexpr int kBlock = 4;  // vectors of a state row per block
 
 // Flush-to-zero and denormals-are-zero for the calling thread while it lives (x86 only; a no-op
-// elsewhere). Entries of W that no write refreshes shrink by 1/n_t at every clamped step and
-// reach the denormal range after ~80 steps with n_t ~ 3; arithmetic on denormals is ~100x slower.
-// Flushing them changes W by less than 1.2e-38 absolute where |W|_F <= 1.
+// elsewhere). Entries of W that no write refreshes shrink by 1/n_t at every clamped step and, in
+// f32, reach the denormal range after ~80 steps with n_t ~ 3: the op then ran ~25x slower
+// (B = 32, T = 400, tanh keys). Flushing changes a value by less than the smallest normal number
+// (1.2e-38 in f32), where |W|_F <= 1.
 class FlushDenormals {
  public:
 #if defined(__SSE__)
@@ -67,22 +68,22 @@ void make_update(Vec<Real>* u, Vec<Real>* d, const Real* vt, const Vec<Real>* vb
   }
 }
 
-// Columns [c0, c0 + W) of every row j: dst_j = scale src_j + kt_j u (dst may be src), and the
+// Columns [c0, c0 + NB) of every row j: dst_j = scale src_j + kt_j u (dst may be src), and the
 // reads vb = sum_j kn_j dst_j, wq = sum_j qt_j dst_j (kRead), nrm += dst_j * dst_j.
-template <typename Real, int W, bool kRead>
+template <typename Real, int NB, bool kRead>
 void write_block(Vec<Real>* dst, const Vec<Real>* src, Real scale, const Real* kt,
                  const Vec<Real>* u, const Real* qt, const Real* kn, Vec<Real>* vb, Vec<Real>* wq,
                  Vec<Real>& nrm, int64_t Dk, int64_t nv, int64_t c0) {
   using V = Vec<Real>;
-  V uu[W], b[W], w[W], sq[W];
-  for (int c = 0; c < W; ++c) {
+  V uu[NB], b[NB], w[NB], sq[NB];
+  for (int c = 0; c < NB; ++c) {
     uu[c] = u[c0 + c];
     b[c] = w[c] = sq[c] = V{};
   }
   for (int64_t j = 0; j < Dk; ++j) {
     const V* s_row = src + j * nv + c0;
     V* d_row = dst + j * nv + c0;
-    for (int c = 0; c < W; ++c) {
+    for (int c = 0; c < NB; ++c) {
       const V x = scale * s_row[c] + kt[j] * uu[c];
       d_row[c] = x;
       sq[c] += x * x;
@@ -90,7 +91,7 @@ void write_block(Vec<Real>* dst, const Vec<Real>* src, Real scale, const Real* k
       if constexpr (kRead) w[c] += qt[j] * x;
     }
   }
-  for (int c = 0; c < W; ++c) {
+  for (int c = 0; c < NB; ++c) {
     vb[c0 + c] = b[c];
     if constexpr (kRead) wq[c0 + c] = w[c];
     nrm += sq[c];
@@ -160,7 +161,7 @@ struct ReverseStep {
   const Vec<Real>*g, *u, *a;  // g_t, u_t = beta_t d_t, a_t = dL/dWtilde_t k_t
 };
 
-// Columns [c0, c0 + W) of every row j of the transposed state and of A = (dL/dW_t)^T without
+// Columns [c0, c0 + NB) of every row j of the transposed state and of A = (dL/dW_t)^T without
 // g_t q_t^T. Per row (a column of W, of A):
 //   Ahat = A_j + q_j g          dq_j += W_t,j . g                (A + g q^T = dL/dW_t)
 //   At = sa_eff (Ahat - rho_eff W_t,j)                           (dL/dWtilde_t)
@@ -168,14 +169,14 @@ struct ReverseStep {
 //   A_j = At - beta k_j a                                        (dL/dW_{t-1} without g q^T)
 // and, for step t-1 while the row is loaded: Ak += kp_j A_j, Wk += kp_j raw_b,j,
 // R1 += A_j * raw_b,j, Wq += qp_j raw_b,j (see prepare_step).
-template <typename Real, int W, bool kRead>
+template <typename Real, int NB, bool kRead>
 void reverse_block(Vec<Real>* A, Vec<Real>* acc_q, Vec<Real>* acc_k, const ReverseStep<Real>& st,
                    Vec<Real>* Ak, Vec<Real>* Wk, Vec<Real>* R1, Vec<Real>* Wq, int64_t Dk,
                    int64_t nv, int64_t c0) {
   using V = Vec<Real>;
-  V uu[W], aa[W], gg[W], ak[W], wk[W], r1[W], wq[W];
+  V uu[NB], aa[NB], gg[NB], ak[NB], wk[NB], r1[NB], wq[NB];
   const Real bsb = st.beta * st.s_b;
-  for (int c = 0; c < W; ++c) {
+  for (int c = 0; c < NB; ++c) {
     uu[c] = st.u[c0 + c];
     aa[c] = st.a[c0 + c];
     gg[c] = kRead ? st.g[c0 + c] : V{};
@@ -187,7 +188,7 @@ void reverse_block(Vec<Real>* A, Vec<Real>* acc_q, Vec<Real>* acc_k, const Rever
     V* Aj = A + j * nv + c0;
     const Real bk = st.beta * st.k[j], kp = st.kp[j];
     V pq{}, pk{};
-    for (int c = 0; c < W; ++c) {
+    for (int c = 0; c < NB; ++c) {
       const V wa = st.s_a * ra[c];
       V ah = Aj[c];
       if constexpr (kRead) {
@@ -207,7 +208,7 @@ void reverse_block(Vec<Real>* A, Vec<Real>* acc_q, Vec<Real>* acc_k, const Rever
     if constexpr (kRead) acc_q[j] += pq;
     acc_k[j] += pk;
   }
-  for (int c = 0; c < W; ++c) {
+  for (int c = 0; c < NB; ++c) {
     Ak[c0 + c] = ak[c];
     Wk[c0 + c] = wk[c];
     R1[c0 + c] = r1[c];
