@@ -9,31 +9,21 @@
 #include "autograd/fwm_rule.h"
 #include "autograd/gradcheck.h"
 #include "core/functional.h"
+#include "tests/fwm_inputs.h"
 
 using namespace fwp;
 using fwp_test::AllClose;
 using fwp_test::HasSubstr;
+using fwp_test::mixed_rows;
 using V = std::vector<Variable>;
 
 namespace {
-
-// Rows of length ~1 (uniform entries), times `big` on every third row and `small` on the others.
-Tensor mixed_rows(const Shape& s, double big, double small, Rng& rng, DType dt) {
-  Tensor x = Tensor::uniform(s, rng, -1.0, 1.0, DType::f64);
-  const int64_t D = s.back();
-  double* p = x.data<double>();
-  for (int64_t r = 0; r < x.numel() / D; ++r)
-    for (int64_t j = 0; j < D; ++j)
-      p[r * D + j] *= (r % 3 == 0 ? big : small) * std::sqrt(3.0 / double(D));
-  return x.to(dt);
-}
 
 struct Inputs {
   Tensor q, k, v, beta, W0;
 };
 
-// Large values push |Wtilde| above 1 (the clamp acts), small ones let the write of a unit key
-// shrink W below 1 (it does not).
+// Keys of length ~1.5 and ~0.8, values of ~2 and ~0.02: the clamp acts on some steps only.
 Inputs make_inputs(int64_t B, int64_t H, int64_t T, int64_t Dk, int64_t Dv, DType dt,
                    uint64_t seed) {
   Rng rng(seed);

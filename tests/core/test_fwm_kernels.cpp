@@ -11,9 +11,11 @@
 
 #include "core/tensor.h"
 #include "kernels/fwm_rule.h"
+#include "tests/fwm_inputs.h"
 
 using namespace fwp;
 using fwp_test::AllClose;
+using fwp_test::mixed_rows;
 
 namespace {
 
@@ -26,16 +28,6 @@ const std::vector<Case> kCases = {{3, 7, 5, 3},   {2, 9, 16, 16}, {1, 6, 48, 200
 template <typename Real>
 Real* p(Tensor& t) { return t.defined() ? t.data<Real>() : nullptr; }
 
-// Rows of length ~1 (uniform entries), times `big` on every third row and `small` on the others.
-Tensor mixed_rows(int64_t rows, int64_t D, double big, double small, Rng& rng, DType dt) {
-  Tensor x = Tensor::uniform({rows, D}, rng, -1.0, 1.0, DType::f64);
-  double* px = x.data<double>();
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < D; ++j)
-      px[r * D + j] *= (r % 3 == 0 ? big : small) * std::sqrt(3.0 / double(D));
-  return x.to(dt);
-}
-
 struct Inputs {
   Tensor q, k, v, beta, W0, gy, gWT;
 };
@@ -44,11 +36,9 @@ Inputs make_inputs(const Case& c, DType dt, bool with_q, bool with_W0, bool with
   const auto [BH, T, Dk, Dv] = c;
   Rng rng(31 + BH * 1000 + T * 100 + Dk * 10 + Dv);
   Inputs in;
-  // Large values push |Wtilde| above 1 (the clamp acts); small ones let the write of a unit key
-  // shrink W along k, below 1 (it does not). Keys of length ~1.5 and ~0.8.
-  in.q = with_q ? mixed_rows(BH * T, Dk, 1.0, 1.0, rng, dt) : Tensor();
-  in.k = mixed_rows(BH * T, Dk, 1.5, 0.8, rng, dt);
-  in.v = mixed_rows(BH * T, Dv, 2.0, 0.02, rng, dt);
+  in.q = with_q ? mixed_rows({BH * T, Dk}, 1.0, 1.0, rng, dt) : Tensor();
+  in.k = mixed_rows({BH * T, Dk}, 1.5, 0.8, rng, dt);
+  in.v = mixed_rows({BH * T, Dv}, 2.0, 0.02, rng, dt);
   in.beta = Tensor::uniform({BH * T}, rng, 0.1, 0.9, dt);
   in.W0 = with_W0 ? Tensor::randn({BH, Dv, Dk}, rng, dt, 0.0, 0.3 / std::sqrt(double(Dk * Dv)))
                   : Tensor();
