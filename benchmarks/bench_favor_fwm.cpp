@@ -18,6 +18,7 @@
 #include <fstream>
 #include <functional>
 #include <string>
+#include <tuple>
 
 #include "autograd/fast_weight.h"
 #include "autograd/functions.h"
@@ -36,7 +37,12 @@ struct Config {
   std::vector<int> threads = {1, 2};
 };
 
-double median_ms(const std::function<void()>& step, int warmup, int reps) {
+// Median and minimum over `reps` timed calls (the machine is shared: the minimum is the least
+// disturbed run, the median the typical one).
+struct Timing {
+  double median = 0, min = 0;
+};
+Timing time_ms(const std::function<void()>& step, int warmup, int reps) {
   for (int i = 0; i < warmup; ++i) step();
   std::vector<double> ms;
   for (int i = 0; i < reps; ++i) {
@@ -46,7 +52,42 @@ double median_ms(const std::function<void()>& step, int warmup, int reps) {
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(ms.begin(), ms.end());
-  return reps % 2 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]);
+  return {reps % 2 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]), ms[0]};
+}
+
+// Two steps timed alternately, so that a change in the machine's load hits both alike.
+std::pair<Timing, Timing> time_pair(const std::function<void()>& a, const std::function<void()>& b,
+                                    int warmup, int reps) {
+  std::vector<double> ms[2];
+  for (int i = 0; i < warmup + reps; ++i)
+    for (int w = 0; w < 2; ++w) {
+      auto t0 = std::chrono::steady_clock::now();
+      (w ? b : a)();
+      const double dt =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      if (i >= warmup) ms[w].push_back(dt);
+    }
+  Timing t[2];
+  for (int w = 0; w < 2; ++w) {
+    std::sort(ms[w].begin(), ms[w].end());
+    t[w] = {reps % 2 ? ms[w][reps / 2] : 0.5 * (ms[w][reps / 2 - 1] + ms[w][reps / 2]), ms[w][0]};
+  }
+  return {t[0], t[1]};
+}
+
+// "median (min)"
+std::string fmt(Timing t) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f (%.1f)", t.median, t.min);
+  return buf;
+}
+
+// Tensor memory at the peak of one call, above what was alive before it, MB.
+double peak_mb(const std::function<void()>& step) {
+  const int64_t before = memory_stats().current_bytes;
+  reset_peak_memory();
+  step();
+  return double(memory_stats().peak_bytes - before) / 1e6;
 }
 
 std::string loadavg() {
@@ -63,9 +104,10 @@ void set_threads(int n) {
 
 void bench_favor(const Config& c) {
   const int64_t N = 32 * 600, Dk = 64;
-  std::printf("\nFAVOR+ features, N=%ld rows, Dk=%ld, f32 (ms, median of %d)\n", long(N), long(Dk),
-              c.reps);
-  std::printf("threads    m  | fwd fused  composed  ratio | fwd+bwd fused  composed  ratio\n");
+  std::printf("\nFAVOR+ features, N=%ld rows, Dk=%ld, f32, ms: median (min) of %d, fused and "
+              "composed alternating\n", long(N), long(Dk), c.reps);
+  std::printf("thr     m | fwd: fused          composed         ratio | fwd+bwd: fused      "
+              "composed         ratio | peak MB fused, composed\n");
   for (int th : c.threads) {
     set_threads(th);
     for (int64_t m : {64, 128, 512}) {
@@ -73,20 +115,25 @@ void bench_favor(const Config& c) {
       Tensor omega = favor_projection(Dk, m, rng, DType::f32);
       Variable x(Tensor::randn({N, Dk}, rng, DType::f32, 0.0, 0.5), true);
       Tensor g = Tensor::randn({N, 2 * m}, rng, DType::f32);
-      double ms[2][2];
-      for (int fused = 0; fused < 2; ++fused) {
-        auto f = fused ? favor_plus : favor_plus_reference;
-        ms[fused][0] = median_ms([&] { Variable y = f(x, omega, 0.0); }, c.warmup, c.reps);
-        ms[fused][1] = median_ms(
-            [&] {
-              x.zero_grad();
-              backward({f(x, omega, 0.0)}, {g});
-            },
-            c.warmup, c.reps);
-      }
-      std::printf("%4d  %5ld  | %8.2f  %8.2f  %5.2f | %12.2f  %8.2f  %5.2f\n", th, long(m),
-                  ms[1][0], ms[0][0], ms[0][0] / ms[1][0], ms[1][1], ms[0][1],
-                  ms[0][1] / ms[1][1]);
+      // forward as in training (recorded); the tape is cleared after each, untaken backward
+      auto fwd = [&](auto f) {
+        return [&, f] {
+          f(x, omega, 0.0);
+          active_tape().clear();
+        };
+      };
+      auto both = [&](auto f) {
+        return [&, f] {
+          x.zero_grad();
+          backward({f(x, omega, 0.0)}, {g});
+        };
+      };
+      auto [f1, c1] = time_pair(fwd(favor_plus), fwd(favor_plus_reference), c.warmup, c.reps);
+      auto [f2, c2] = time_pair(both(favor_plus), both(favor_plus_reference), c.warmup, c.reps);
+      std::printf("%3d %5ld | %-16s %-16s %5.2f | %-16s %-16s %5.2f | %5.0f %6.0f\n", th,
+                  long(m), fmt(f1).c_str(), fmt(c1).c_str(), c1.median / f1.median,
+                  fmt(f2).c_str(), fmt(c2).c_str(), c2.median / f2.median,
+                  peak_mb(both(favor_plus)), peak_mb(both(favor_plus_reference)));
     }
   }
 }
@@ -107,47 +154,59 @@ FwmInputs fwm_inputs(int64_t B, int64_t T, int64_t Dk, int64_t Dv) {
   return in;
 }
 
-// Forward and forward + backward of one FWM call with or without read-out; ms.
-std::pair<double, double> time_fwm(const Config& c, const FwmInputs& in, bool read, bool fused,
-                                   int reps) {
+// Forward, and forward + backward, of one FWM call with or without read-out (the two timed
+// alternately); y gets a random upstream gradient, and so does W_T.
+struct FwmTimes {
+  Timing fwd_state, fwd_read, both_state, both_read;
+  double peak_mb = 0;  // of one state-only forward + backward
+};
+FwmTimes time_fwm(const Config& c, const FwmInputs& in, bool fused, int reps) {
   Variable q(in.q, true), k(in.k, true), v(in.v, true), beta(in.beta, true);
   auto f = fused ? fwm_rule : fwm_rule_reference;
   Rng rng(3);
   const int64_t B = in.k.size(0), T = in.k.size(2), Dk = in.k.size(3), Dv = in.v.size(3);
   Tensor gy = Tensor::randn({B, 1, T, Dv}, rng, DType::f32);
   Tensor gW = Tensor::randn({B, 1, Dv, Dk}, rng, DType::f32);
-  const double fwd = median_ms([&] { f(read ? q : Variable(), k, v, beta, {}, false); },
-                               c.warmup, reps);
-  const double both = median_ms(
-      [&] {
-        FwmRuleResult r = f(read ? q : Variable(), k, v, beta, {}, false);
-        if (read)
-          backward({r.y, r.state}, {gy, gW});
-        else
-          backward({r.state}, {gW});
-      },
-      c.warmup, reps);
-  return {fwd, both};
+  auto fwd = [&](bool read) {  // recorded as in training; the tape is cleared after each
+    return [&, read] {
+      f(read ? q : Variable(), k, v, beta, {}, false);
+      active_tape().clear();
+    };
+  };
+  auto both = [&](bool read) {
+    return [&, read] {
+      FwmRuleResult r = f(read ? q : Variable(), k, v, beta, {}, false);
+      if (read)
+        backward({r.y, r.state}, {gy, gW});
+      else
+        backward({r.state}, {gW});
+    };
+  };
+  FwmTimes t;
+  t.peak_mb = peak_mb(both(false));
+  std::tie(t.fwd_state, t.fwd_read) = time_pair(fwd(false), fwd(true), c.warmup, reps);
+  std::tie(t.both_state, t.both_read) = time_pair(both(false), both(true), c.warmup, reps);
+  return t;
 }
 
 void bench_fwm(const Config& c) {
   const int64_t T = 400, Dv = 200;
-  std::printf("\nFWM rule, H=1, T=%ld, Dv=%ld, f32, clamp_first_step=false (ms, median of %d;"
-              " C = %ld)\n", long(T), long(Dv), c.reps, long(fwm_rule_checkpoint_interval(T)));
-  std::printf("threads    B   Dk | state only: fwd  fwd+bwd | with y: fwd  fwd+bwd\n");
+  std::printf("\nFWM rule, H=1, T=%ld, Dv=%ld, f32, clamp_first_step=false, C=%ld; ms: median "
+              "(min) of %d\n", long(T), long(Dv), long(fwm_rule_checkpoint_interval(T)), c.reps);
+  std::printf("thr    B   Dk | state only: fwd   fwd+bwd          | with y: fwd       "
+              "fwd+bwd          | peak MB\n");
   for (int th : c.threads) {
     set_threads(th);
     for (int64_t B : {32, 128})
       for (int64_t Dk : {64, 128}) {
-        FwmInputs in = fwm_inputs(B, T, Dk, Dv);
-        auto s = time_fwm(c, in, false, true, c.reps), y = time_fwm(c, in, true, true, c.reps);
-        std::printf("%4d  %5ld %4ld | %15.1f  %7.1f | %11.1f  %7.1f\n", th, long(B), long(Dk),
-                    s.first, s.second, y.first, y.second);
+        FwmTimes t = time_fwm(c, fwm_inputs(B, T, Dk, Dv), true, c.reps);
+        std::printf("%3d %4ld %4ld | %-16s %-16s | %-16s %-16s | %.0f\n", th, long(B),
+                    long(Dk), fmt(t.fwd_state).c_str(), fmt(t.both_state).c_str(),
+                    fmt(t.fwd_read).c_str(), fmt(t.both_read).c_str(), t.peak_mb);
       }
-    FwmInputs in = fwm_inputs(32, T, 64, Dv);
-    auto r = time_fwm(c, in, false, false, std::min(c.reps, 3));
-    std::printf("%4d     32   64 | composed reference, state only: fwd %.1f, fwd+bwd %.1f\n", th,
-                r.first, r.second);
+    FwmTimes r = time_fwm(c, fwm_inputs(32, T, 64, Dv), false, std::min(c.reps, 3));
+    std::printf("%3d   32   64 | composed reference, state only: fwd %s, fwd+bwd %s, peak %.0f MB"
+                "\n", th, fmt(r.fwd_state).c_str(), fmt(r.both_state).c_str(), r.peak_mb);
   }
 }
 
@@ -155,7 +214,7 @@ void bench_fwm(const Config& c) {
 void bench_checkpoints(const Config& c) {
   const int64_t T = 400, Dv = 200;
   std::printf("\nFWM kernels, state only, T=%ld, Dv=%ld, f32: forward + backward ms by checkpoint"
-              " interval C (checkpoint MB)\n", long(T), long(Dv));
+              " interval C: median (min), checkpoint memory\n", long(T), long(Dv));
   for (int th : c.threads) {
     set_threads(th);
     for (auto [B, Dk] : {std::pair<int64_t, int64_t>{32, 64}, {128, 128}}) {
@@ -168,7 +227,7 @@ void bench_checkpoints(const Config& c) {
       for (int64_t C : {5, 10, 20, 40, 100, 400}) {
         Tensor cps = Tensor::empty({B, kernels::fwm_rule_checkpoints(T, C), Dk, Dv});
         Tensor ws = Tensor::empty({kernels::fwm_rule_workspace_size<float>(B, Dk, Dv, C)});
-        const double ms = median_ms(
+        const Timing ms = time_ms(
             [&] {
               kernels::fwm_rule_forward_cpu<float>(nullptr, WT.data<float>(), cps.data<float>(),
                                                    nullptr, in.k.data<float>(), in.v.data<float>(),
@@ -181,7 +240,7 @@ void bench_checkpoints(const Config& c) {
                   ws.data<float>());
             },
             c.warmup, c.reps);
-        std::printf("  C=%ld %.1f (%.0f)", long(C), ms, cps.nbytes() / 1e6);
+        std::printf("  C=%ld: %s, %.0f MB", long(C), fmt(ms).c_str(), cps.nbytes() / 1e6);
       }
       std::printf("\n");
     }
@@ -200,11 +259,16 @@ void bench_delta(const Config& c) {
       Variable k(in.k, true), v(in.v), beta(in.beta, true);
       Rng rng(5);
       Tensor gW = Tensor::randn({B, 1, Dv, Dk}, rng, DType::f32);
-      const double fwd = median_ms([&] { delta_rule(k, k, v, beta); }, c.warmup, c.reps);
-      const double both = median_ms([&] { backward({delta_rule(k, k, v, beta).state}, {gW}); },
-                                    c.warmup, c.reps);
-      std::printf("threads %d, B=%ld, Ddot=%ld: fwd %.1f, fwd+bwd %.1f\n", th, long(B), long(Dk),
-                  fwd, both);
+      const Timing fwd = time_ms(
+          [&] {
+            delta_rule(k, k, v, beta);
+            active_tape().clear();
+          },
+          c.warmup, c.reps);
+      const Timing both = time_ms([&] { backward({delta_rule(k, k, v, beta).state}, {gW}); },
+                                  c.warmup, c.reps);
+      std::printf("threads %d, B=%ld, Ddot=%ld: fwd %s, fwd+bwd %s\n", th, long(B), long(Dk),
+                  fmt(fwd).c_str(), fmt(both).c_str());
     }
   }
 }
@@ -286,6 +350,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"favor", "fwm", "ckpt", "delta", "drift", "all"}));
   app.add_option("--threads", c.threads, "thread counts to run");
   CLI11_PARSE(app, argc, argv);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // lines appear as they are measured
   try {
     std::printf("fwp: %s, load before %s, reps %d, warmup %d\n", openblas_get_config(),
                 loadavg().c_str(), c.reps, c.warmup);
