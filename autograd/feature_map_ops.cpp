@@ -1,7 +1,5 @@
 // Fused feature-map and scatter ops (their composed twins: layers/feature_maps.cpp and the
 // one-hot matmul they replace).
-#include <cmath>
-
 #include "autograd/functions.h"
 #include "core/functional.h"
 #include "kernels/cpu/blas.h"
@@ -25,8 +23,9 @@ struct DpfpOp : Op {
 // phi = favor_plus(x; omega, eps) = [exp(u - c), exp(-u - c)] + eps,  u = x omega,
 // c = |x|^2/2 + log(2m)/2. With e = phi - eps and g = dL/dphi split into its two halves:
 //   du = g+ e+ - g- e-      dc = -sum(g+ e+ + g- e-)      dx = du omega^T + x dc
-// One op rather than an autograd matmul feeding a pointwise op: the tape would keep u (N x m)
-// alive until the backward as that matmul's output; here u is a temporary of the forward.
+// One op rather than an autograd matmul feeding a pointwise op: the tape would keep u alive
+// until the backward as that matmul's output (N m floats: 39 MB at N = 19200, m = 512); here
+// u is a temporary of the forward. The projection is BLAS either way.
 struct FavorPlusOp : Op {
   Tensor x, omega, phi;  // x and phi as (N, Dk) and (N, 2m)
   Shape x_shape;         // the caller's (..., Dk)
