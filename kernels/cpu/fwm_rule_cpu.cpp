@@ -49,6 +49,11 @@ int64_t slice_vectors(int64_t Dk, int64_t Dv, int64_t C) {
   return (C + 2) * Dk * nv + 2 * C * nv + 2 * Dk + 12 * nv + vec_count<Real>(C + 1);
 }
 
+// Threads that run a call: one per sequence at most; the workspace has a slice for each.
+int team_size(int64_t BH) {
+  return static_cast<int>(std::min<int64_t>(std::max<int64_t>(BH, 1), omp_get_max_threads()));
+}
+
 // s = 1 / max(1, n) with n = sqrt(sq_norm) when the step clamps, else 1.
 template <typename Real>
 Real clamp_scale(Real sq_norm, bool clamp) {
@@ -356,8 +361,7 @@ void backward_sequence(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0, con
 
 template <typename Real>
 int64_t fwm_rule_workspace_size(int64_t BH, int64_t Dk, int64_t Dv, int64_t C) {
-  return std::min<int64_t>(std::max<int64_t>(BH, 1), omp_get_max_threads()) *
-         slice_vectors<Real>(Dk, Dv, C) * kLanes<Real>;
+  return team_size(BH) * slice_vectors<Real>(Dk, Dv, C) * kLanes<Real>;
 }
 
 template <typename Real>
@@ -367,7 +371,7 @@ void fwm_rule_forward_cpu(Real* y, Real* WT, Real* checkpoints, const Real* q, c
                           Real* workspace) {
   const int64_t slice = slice_vectors<Real>(Dk, Dv, C) * kLanes<Real>;
   const int64_t ncp = fwm_rule_checkpoints(T, C);
-#pragma omp parallel
+#pragma omp parallel num_threads(team_size(BH))
   {
     FlushDenormals flush;
     Real* ws = workspace + omp_get_thread_num() * slice;
@@ -395,7 +399,7 @@ void fwm_rule_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0,
                            int64_t C, Real* workspace) {
   const int64_t slice = slice_vectors<Real>(Dk, Dv, C) * kLanes<Real>;
   const int64_t ncp = fwm_rule_checkpoints(T, C);
-#pragma omp parallel
+#pragma omp parallel num_threads(team_size(BH))
   {
     FlushDenormals flush;
     Real* ws = workspace + omp_get_thread_num() * slice;

@@ -98,7 +98,7 @@ void check_case(const Case& c, bool with_q, bool with_W0, bool with_gWT, bool cl
                 double atol, double rtol) {
   Inputs in = make_inputs(c, dtype_of<Real>(), with_q, with_W0, with_gWT);
   std::vector<Tensor> ref = run_naive<Real>(c, in, clamp_first);
-  for (int64_t C : {int64_t(1), int64_t(3), std::max<int64_t>(c.T, 1)}) {
+  for (int64_t C : {1, 3}) {  // every state a checkpoint; segments of 3 (other C: test below)
     std::vector<Tensor> got = run_fast<Real>(c, in, clamp_first, C);
     for (size_t i = 0; i < got.size(); ++i) {
       if (!got[i].defined()) continue;
