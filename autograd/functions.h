@@ -88,6 +88,11 @@ Variable masked_fill(const Variable& a, const Tensor& mask, double value);
 // DPFP-nu (PAPER.md §2) fused: r = relu([x, -x]), y = [r * roll(r, 1), .., r * roll(r, nu)].
 // layers/feature_maps.h keeps the composed version as dpfp_reference.
 Variable dpfp(const Variable& x, int64_t nu);
+// FAVOR+ (PAPER.md §2) fused: u = x omega (BLAS), then in one pass per row
+// phi = [exp(u - c), exp(-u - c)] + eps with c = |x|^2/2 + log(2m)/2 (log space: no overflow).
+// x (..., Dk), omega (Dk, m), a constant (no gradient) -> (..., 2m). Keeps x and phi for the
+// backward, never u. layers/feature_maps.h keeps the composed version as favor_plus_reference.
+Variable favor_plus(const Variable& x, const Tensor& omega, double eps = 0.0);
 // out[b, index[b, t]] += src[b, t]:  src (B, L), index (B, L) with ids in [0, n) -> out (B, n).
 // Summing scores per class without forming a one-hot matrix; the backward is a gather.
 Variable scatter_add(const Variable& src, const Indices& index, int64_t n);

@@ -66,10 +66,10 @@ Variable dpfp_reference(const Variable& x, int64_t nu) {
   return nu == 1 ? blocks[0] : concat(blocks, -1);
 }
 
-Variable favor_plus(const Variable& x, const Tensor& omega, double eps) {
+Variable favor_plus_reference(const Variable& x, const Tensor& omega, double eps) {
   FWP_CHECK_SHAPE(omega.dim() == 2 && omega.size(0) == x.size(-1),
-                  "favor_plus: omega must be (Dk, m) with Dk = x.size(-1), got x=", x.shape(),
-                  " and omega=", omega.shape());
+                  "favor_plus_reference: omega must be (Dk, m) with Dk = x.size(-1), got x=",
+                  x.shape(), " and omega=", omega.shape());
   const double m = static_cast<double>(omega.size(1));
   Variable u = matmul(x, Variable(omega));                                   // (..., m)
   Variable offset = sum(square(x), {-1}, true) * 0.5 + 0.5 * std::log(2.0 * m);  // (..., 1)

@@ -31,13 +31,14 @@ FeatureMapKind feature_map_kind_from_string(const std::string& name);
 std::string to_string(FavorRedraw redraw);
 FavorRedraw favor_redraw_from_string(const std::string& name);
 
-// The maps themselves, over the last dim of x. DPFP's fused op is fwp::dpfp (autograd/
-// functions.h); dpfp_reference composes the same map from relu/concat/slice/mul.
+// The maps themselves, over the last dim of x. DPFP's and FAVOR+'s fused ops are fwp::dpfp and
+// fwp::favor_plus (autograd/functions.h); the *_reference versions compose the same maps from
+// autograd primitives (relu/concat/slice/mul; matmul/square/sum/exp/neg/sub/concat).
 Variable elu_plus_one(const Variable& x);
 Variable dpfp_reference(const Variable& x, int64_t nu);
 // omega is (Dk, m): column j is the random direction w_j. Computed in log space:
 // exp(+-w_j.x - |x|^2/2 - log(2m)/2) never overflows before the exponent is formed.
-Variable favor_plus(const Variable& x, const Tensor& omega, double eps = 0.0);
+Variable favor_plus_reference(const Variable& x, const Tensor& omega, double eps = 0.0);
 // m directions in blocks of Dk orthonormal columns (QR of a Gaussian Dk x Dk matrix), each
 // scaled by the length of an independent Gaussian vector (chi distribution with Dk dof).
 Tensor favor_projection(int64_t d_key, int64_t m, Rng& rng, DType dtype);
