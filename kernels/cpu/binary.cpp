@@ -101,8 +101,13 @@ void binary_forward_naive(T* out, const T* a, const T* b, BinaryOp op, const int
 template <typename T>
 void binary_scalar(T* out, const T* a, T s, BinaryOp op, int64_t n) {
   dispatch_op<T>(op, [&](auto f) {
-#pragma omp parallel for simd schedule(static) if (parallel : n > 65536)
-    for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], s);
+    // Private copies of the pointers (firstprivate): read through the lambda's references they
+    // would be re-loaded every iteration and a[i] vectorised as a gather (see kernels/cpu/unary.cpp).
+    T* o = out;
+    const T* x = a;
+    const T v = s;
+#pragma omp parallel for simd schedule(static) if (parallel : n > 65536) firstprivate(o, x, v, f)
+    for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], v);
   });
 }
 
