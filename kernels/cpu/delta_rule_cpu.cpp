@@ -67,8 +67,7 @@ void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict 
   for (int64_t t = 0; t < T; ++t) {
     const Real* kt = k + t * Dk;
     const Real* qt = q + t * Dk;
-    Real kq = 0;
-    for (int64_t j = 0; j < Dk; ++j) kq += kt[j] * qt[j];
+    const Real kq = dot(kt, qt, Dk);
     // u_t = beta_t (v_t - vbar_t);   y_t = W_t q_t = W_{t-1} q_t + u_t (k_t . q_t)
     load_row(u, v + t * Dv, Dv);
     for (int64_t c = 0; c < nv; ++c) {
@@ -205,8 +204,7 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
   }
   if (T > 0) {  // a for step T-1
     load_row(kt, k + (T - 1) * Dk, Dk);
-    Real qk = 0;
-    for (int64_t j = 0; j < Dk; ++j) qk += q[(T - 1) * Dk + j] * k[(T - 1) * Dk + j];
+    const Real qk = dot(q + (T - 1) * Dk, k + (T - 1) * Dk, Dk);
     for (int64_t i = 0; i < Dv; ++i) {
       V p{};
       for (int64_t c = 0; c < nk; ++c) p += A[i * nk + c] * kt[c];
@@ -218,8 +216,7 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
     load_row(qt, q + t * Dk, Dk);
     load_row(kt, k + t * Dk, Dk);
     load_row(kp, k + tp * Dk, Dk);
-    Real qk_prev = 0;
-    for (int64_t j = 0; j < Dk; ++j) qk_prev += q[tp * Dk + j] * k[tp * Dk + j];
+    const Real qk_prev = dot(q + tp * Dk, k + tp * Dk, Dk);
     for (int64_t c = 0; c < nk; ++c) acc_q[c] = acc_ku[c] = acc_kw[c] = V{};
     Real db = 0, ug = 0;
     const Real bt = beta[t];

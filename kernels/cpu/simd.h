@@ -73,6 +73,18 @@ void store_row(Real* dst, const Vec<Real>* src, int64_t n) {
   if (rest) std::memcpy(dst + full * kLanes<Real>, &src[full], rest * sizeof(Real));
 }
 
+// a . b over n values with lane-parallel partial sums. (A plain loop adds in order: a chain of n
+// dependent adds whose latency stalls the whole step.)
+template <typename Real>
+Real dot(const Real* a, const Real* b, int64_t n) {
+  Vec<Real> acc{};
+  int64_t i = 0;
+  for (; i + kLanes<Real> <= n; i += kLanes<Real>) acc += loadu(a + i) * loadu(b + i);
+  Real s = hsum(acc);
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
 template <int N> using CountTag = std::integral_constant<int, N>;
 
 // Calls fn(CountTag<N>{}) with N = n for the counts worth specialising (rows of 16/32/64/128

@@ -26,8 +26,9 @@ int64_t slice_size(int64_t Dk, int64_t Dv) {
   return std::max(Dk * Dvp + Dkp + 8 * Dvp, Dv * Dkp + 8 * Dkp);
 }
 
+// a . b as a plain loop, for the naive kernels.
 template <typename Real>
-Real dot(const Real* a, const Real* b, int64_t n) {
+Real plain_dot(const Real* a, const Real* b, int64_t n) {
   Real s = 0;
   for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
   return s;
@@ -141,9 +142,9 @@ void sum_rule_forward_naive(Real* y, Real* WT, Real* zT, Real* den, const Real* 
       for (int64_t i = 0; i < Dv; ++i)  // W += v k^T
         for (int64_t j = 0; j < Dk; ++j) W[i * Dk + j] += v[r * Dv + i] * k[r * Dk + j];
       for (int64_t j = 0; j < Dk; ++j) z[j] += k[r * Dk + j];  // z += k
-      const Real dn = normalize ? dot(z, q + r * Dk, Dk) + eps : Real(1);
+      const Real dn = normalize ? plain_dot(z, q + r * Dk, Dk) + eps : Real(1);
       if (normalize && den) den[r] = dn;
-      for (int64_t i = 0; i < Dv; ++i) y[r * Dv + i] = dot(W + i * Dk, q + r * Dk, Dk) / dn;
+      for (int64_t i = 0; i < Dv; ++i) y[r * Dv + i] = plain_dot(W + i * Dk, q + r * Dk, Dk) / dn;
     }
   }
 }
@@ -281,7 +282,7 @@ void sum_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dW0, Real* dz0,
     auto scaled = [&](int64_t r) {  // gh = g / den and c = -(g . y) / den for row r
       const Real dn = normalize ? den[r] : Real(1);
       for (int64_t i = 0; i < Dv; ++i) gh[i] = grad_y[r * Dv + i] / dn;
-      return normalize ? -dot(grad_y + r * Dv, y + r * Dv, Dv) / dn : Real(0);
+      return normalize ? -plain_dot(grad_y + r * Dv, y + r * Dv, Dv) / dn : Real(0);
     };
     for (int64_t e = 0; e < Dv * Dk; ++e) W[e] = W0 ? W0[n * Dv * Dk + e] : Real(0);
     for (int64_t j = 0; j < Dk; ++j) z[j] = z0 ? z0[n * Dk + j] : Real(0);
@@ -308,7 +309,7 @@ void sum_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dW0, Real* dz0,
         dk[r * Dk + j] = Z[j];
         for (int64_t i = 0; i < Dv; ++i) dk[r * Dk + j] += A[i * Dk + j] * v[r * Dv + i];
       }
-      for (int64_t i = 0; i < Dv; ++i) dv[r * Dv + i] = dot(A + i * Dk, k + r * Dk, Dk);
+      for (int64_t i = 0; i < Dv; ++i) dv[r * Dv + i] = plain_dot(A + i * Dk, k + r * Dk, Dk);
     }
   }
 }
