@@ -40,8 +40,8 @@ namespace {
 // One sequence of the forward. NV = vectors per row of S (Dv padded), 0 when not fixed.
 // R independent accumulator sets hide the FMA latency when rows are only one or two vectors.
 template <typename Real, int NV>
-void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict u_out,
-                      Real* __restrict d_out, const Real* __restrict q,
+void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict d_out,
+                      const Real* __restrict q,
                       const Real* __restrict k, const Real* __restrict v,
                       const Real* __restrict beta, const Real* __restrict W0, int64_t T,
                       int64_t Dk, int64_t Dv, Real* __restrict ws) {
@@ -49,11 +49,11 @@ void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict 
   constexpr int R = NV == 1 ? 4 : NV == 2 ? 2 : 1;
   const int64_t nv = NV > 0 ? NV : vec_count<Real>(Dv), Dvp = nv * kLanes<Real>;
   V* __restrict S = reinterpret_cast<V*>(ws);  // row j of S = column j of W: S[j * nv + c]
-  V local[NV > 0 ? (2 * R + 4) * NV : 1];
+  V local[NV > 0 ? (2 * R + 3) * NV : 1];
   V* vbar = NV > 0 ? local : S + Dk * nv;  // R partial sums of W_{t-1} k_t
   V* wq = vbar + R * nv;                   // R partial sums of W_{t-1} q_t
   V* u = wq + R * nv;                      // v_t, then u_t
-  V* out = u + nv;                         // y_t, u_t, v_t - vbar_t
+  V* out = u + nv;                         // y_t, v_t - vbar_t
   for (int64_t j = 0; j < Dk; ++j) {
     Real* row = reinterpret_cast<Real*>(S + j * nv);
     for (int64_t i = 0; i < Dvp; ++i) row[i] = W0 && i < Dv ? W0[i * Dk + j] : Real(0);
@@ -79,14 +79,10 @@ void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict 
       const V diff = u[c] - vb;
       u[c] = beta[t] * diff;
       out[c] = w + kq * u[c];
-      out[nv + c] = u[c];
-      out[2 * nv + c] = diff;
+      out[nv + c] = diff;
     }
     store_row(y + t * Dv, out, Dv);
-    if (u_out) {
-      store_row(u_out + t * Dv, out + nv, Dv);
-      store_row(d_out + t * Dv, out + 2 * nv, Dv);
-    }
+    if (d_out) store_row(d_out + t * Dv, out + nv, Dv);
     // one pass over S: the write of step t, S_j += k_{t,j} u_t, then the reads of step t+1
     const Real* kn = t + 1 < T ? kt + Dk : kt;
     const Real* qn = t + 1 < T ? qt + Dk : qt;
@@ -115,7 +111,7 @@ void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict 
 }  // namespace
 
 template <typename Real>
-void delta_rule_forward_cpu(Real* y, Real* WT, Real* u, Real* d, const Real* q, const Real* k,
+void delta_rule_forward_cpu(Real* y, Real* WT, Real* d, const Real* q, const Real* k,
                             const Real* v, const Real* beta, const Real* W0, int64_t BH,
                             int64_t T, int64_t Dk, int64_t Dv, Real* workspace) {
   const int64_t slice = slice_size<Real>(Dk, Dv);
@@ -126,15 +122,14 @@ void delta_rule_forward_cpu(Real* y, Real* WT, Real* u, Real* d, const Real* q, 
 #pragma omp for schedule(static)
       for (int64_t n = 0; n < BH; ++n)
         forward_sequence<Real, nv()>(
-            y + n * T * Dv, WT + n * Dv * Dk, u ? u + n * T * Dv : nullptr,
-            d ? d + n * T * Dv : nullptr, q + n * T * Dk, k + n * T * Dk, v + n * T * Dv,
+            y + n * T * Dv, WT + n * Dv * Dk, d ? d + n * T * Dv : nullptr, q + n * T * Dk, k + n * T * Dk, v + n * T * Dv,
             beta + n * T, W0 ? W0 + n * Dv * Dk : nullptr, T, Dk, Dv, ws);
     }
   });
 }
 
 template <typename Real>
-void delta_rule_forward_naive(Real* y, Real* WT, Real* u, Real* d, const Real* q, const Real* k,
+void delta_rule_forward_naive(Real* y, Real* WT, Real* d, const Real* q, const Real* k,
                               const Real* v, const Real* beta, const Real* W0, int64_t BH,
                               int64_t T, int64_t Dk, int64_t Dv) {
   std::vector<Real> vbar(Dv);
@@ -150,10 +145,7 @@ void delta_rule_forward_naive(Real* y, Real* WT, Real* u, Real* d, const Real* q
       }
       for (int64_t i = 0; i < Dv; ++i) {  // u = beta (v - vbar);  W += u k^T
         const Real diff = v[r * Dv + i] - vbar[i], ui = beta[r] * diff;
-        if (u) {
-          u[r * Dv + i] = ui;
-          d[r * Dv + i] = diff;
-        }
+        if (d) d[r * Dv + i] = diff;
         for (int64_t j = 0; j < Dk; ++j) W[i * Dk + j] += ui * kt[j];
       }
       for (int64_t i = 0; i < Dv; ++i) {  // y = W q
@@ -179,8 +171,7 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
                        Real* __restrict dbeta, Real* __restrict dW0, const Real* __restrict gy,
                        const Real* __restrict gWT, const Real* __restrict q,
                        const Real* __restrict k, const Real* __restrict beta,
-                       const Real* __restrict u, const Real* __restrict d,
-                       const Real* __restrict WT, int64_t T, int64_t Dk, int64_t Dv,
+                       const Real* __restrict d, const Real* __restrict WT, int64_t T, int64_t Dk, int64_t Dv,
                        Real* __restrict ws) {
   using V = Vec<Real>;
   const int64_t nk = NK > 0 ? NK : vec_count<Real>(Dk);
@@ -221,9 +212,9 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
     Real db = 0, ug = 0;
     const Real bt = beta[t];
     for (int64_t i = 0; i < Dv; ++i) {
-      const Real gi = gy[t * Dv + i], ui = u[t * Dv + i], ai = a[i], bai = bt * ai;
+      const Real gi = gy[t * Dv + i], di = d[t * Dv + i], ui = bt * di, ai = a[i], bai = bt * ai;
       dv[t * Dv + i] = bai;
-      db += ai * d[t * Dv + i];
+      db += ai * di;
       ug += ui * gi;
       V* Wi = W + i * nk;
       V* Ai = A + i * nk;
@@ -253,9 +244,8 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
 template <typename Real>
 void delta_rule_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0,
                              const Real* grad_y, const Real* grad_WT, const Real* q,
-                             const Real* k, const Real* beta, const Real* u, const Real* d,
-                             const Real* WT, int64_t BH, int64_t T, int64_t Dk, int64_t Dv,
-                             Real* workspace) {
+                             const Real* k, const Real* beta, const Real* d, const Real* WT,
+                             int64_t BH, int64_t T, int64_t Dk, int64_t Dv, Real* workspace) {
   const int64_t slice = slice_size<Real>(Dk, Dv);
   with_vec_count(vec_count<Real>(Dk), [&](auto nk) {
 #pragma omp parallel
@@ -266,7 +256,7 @@ void delta_rule_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW
         const int64_t tk = n * T * Dk, tv = n * T * Dv, s = n * Dv * Dk;
         backward_sequence<Real, nk()>(dq + tk, dk + tk, dv + tv, dbeta + n * T, dW0 + s,
                                       grad_y + tv, grad_WT ? grad_WT + s : nullptr, q + tk,
-                                      k + tk, beta + n * T, u + tv, d + tv, WT + s, T, Dk, Dv,
+                                      k + tk, beta + n * T, d + tv, WT + s, T, Dk, Dv,
                                       ws);
       }
     }
@@ -276,9 +266,9 @@ void delta_rule_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW
 template <typename Real>
 void delta_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0,
                                const Real* grad_y, const Real* grad_WT, const Real* q,
-                               const Real* k, const Real* beta, const Real* u, const Real* d,
-                               const Real* WT, int64_t BH, int64_t T, int64_t Dk, int64_t Dv) {
-  std::vector<Real> W(Dv * Dk), a(Dv);
+                               const Real* k, const Real* beta, const Real* d, const Real* WT,
+                               int64_t BH, int64_t T, int64_t Dk, int64_t Dv) {
+  std::vector<Real> W(Dv * Dk), a(Dv), ut(Dv);
   for (int64_t n = 0; n < BH; ++n) {
     Real* A = dW0 + n * Dv * Dk;
     for (int64_t e = 0; e < Dv * Dk; ++e) {
@@ -290,8 +280,8 @@ void delta_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* 
       const Real* qt = q + r * Dk;
       const Real* kt = k + r * Dk;
       const Real* g = grad_y + r * Dv;
-      const Real* ut = u + r * Dv;
       const Real b = beta[r];
+      for (int64_t i = 0; i < Dv; ++i) ut[i] = b * d[r * Dv + i];  // u = beta (v - vbar)
       for (int64_t i = 0; i < Dv; ++i)  // A += g q^T   (A = dL/dW_t)
         for (int64_t j = 0; j < Dk; ++j) A[i * Dk + j] += g[i] * qt[j];
       for (int64_t j = 0; j < Dk; ++j) {  // dq = W_t^T g;  dk = A^T u
@@ -320,19 +310,18 @@ void delta_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* 
 
 #define FWP_INSTANTIATE(R)                                                                      \
   template int64_t delta_rule_workspace_size<R>(int64_t, int64_t, int64_t);                   \
-  template void delta_rule_forward_cpu<R>(R*, R*, R*, R*, const R*, const R*, const R*,       \
+  template void delta_rule_forward_cpu<R>(R*, R*, R*, const R*, const R*, const R*,           \
                                           const R*, const R*, int64_t, int64_t, int64_t,      \
                                           int64_t, R*);                                       \
-  template void delta_rule_forward_naive<R>(R*, R*, R*, R*, const R*, const R*, const R*,     \
+  template void delta_rule_forward_naive<R>(R*, R*, R*, const R*, const R*, const R*,         \
                                             const R*, const R*, int64_t, int64_t, int64_t,    \
                                             int64_t);                                         \
   template void delta_rule_backward_cpu<R>(R*, R*, R*, R*, R*, const R*, const R*, const R*,  \
-                                           const R*, const R*, const R*, const R*, const R*,  \
-                                           int64_t, int64_t, int64_t, int64_t, R*);           \
+                                           const R*, const R*, const R*, const R*, int64_t,   \
+                                           int64_t, int64_t, int64_t, R*);                    \
   template void delta_rule_backward_naive<R>(R*, R*, R*, R*, R*, const R*, const R*,          \
                                              const R*, const R*, const R*, const R*,          \
-                                             const R*, const R*, int64_t, int64_t, int64_t,   \
-                                             int64_t);
+                                             const R*, int64_t, int64_t, int64_t, int64_t);
 FWP_INSTANTIATE(float)
 FWP_INSTANTIATE(double)
 #undef FWP_INSTANTIATE

@@ -205,9 +205,9 @@ TEST_CASE("delta_rule keeps O(T Dv) for its backward, never O(T Dv Ddot)",
   for (const Tensor& t : {in.q, in.k, in.v, in.beta, in.W0}) x.emplace_back(t, true);
   const int64_t before = memory_stats().current_bytes;
   DeltaRuleResult r = delta_rule(x[0], x[1], x[2], x[3], x[4]);
-  // kept: y, W_T, and the saved u_t and v_t - vbar_t; the kernel workspace is gone again
+  // kept: y, W_T and the saved v_t - vbar_t; the kernel workspace is gone again
   const int64_t kept = memory_stats().current_bytes - before;
-  CHECK(kept == int64_t(sizeof(float)) * (3 * B * H * T * Dv + B * H * Dv * Dk));
+  CHECK(kept == int64_t(sizeof(float)) * (2 * B * H * T * Dv + B * H * Dv * Dk));
   r = DeltaRuleResult{};
   active_tape().clear();  // frees the op and its saved tensors
   CHECK(memory_stats().current_bytes == before);
