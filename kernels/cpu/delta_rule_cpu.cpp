@@ -23,8 +23,8 @@ namespace {
 template <typename Real>
 int64_t slice_size(int64_t Dk, int64_t Dv) {
   const int64_t Dkp = padded<Real>(Dk), Dvp = padded<Real>(Dv);
-  const int64_t forward = Dk * Dvp + 12 * Dvp;
-  const int64_t backward = 2 * Dv * Dkp + 8 * Dkp + padded<Real>(Dv);
+  const int64_t forward = Dk * Dvp + 8 * Dvp;
+  const int64_t backward = 2 * Dv * Dkp + 4 * Dvp + kLanes<Real> * kLanes<Real> + 6 * Dkp;
   return std::max(forward, backward);
 }
 }  // namespace
@@ -37,72 +37,112 @@ int64_t delta_rule_workspace_size(int64_t BH, int64_t Dk, int64_t Dv) {
 
 namespace {
 
+// Steps per pass over S (M) and independent accumulator sets (R) for rows of NV vectors: two
+// steps per pass halve the loads and stores of S while the accumulators still fit in registers;
+// R > 1 hides the FMA latency when a row is a single vector.
+template <int NV> constexpr int kStepsPerPass = NV >= 1 && NV <= 4 ? 2 : 1;
+template <int NV> constexpr int kAccSets = NV == 1 ? 2 : 1;
+
+// One pass over S (rows j of nv vectors) for M steps: the writes S_j += sum_m kc[m][j] u_m, each
+// rounded in turn as separate steps would be, then the reads of the next steps,
+// acc_k[m] += kn[m][j] S_j and acc_q[m] += qn[m][j] S_j (R partial sums each, at [(m R + r) nv]).
+template <typename Real, int NV, int M>
+void pass_over_state(Vec<Real>* __restrict S, const Vec<Real>* __restrict u,
+                     const Real* const* kc, const Real* const* kn, const Real* const* qn,
+                     Vec<Real>* __restrict acc_k, Vec<Real>* __restrict acc_q, int64_t Dk,
+                     int64_t nv) {
+  using V = Vec<Real>;
+  constexpr int R = kAccSets<NV>;
+  for (int64_t c = 0; c < M * R * nv; ++c) acc_k[c] = acc_q[c] = V{};
+  auto row = [&](int64_t j, int r) {
+    for (int64_t c = 0; c < nv; ++c) {
+      V s = S[j * nv + c];
+      for (int m = 0; m < M; ++m) s += kc[m][j] * u[m * nv + c];
+      S[j * nv + c] = s;
+      for (int m = 0; m < M; ++m) {
+        acc_k[(m * R + r) * nv + c] += kn[m][j] * s;
+        acc_q[(m * R + r) * nv + c] += qn[m][j] * s;
+      }
+    }
+  };
+  int64_t j = 0;
+  for (; j + R <= Dk; j += R)
+    for (int r = 0; r < R; ++r) row(j + r, r);
+  for (; j < Dk; ++j) row(j, 0);
+}
+
 // One sequence of the forward. NV = vectors per row of S (Dv padded), 0 when not fixed.
-// R independent accumulator sets hide the FMA latency when rows are only one or two vectors.
+// Steps go in blocks of M; at the start of a block the accumulators hold W_{t-1} k_{t+m} and
+// W_{t-1} q_{t+m} for its steps m, and the earlier steps of the block are added analytically:
+//   vbar_{t+m} = W_{t-1} k_{t+m} + sum_{m' < m} (k_{t+m'} . k_{t+m}) u_{t+m'}
+//   y_{t+m}    = W_{t-1} q_{t+m} + sum_{m' <= m} (k_{t+m'} . q_{t+m}) u_{t+m'}
 template <typename Real, int NV>
 void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict d_out,
-                      const Real* __restrict q,
-                      const Real* __restrict k, const Real* __restrict v,
-                      const Real* __restrict beta, const Real* __restrict W0, int64_t T,
-                      int64_t Dk, int64_t Dv, Real* __restrict ws) {
+                      const Real* __restrict q, const Real* __restrict k,
+                      const Real* __restrict v, const Real* __restrict beta,
+                      const Real* __restrict W0, int64_t T, int64_t Dk, int64_t Dv,
+                      Real* __restrict ws) {
   using V = Vec<Real>;
-  constexpr int R = NV == 1 ? 4 : NV == 2 ? 2 : 1;
+  constexpr int M = kStepsPerPass<NV>, R = kAccSets<NV>;
   const int64_t nv = NV > 0 ? NV : vec_count<Real>(Dv), Dvp = nv * kLanes<Real>;
   V* __restrict S = reinterpret_cast<V*>(ws);  // row j of S = column j of W: S[j * nv + c]
-  V local[NV > 0 ? (2 * R + 3) * NV : 1];
-  V* vbar = NV > 0 ? local : S + Dk * nv;  // R partial sums of W_{t-1} k_t
-  V* wq = vbar + R * nv;                   // R partial sums of W_{t-1} q_t
-  V* u = wq + R * nv;                      // v_t, then u_t
-  V* out = u + nv;                         // y_t, v_t - vbar_t
+  V local[NV > 0 ? (2 * M * R + M + 2) * NV : 1];
+  V* acc_k = NV > 0 ? local : S + Dk * nv;
+  V* acc_q = acc_k + M * R * nv;
+  V* u = acc_q + M * R * nv;  // u of the M steps of a block
+  V* out = u + M * nv;        // y, then v - vbar, of one step
   for (int64_t j = 0; j < Dk; ++j) {
     Real* row = reinterpret_cast<Real*>(S + j * nv);
     for (int64_t i = 0; i < Dvp; ++i) row[i] = W0 && i < Dv ? W0[i * Dk + j] : Real(0);
   }
-  for (int64_t c = 0; c < R * nv; ++c) vbar[c] = wq[c] = V{};
-  for (int64_t j = 0; j < (T > 0 ? Dk : 0); ++j)  // the reads of step 0
-    for (int64_t c = 0; c < nv; ++c) {
-      vbar[c] += k[j] * S[j * nv + c];
-      wq[c] += q[j] * S[j * nv + c];
-    }
-  for (int64_t t = 0; t < T; ++t) {
-    const Real* kt = k + t * Dk;
-    const Real* qt = q + t * Dk;
-    const Real kq = dot(kt, qt, Dk);
-    // u_t = beta_t (v_t - vbar_t);   y_t = W_t q_t = W_{t-1} q_t + u_t (k_t . q_t)
-    load_row(u, v + t * Dv, Dv);
-    for (int64_t c = 0; c < nv; ++c) {
-      V vb = vbar[c], w = wq[c];
-      for (int r = 1; r < R; ++r) {
-        vb += vbar[r * nv + c];
-        w += wq[r * nv + c];
+  auto rows_at = [&](const Real* x, int64_t t0, const Real** p) {  // rows t0.. of x, clamped
+    for (int m = 0; m < M; ++m) p[m] = x + std::min(t0 + m, T - 1) * Dk;
+  };
+  const Real *kc[M], *kn[M], *qn[M];
+  if (T > 0) {  // the reads of the first block: a pass that writes zero updates
+    for (int64_t c = 0; c < M * nv; ++c) u[c] = V{};
+    rows_at(k, 0, kc);
+    rows_at(k, 0, kn);
+    rows_at(q, 0, qn);
+    pass_over_state<Real, NV, M>(S, u, kc, kn, qn, acc_k, acc_q, Dk, nv);
+  }
+  for (int64_t t0 = 0; t0 < T; t0 += M) {
+    const int mm = static_cast<int>(std::min<int64_t>(M, T - t0));  // steps in this block
+    for (int m = 0; m < mm; ++m) {
+      const int64_t t = t0 + m;
+      Real kk[M], kq[M];  // k_{t0+m'} . k_t and k_{t0+m'} . q_t
+      for (int mp = 0; mp <= m; ++mp) {
+        kk[mp] = mp < m ? dot(k + (t0 + mp) * Dk, k + t * Dk, Dk) : Real(0);
+        kq[mp] = dot(k + (t0 + mp) * Dk, q + t * Dk, Dk);
       }
-      const V diff = u[c] - vb;
-      u[c] = beta[t] * diff;
-      out[c] = w + kq * u[c];
-      out[nv + c] = diff;
-    }
-    store_row(y + t * Dv, out, Dv);
-    if (d_out) store_row(d_out + t * Dv, out + nv, Dv);
-    // one pass over S: the write of step t, S_j += k_{t,j} u_t, then the reads of step t+1
-    const Real* kn = t + 1 < T ? kt + Dk : kt;
-    const Real* qn = t + 1 < T ? qt + Dk : qt;
-    for (int64_t c = 0; c < R * nv; ++c) vbar[c] = wq[c] = V{};
-    int64_t j = 0;
-    for (; j + R <= Dk; j += R)
-      for (int r = 0; r < R; ++r)
-        for (int64_t c = 0; c < nv; ++c) {
-          const V s = S[(j + r) * nv + c] + kt[j + r] * u[c];
-          S[(j + r) * nv + c] = s;
-          vbar[r * nv + c] += kn[j + r] * s;
-          wq[r * nv + c] += qn[j + r] * s;
-        }
-    for (; j < Dk; ++j)
+      load_row(out, v + t * Dv, Dv);
       for (int64_t c = 0; c < nv; ++c) {
-        const V s = S[j * nv + c] + kt[j] * u[c];
-        S[j * nv + c] = s;
-        vbar[c] += kn[j] * s;
-        wq[c] += qn[j] * s;
+        V vbar = acc_k[m * R * nv + c], wq = acc_q[m * R * nv + c];
+        for (int r = 1; r < R; ++r) {
+          vbar += acc_k[(m * R + r) * nv + c];
+          wq += acc_q[(m * R + r) * nv + c];
+        }
+        for (int mp = 0; mp < m; ++mp) {
+          vbar += kk[mp] * u[mp * nv + c];
+          wq += kq[mp] * u[mp * nv + c];
+        }
+        const V diff = out[c] - vbar;  // v_t - vbar_t
+        u[m * nv + c] = beta[t] * diff;
+        out[c] = wq + kq[m] * u[m * nv + c];
+        out[nv + c] = diff;
       }
+      store_row(y + t * Dv, out, Dv);
+      if (d_out) store_row(d_out + t * Dv, out + nv, Dv);
+    }
+    // one pass over S: the writes of this block, then the reads of the next
+    rows_at(k, t0, kc);
+    rows_at(k, t0 + M, kn);
+    rows_at(q, t0 + M, qn);
+    if (mm == M) {
+      pass_over_state<Real, NV, M>(S, u, kc, kn, qn, acc_k, acc_q, Dk, nv);
+    } else {
+      pass_over_state<Real, NV, 1>(S, u, kc, kn, qn, acc_k, acc_q, Dk, nv);
+    }
   }
   for (int64_t i = 0; i < Dv; ++i)
     for (int64_t j = 0; j < Dk; ++j) WT[i * Dk + j] = reinterpret_cast<Real*>(S + j * nv)[i];
@@ -161,25 +201,34 @@ namespace {
 
 // One sequence of the backward (DESIGN.md section 3). NK = vectors per row (Dk padded), 0 when
 // not fixed. A holds dL/dW_t BEFORE g_t q_t^T is added (A' below), so per step and row i:
-//   a_i = A'_i . k_t + g_i (q_t . k_t)        (computed during the previous step, in `a`)
+//   a_i = A'_i . k_t + g_i (q_t . k_t)        (computed during the previous step)
 //   dq += g_i W_i                              dq_t = W_t^T g_t
 //   dk += u_i A'_i;  W_i -= u_i k_t;  dk -= beta a_i W_i     (W_i is now row i of W_{t-1})
 //   A'_i += g_i q_t - beta a_i k_t             (now dL/dW_{t-1} before g_{t-1} q_{t-1}^T)
-// and finally dk_t += (u_t . g_t) q_t, the A'^T u term's missing g_t q_t^T part.
+// and finally dk_t += (u_t . g_t) q_t, the A'^T u term's missing g_t q_t^T part. The dot products
+// A'_i . k_{t-1} for the next step are taken while row i is in registers, as one partial-sum
+// vector per row, and summed for a block of kLanes rows at once (hsum_rows).
 template <typename Real, int NK>
 void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restrict dv,
                        Real* __restrict dbeta, Real* __restrict dW0, const Real* __restrict gy,
                        const Real* __restrict gWT, const Real* __restrict q,
                        const Real* __restrict k, const Real* __restrict beta,
-                       const Real* __restrict d, const Real* __restrict WT, int64_t T, int64_t Dk, int64_t Dv,
-                       Real* __restrict ws) {
+                       const Real* __restrict d, const Real* __restrict WT, int64_t T,
+                       int64_t Dk, int64_t Dv, Real* __restrict ws) {
   using V = Vec<Real>;
-  const int64_t nk = NK > 0 ? NK : vec_count<Real>(Dk);
+  constexpr int64_t L = kLanes<Real>;
+  const int64_t nk = NK > 0 ? NK : vec_count<Real>(Dk), nv = vec_count<Real>(Dv);
   V* __restrict W = reinterpret_cast<V*>(ws);  // row i of W: W[i * nk + c]
   V* __restrict A = W + Dv * nk;
-  Real* __restrict a = reinterpret_cast<Real*>(A + Dv * nk);  // a_i of the current step
+  V* a = A + Dv * nk;  // a_t (rows in lanes), overwritten block by block with a_{t-1}
+  V* u = a + nv;       // u_t = beta_t d_t
+  V* ba = u + nv;      // beta_t a_t
+  V* gp = ba + nv;     // g_{t-1}
+  V* P = gp + nv;      // partial sums A'_i . k_{t-1} of the rows of one block
+  const Real* ur = reinterpret_cast<const Real*>(u);
+  const Real* bar = reinterpret_cast<const Real*>(ba);
   V local[NK > 0 ? 6 * NK : 1];
-  V* qt = NK > 0 ? local : reinterpret_cast<V*>(a + padded<Real>(Dv));  // q_t, k_t, k_{t-1}
+  V* qt = NK > 0 ? local : P + L;  // q_t, k_t, k_{t-1}
   V* kt = qt + nk;
   V* kp = kt + nk;
   V* acc_q = kp + nk;       // sum_i g_i W_{t,i}
@@ -195,46 +244,59 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
   }
   if (T > 0) {  // a for step T-1
     load_row(kt, k + (T - 1) * Dk, Dk);
+    load_row(gp, gy + (T - 1) * Dv, Dv);
     const Real qk = dot(q + (T - 1) * Dk, k + (T - 1) * Dk, Dk);
-    for (int64_t i = 0; i < Dv; ++i) {
-      V p{};
-      for (int64_t c = 0; c < nk; ++c) p += A[i * nk + c] * kt[c];
-      a[i] = hsum(p) + gy[(T - 1) * Dv + i] * qk;
+    for (int64_t i0 = 0; i0 < Dv; i0 += L) {
+      for (int64_t r = 0; r < L; ++r) {
+        P[r] = V{};
+        for (int64_t c = 0; i0 + r < Dv && c < nk; ++c) P[r] += A[(i0 + r) * nk + c] * kt[c];
+      }
+      a[i0 / L] = hsum_rows<Real>(P) + qk * gp[i0 / L];
     }
   }
   for (int64_t t = T - 1; t >= 0; --t) {
-    const int64_t tp = t > 0 ? t - 1 : 0;  // the step whose a_i this pass prepares
+    const int64_t tp = t > 0 ? t - 1 : 0;  // the step whose a this pass prepares
+    const Real bt = beta[t];
     load_row(qt, q + t * Dk, Dk);
     load_row(kt, k + t * Dk, Dk);
     load_row(kp, k + tp * Dk, Dk);
+    load_row(u, d + t * Dv, Dv);
+    load_row(gp, gy + tp * Dv, Dv);
     const Real qk_prev = dot(q + tp * Dk, k + tp * Dk, Dk);
+    dbeta[t] = dot(reinterpret_cast<const Real*>(a), d + t * Dv, Dv);  // a_t . (v_t - vbar_t)
+    const Real ug = bt * dot(d + t * Dv, gy + t * Dv, Dv);             // u_t . g_t
+    for (int64_t c = 0; c < nv; ++c) {
+      u[c] = bt * u[c];
+      ba[c] = bt * a[c];
+    }
+    store_row(dv + t * Dv, ba, Dv);  // dv_t = beta_t a_t
     for (int64_t c = 0; c < nk; ++c) acc_q[c] = acc_ku[c] = acc_kw[c] = V{};
-    Real db = 0, ug = 0;
-    const Real bt = beta[t];
-    for (int64_t i = 0; i < Dv; ++i) {
-      const Real gi = gy[t * Dv + i], di = d[t * Dv + i], ui = bt * di, ai = a[i], bai = bt * ai;
-      dv[t * Dv + i] = bai;
-      db += ai * di;
-      ug += ui * gi;
-      V* Wi = W + i * nk;
-      V* Ai = A + i * nk;
-      V p{};
-      for (int64_t c = 0; c < nk; ++c) {
-        const V av = Ai[c], w = Wi[c] - ui * kt[c];
-        acc_q[c] += gi * Wi[c];
-        acc_ku[c] += ui * av;
-        Wi[c] = w;
-        acc_kw[c] += bai * w;
-        const V an = av + gi * qt[c] - bai * kt[c];
-        Ai[c] = an;
-        p += an * kp[c];
+    for (int64_t i0 = 0; i0 < Dv; i0 += L) {
+      const int64_t rows = std::min(L, Dv - i0);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t i = i0 + r;
+        const Real gi = gy[t * Dv + i], ui = ur[i], bai = bar[i];
+        V* Wi = W + i * nk;
+        V* Ai = A + i * nk;
+        V p{};
+        for (int64_t c = 0; c < nk; ++c) {
+          const V av = Ai[c], w = Wi[c] - ui * kt[c];
+          acc_q[c] += gi * Wi[c];
+          acc_ku[c] += ui * av;
+          Wi[c] = w;
+          acc_kw[c] += bai * w;
+          const V an = av + gi * qt[c] - bai * kt[c];
+          Ai[c] = an;
+          p += an * kp[c];
+        }
+        P[r] = p;
       }
-      a[i] = hsum(p) + gy[tp * Dv + i] * qk_prev;
+      for (int64_t r = rows; r < L; ++r) P[r] = V{};
+      a[i0 / L] = hsum_rows<Real>(P) + qk_prev * gp[i0 / L];
     }
     for (int64_t c = 0; c < nk; ++c) acc_ku[c] += ug * qt[c] - acc_kw[c];
     store_row(dq + t * Dk, acc_q, Dk);
     store_row(dk + t * Dk, acc_ku, Dk);
-    dbeta[t] = db;
   }
   for (int64_t i = 0; i < Dv; ++i) store_row(dW0 + i * Dk, A + i * nk, Dk);
 }

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
+#include <utility>
 
 namespace fwp::kernels {
 
@@ -83,6 +85,39 @@ Real dot(const Real* a, const Real* b, int64_t n) {
   Real s = hsum(acc);
   for (; i < n; ++i) s += a[i] * b[i];
   return s;
+}
+
+// hsum_rows: the horizontal sums of kLanes vectors at once, returned as the lanes of one vector
+// (lane r = sum of the lanes of p[r]). Each level adds pairs of vectors after interleaving their
+// halves, halving both the number of vectors and the partial sums per row: for 16 floats,
+// 8 + 4 + 2 + 1 = 15 adds and twice as many shuffles for 16 rows, against 4 adds and 4 shuffles
+// PER ROW for separate hsum() calls.
+namespace detail {
+// Source lane (0..2L-1 over the pair x, y) of output lane o: the first half of the output comes
+// from x, the second from y; within each, the lower `block` lanes of every 2*block group.
+constexpr int fold_source(int L, int block, int o) {
+  const int from_y = o / (L / 2), p = o % (L / 2);
+  return from_y * L + (p / block) * 2 * block + p % block;
+}
+template <typename Real, int Block, size_t... O>
+Vec<Real> fold_pair(Vec<Real> x, Vec<Real> y, std::index_sequence<O...>) {
+  constexpr int L = kLanes<Real>;
+  return __builtin_shufflevector(x, y, fold_source(L, Block, O)...) +
+         __builtin_shufflevector(x, y, (fold_source(L, Block, O) + Block)...);
+}
+template <typename Real, int Block>
+void fold_level(Vec<Real>* p) {
+  for (int r = 0; r < Block; ++r)  // 2 * Block vectors in, Block out
+    p[r] = fold_pair<Real, Block>(p[2 * r], p[2 * r + 1], std::make_index_sequence<kLanes<Real>>{});
+  if constexpr (Block > 1) fold_level<Real, Block / 2>(p);
+}
+}  // namespace detail
+
+// p holds kLanes vectors and is overwritten. Call as hsum_rows<Real>(p).
+template <typename Real>
+Vec<Real> hsum_rows(Vec<Real>* p) {
+  detail::fold_level<Real, kLanes<Real> / 2>(p);
+  return p[0];
 }
 
 template <int N> using CountTag = std::integral_constant<int, N>;
