@@ -24,7 +24,7 @@ template <typename Real>
 int64_t slice_size(int64_t Dk, int64_t Dv) {
   const int64_t Dkp = padded<Real>(Dk), Dvp = padded<Real>(Dv);
   const int64_t forward = Dk * Dvp + 8 * Dvp;
-  const int64_t backward = 2 * Dv * Dkp + 4 * Dvp + kLanes<Real> * kLanes<Real> + 6 * Dkp;
+  const int64_t backward = 2 * Dv * Dkp + 4 * Dvp + kLanes<Real> * kLanes<Real> + 5 * Dkp;
   return std::max(forward, backward);
 }
 }  // namespace
@@ -227,13 +227,12 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
   V* P = gp + nv;      // partial sums A'_i . k_{t-1} of the rows of one block
   const Real* ur = reinterpret_cast<const Real*>(u);
   const Real* bar = reinterpret_cast<const Real*>(ba);
-  V local[NK > 0 ? 6 * NK : 1];
+  V local[NK > 0 ? 5 * NK : 1];
   V* qt = NK > 0 ? local : P + L;  // q_t, k_t, k_{t-1}
   V* kt = qt + nk;
   V* kp = kt + nk;
-  V* acc_q = kp + nk;       // sum_i g_i W_{t,i}
-  V* acc_ku = acc_q + nk;   // sum_i u_i A'_i
-  V* acc_kw = acc_ku + nk;  // sum_i beta a_i W_{t-1,i}
+  V* acc_q = kp + nk;      // sum_i g_i W_{t,i}
+  V* acc_k = acc_q + nk;   // sum_i u_i A'_i - beta a_i W_{t-1,i}
   for (int64_t i = 0; i < Dv; ++i) {
     load_row(W + i * nk, WT + i * Dk, Dk);
     if (gWT) {
@@ -270,7 +269,7 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
       ba[c] = bt * a[c];
     }
     store_row(dv + t * Dv, ba, Dv);  // dv_t = beta_t a_t
-    for (int64_t c = 0; c < nk; ++c) acc_q[c] = acc_ku[c] = acc_kw[c] = V{};
+    for (int64_t c = 0; c < nk; ++c) acc_q[c] = acc_k[c] = V{};
     for (int64_t i0 = 0; i0 < Dv; i0 += L) {
       const int64_t rows = std::min(L, Dv - i0);
       for (int64_t r = 0; r < rows; ++r) {
@@ -282,9 +281,9 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
         for (int64_t c = 0; c < nk; ++c) {
           const V av = Ai[c], w = Wi[c] - ui * kt[c];
           acc_q[c] += gi * Wi[c];
-          acc_ku[c] += ui * av;
+          acc_k[c] += ui * av;
+          acc_k[c] -= bai * w;
           Wi[c] = w;
-          acc_kw[c] += bai * w;
           const V an = av + gi * qt[c] - bai * kt[c];
           Ai[c] = an;
           p += an * kp[c];
@@ -294,9 +293,9 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
       for (int64_t r = rows; r < L; ++r) P[r] = V{};
       a[i0 / L] = hsum_rows<Real>(P) + qk_prev * gp[i0 / L];
     }
-    for (int64_t c = 0; c < nk; ++c) acc_ku[c] += ug * qt[c] - acc_kw[c];
+    for (int64_t c = 0; c < nk; ++c) acc_k[c] += ug * qt[c];
     store_row(dq + t * Dk, acc_q, Dk);
-    store_row(dk + t * Dk, acc_ku, Dk);
+    store_row(dk + t * Dk, acc_k, Dk);
   }
   for (int64_t i = 0; i < Dv; ++i) store_row(dW0 + i * Dk, A + i * nk, Dk);
 }

@@ -100,13 +100,13 @@ constexpr int fold_source(int L, int block, int o) {
   return from_y * L + (p / block) * 2 * block + p % block;
 }
 template <typename Real, int Block, size_t... O>
-Vec<Real> fold_pair(Vec<Real> x, Vec<Real> y, std::index_sequence<O...>) {
+[[gnu::always_inline]] inline Vec<Real> fold_pair(Vec<Real> x, Vec<Real> y, std::index_sequence<O...>) {
   constexpr int L = kLanes<Real>;
   return __builtin_shufflevector(x, y, fold_source(L, Block, O)...) +
          __builtin_shufflevector(x, y, (fold_source(L, Block, O) + Block)...);
 }
 template <typename Real, int Block>
-void fold_level(Vec<Real>* p) {
+[[gnu::always_inline]] inline void fold_level(Vec<Real>* p) {
   for (int r = 0; r < Block; ++r)  // 2 * Block vectors in, Block out
     p[r] = fold_pair<Real, Block>(p[2 * r], p[2 * r + 1], std::make_index_sequence<kLanes<Real>>{});
   if constexpr (Block > 1) fold_level<Real, Block / 2>(p);
@@ -115,7 +115,7 @@ void fold_level(Vec<Real>* p) {
 
 // p holds kLanes vectors and is overwritten. Call as hsum_rows<Real>(p).
 template <typename Real>
-Vec<Real> hsum_rows(Vec<Real>* p) {
+[[gnu::always_inline]] inline Vec<Real> hsum_rows(Vec<Real>* p) {
   detail::fold_level<Real, kLanes<Real> / 2>(p);
   return p[0];
 }
