@@ -62,7 +62,8 @@ Tensor unless_zero(const Tensor& g) {
   const bool zero = dispatch_dtype(g.dtype(), [&](auto tag) {
     using Real = decltype(tag);
     const Real* p = g.data<Real>();
-    for (int64_t i = 0; i < g.numel(); ++i)
+    const int64_t n = g.numel();
+    for (int64_t i = 0; i < n; ++i)
       if (p[i] != Real(0)) return false;
     return true;
   });

@@ -1,8 +1,10 @@
 // fwp-bench: the fused fast-weight ops (autograd/fast_weight.h) against their composed references.
 // For each rule, head width d (Ddot = Dv = d), length T and number of sequences B*H it prints, as
-// markdown table rows: ns per token-head (forward; forward + backward), GFLOP/s against counted
-// FLOPs, the bytes the op keeps for its backward (outputs included) and the peak extra bytes
-// during forward + backward, from memory_stats(). Times are medians over --reps runs.
+// markdown table rows: ns per token-head of the kernels alone (forward; forward + backward, into
+// preallocated buffers) with GFLOP/s against counted FLOPs; of the whole op through autograd
+// (forward + backward: output allocation, the tape, gradient copies into the leaves); the bytes
+// the op keeps for its backward (outputs included) and the peak extra bytes during forward +
+// backward, from memory_stats(); and the same for the composed reference. Medians of --reps runs.
 // Counted FLOPs per token-head: delta 6 d^2 forward, 20 d^2 forward + backward;
 // sum (normalised) 4 d^2 forward, 14 d^2 forward + backward.
 // --drift instead measures the f32 error of the delta rule's backward (which rebuilds W_{t-1} by
@@ -20,6 +22,8 @@
 
 #include "autograd/fast_weight.h"
 #include "autograd/functions.h"
+#include "kernels/delta_rule.h"
+#include "kernels/sum_rule.h"
 
 using namespace fwp;
 
@@ -91,6 +95,57 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
+double elapsed_ns(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double, std::nano>(b - a).count();
+}
+
+// The forward and backward kernels alone, on buffers allocated once (f32, no initial state).
+Measurement measure_kernels(const std::string& rule, Inputs& in, int reps) {
+  const int64_t BH = in.x[0].size(1), T = in.x[0].size(2), d = in.x[0].size(3);
+  auto buf = [](int64_t n) { return Tensor::empty({n}, DType::f32); };
+  const float* q = in.x[0].value().data<float>();
+  const float* k = in.x[1].value().data<float>();
+  const float* v = in.x[2].value().data<float>();
+  const float* gy = in.grads[0].data<float>();
+  const float* gW = in.grads[1].data<float>();
+  Tensor y = buf(BH * T * d), WT = buf(BH * d * d), saved = buf(BH * T * d), dq = buf(BH * T * d);
+  Tensor dk = buf(BH * T * d), dv = buf(BH * T * d), dW0 = buf(BH * d * d), z = buf(BH * d);
+  Tensor den = buf(BH * T), dbeta = buf(BH * T), dz0 = buf(BH * d);
+  Tensor ws = buf(std::max(kernels::delta_rule_workspace_size<float>(BH, d, d),
+                           kernels::sum_rule_workspace_size<float>(BH, d, d)));
+  std::vector<double> fwd, total;
+  for (int r = 0; r <= reps; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (rule == "delta") {
+      const float* beta = in.x[3].value().data<float>();
+      kernels::delta_rule_forward_cpu<float>(y.data<float>(), WT.data<float>(), saved.data<float>(),
+                                             q, k, v, beta, nullptr, BH, T, d, d, ws.data<float>());
+      auto t1 = std::chrono::steady_clock::now();
+      kernels::delta_rule_backward_cpu<float>(
+          dq.data<float>(), dk.data<float>(), dv.data<float>(), dbeta.data<float>(),
+          dW0.data<float>(), gy, gW, q, k, beta, saved.data<float>(), WT.data<float>(), BH, T, d,
+          d, ws.data<float>());
+      auto t2 = std::chrono::steady_clock::now();
+      if (r > 0) fwd.push_back(elapsed_ns(t0, t1)), total.push_back(elapsed_ns(t0, t2));
+    } else {
+      kernels::sum_rule_forward_cpu<float>(y.data<float>(), WT.data<float>(), z.data<float>(),
+                                           den.data<float>(), q, k, v, nullptr, nullptr, true,
+                                           1e-6f, BH, T, d, d, ws.data<float>());
+      auto t1 = std::chrono::steady_clock::now();
+      kernels::sum_rule_backward_cpu<float>(
+          dq.data<float>(), dk.data<float>(), dv.data<float>(), dW0.data<float>(),
+          dz0.data<float>(), gy, gW, in.grads[2].data<float>(), q, k, v, nullptr, nullptr,
+          y.data<float>(), den.data<float>(), true, BH, T, d, d, ws.data<float>());
+      auto t2 = std::chrono::steady_clock::now();
+      if (r > 0) fwd.push_back(elapsed_ns(t0, t1)), total.push_back(elapsed_ns(t0, t2));
+    }
+  }
+  Measurement m;
+  m.fwd_ns = median(fwd);
+  m.total_ns = median(total);
+  return m;
+}
+
 // Forward, then backward with the fixed upstream gradients; one warm-up run, then `reps`.
 Measurement measure(const std::string& rule, bool fused, Inputs& in, int reps) {
   using clock = std::chrono::steady_clock;
@@ -107,8 +162,8 @@ Measurement measure(const std::string& rule, bool fused, Inputs& in, int reps) {
     backward(out, in.grads);
     auto t2 = clock::now();
     if (r == 0) continue;
-    fwd.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
-    total.push_back(std::chrono::duration<double, std::nano>(t2 - t0).count());
+    fwd.push_back(elapsed_ns(t0, t1));
+    total.push_back(elapsed_ns(t0, t2));
     m.kept_bytes = static_cast<double>(kept);
     m.peak_bytes = static_cast<double>(memory_stats().peak_bytes - base);
   }
@@ -118,10 +173,10 @@ Measurement measure(const std::string& rule, bool fused, Inputs& in, int reps) {
 }
 
 void speed_table(const Config& cfg) {
-  std::printf("| rule | d | T | B*H | fwd ns/tok-head | fwd GFLOP/s | fwd+bwd ns/tok-head | "
-              "fwd+bwd GFLOP/s | fused kept MB | fused peak MB | composed fwd+bwd ns/tok-head | "
-              "composed kept MB | composed peak MB | speed-up |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("| rule | d | T | B*H | kernels fwd ns/tok-head | GFLOP/s | kernels fwd+bwd "
+              "ns/tok-head | GFLOP/s | op fwd+bwd ns/tok-head | op kept MB | op peak MB | "
+              "composed fwd+bwd ns/tok-head | composed kept MB | composed peak MB | composed / op |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const std::string& rule : cfg.rules)
     for (int64_t d : cfg.d)
       for (int64_t T : cfg.T)
@@ -130,11 +185,12 @@ void speed_table(const Config& cfg) {
           const double n = static_cast<double>(BH * T);
           const double ffwd = (rule == "delta" ? 6.0 : 4.0) * d * d;
           const double ftot = (rule == "delta" ? 20.0 : 14.0) * d * d;
+          Measurement kr = measure_kernels(rule, in, cfg.reps);
           Measurement f = measure(rule, true, in, cfg.reps);
-          std::printf("| %s | %ld | %ld | %ld | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f ", rule.c_str(),
-                      long(d), long(T), long(BH), f.fwd_ns / n, ffwd * n / f.fwd_ns,
-                      f.total_ns / n, ftot * n / f.total_ns, f.kept_bytes / 1e6,
-                      f.peak_bytes / 1e6);
+          std::printf("| %s | %ld | %ld | %ld | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f ",
+                      rule.c_str(), long(d), long(T), long(BH), kr.fwd_ns / n,
+                      ffwd * n / kr.fwd_ns, kr.total_ns / n, ftot * n / kr.total_ns,
+                      f.total_ns / n, f.kept_bytes / 1e6, f.peak_bytes / 1e6);
           // the composed version keeps about 8 (B, H, Dv, Ddot) f32 tensors per step
           const double estimate_mb = 8.0 * 4 * BH * T * d * d / 1e6;
           if (estimate_mb > cfg.composed_budget_mb) {
@@ -212,10 +268,12 @@ void drift_table() {
 int main(int argc, char** argv) {
   Config cfg;
   CLI::App app{"fwp-bench: fused fast-weight ops vs composed references (speed, memory, drift)"};
-  app.add_option("--rules", cfg.rules, "delta and/or sum")->check(CLI::IsMember({"delta", "sum"}));
-  app.add_option("--d", cfg.d, "head widths (Ddot = Dv = d)");
-  app.add_option("--T", cfg.T, "sequence lengths");
-  app.add_option("--bh", cfg.bh, "numbers of sequences B*H");
+  app.add_option("--rules", cfg.rules, "delta and/or sum")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"delta", "sum"}));
+  app.add_option("--d", cfg.d, "head widths (Ddot = Dv = d)")->delimiter(',');
+  app.add_option("--T", cfg.T, "sequence lengths")->delimiter(',');
+  app.add_option("--bh", cfg.bh, "numbers of sequences B*H")->delimiter(',');
   app.add_option("--threads", cfg.threads, "OpenMP threads");
   app.add_option("--reps", cfg.reps, "timed runs of the fused ops (median)");
   app.add_option("--composed-reps", cfg.composed_reps, "timed runs of the composed references");

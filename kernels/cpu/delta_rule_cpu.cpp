@@ -7,7 +7,9 @@
 //   backward: W and A = dL/dW (Dv rows of Dk). Row i of both evolves on its own; dq and dk are
 //             sums of rows; the one dot product per row (a_i = A_i . k) is computed for the next
 //             step while the row is still in registers.
-// The naive twins below each kernel are the DESIGN.md pseudo-code as plain loops.
+// Sequences are handed to threads one at a time (dynamic schedule), so a thread slowed down by
+// other work on the machine does not hold up the rest. The naive twins below each kernel are the
+// DESIGN.md pseudo-code as plain loops.
 #include "kernels/delta_rule.h"
 
 #include <omp.h>
@@ -31,8 +33,7 @@ int64_t slice_size(int64_t Dk, int64_t Dv) {
 
 template <typename Real>
 int64_t delta_rule_workspace_size(int64_t BH, int64_t Dk, int64_t Dv) {
-  return std::min<int64_t>(std::max<int64_t>(BH, 1), omp_get_max_threads()) *
-         slice_size<Real>(Dk, Dv);
+  return team_size(BH) * slice_size<Real>(Dk, Dv);
 }
 
 namespace {
@@ -156,10 +157,10 @@ void delta_rule_forward_cpu(Real* y, Real* WT, Real* d, const Real* q, const Rea
                             int64_t T, int64_t Dk, int64_t Dv, Real* workspace) {
   const int64_t slice = slice_size<Real>(Dk, Dv);
   with_vec_count(vec_count<Real>(Dv), [&](auto nv) {
-#pragma omp parallel
+#pragma omp parallel num_threads(team_size(BH))
     {
       Real* ws = workspace + omp_get_thread_num() * slice;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
       for (int64_t n = 0; n < BH; ++n)
         forward_sequence<Real, nv()>(
             y + n * T * Dv, WT + n * Dv * Dk, d ? d + n * T * Dv : nullptr, q + n * T * Dk, k + n * T * Dk, v + n * T * Dv,
@@ -309,10 +310,10 @@ void delta_rule_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW
                              int64_t BH, int64_t T, int64_t Dk, int64_t Dv, Real* workspace) {
   const int64_t slice = slice_size<Real>(Dk, Dv);
   with_vec_count(vec_count<Real>(Dk), [&](auto nk) {
-#pragma omp parallel
+#pragma omp parallel num_threads(team_size(BH))
     {
       Real* ws = workspace + omp_get_thread_num() * slice;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
       for (int64_t n = 0; n < BH; ++n) {
         const int64_t tk = n * T * Dk, tv = n * T * Dv, s = n * Dv * Dk;
         backward_sequence<Real, nk()>(dq + tk, dk + tk, dv + tv, dbeta + n * T, dW0 + s,

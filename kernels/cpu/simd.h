@@ -7,6 +7,9 @@
 // row unroll completely and accumulators stay in registers; other widths run the same code with
 // a runtime count (template argument 0).
 #pragma once
+#include <omp.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -118,6 +121,12 @@ template <typename Real>
 [[gnu::always_inline]] inline Vec<Real> hsum_rows(Vec<Real>* p) {
   detail::fold_level<Real, kLanes<Real> / 2>(p);
   return p[0];
+}
+
+// Threads for BH independent sequences: the kernels run a team of this size and give each thread
+// its own slice of the workspace, so *_workspace_size and the kernels must agree on it.
+inline int team_size(int64_t BH) {
+  return static_cast<int>(std::min<int64_t>(std::max<int64_t>(BH, 1), omp_get_max_threads()));
 }
 
 template <int N> using CountTag = std::integral_constant<int, N>;

@@ -1,5 +1,5 @@
 // Sum-rule kernels (math in kernels/sum_rule.h); same plan as delta_rule_cpu.cpp: one sequence
-// per OpenMP task, state in L1, whole-vector unit-stride loops, each row touched once per step.
+// per OpenMP task (dynamic schedule), state in L1, whole-vector unit-stride loops, each row touched once per step.
 //   forward:           S = W^T (Dk rows of Dv); the write S_j += k_{t,j} v_t is fused with the
 //                      read of step t+1, W_t q_{t+1} = sum_j q_{t+1,j} S_j.
 //   backward sweep 1:  W (Dv rows of Dk) rebuilt from W_0 forwards: W_i += v_i k; dq += gh_i W_i.
@@ -37,8 +37,7 @@ Real plain_dot(const Real* a, const Real* b, int64_t n) {
 
 template <typename Real>
 int64_t sum_rule_workspace_size(int64_t BH, int64_t Dk, int64_t Dv) {
-  return std::min<int64_t>(std::max<int64_t>(BH, 1), omp_get_max_threads()) *
-         slice_size<Real>(Dk, Dv);
+  return team_size(BH) * slice_size<Real>(Dk, Dv);
 }
 
 namespace {
@@ -114,10 +113,10 @@ void sum_rule_forward_cpu(Real* y, Real* WT, Real* zT, Real* den, const Real* q,
                           int64_t BH, int64_t T, int64_t Dk, int64_t Dv, Real* workspace) {
   const int64_t slice = slice_size<Real>(Dk, Dv);
   with_vec_count(vec_count<Real>(Dv), [&](auto nv) {
-#pragma omp parallel
+#pragma omp parallel num_threads(team_size(BH))
     {
       Real* ws = workspace + omp_get_thread_num() * slice;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
       for (int64_t n = 0; n < BH; ++n)
         forward_sequence<Real, nv()>(y + n * T * Dv, WT + n * Dv * Dk, zT + n * Dk,
                                      den ? den + n * T : nullptr, q + n * T * Dk,
@@ -253,10 +252,10 @@ void sum_rule_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dW0, Real* dz0,
                            int64_t BH, int64_t T, int64_t Dk, int64_t Dv, Real* workspace) {
   const int64_t slice = slice_size<Real>(Dk, Dv);
   with_vec_count(vec_count<Real>(Dk), [&](auto nk) {
-#pragma omp parallel
+#pragma omp parallel num_threads(team_size(BH))
     {
       Real* ws = workspace + omp_get_thread_num() * slice;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
       for (int64_t n = 0; n < BH; ++n) {
         const int64_t tk = n * T * Dk, tv = n * T * Dv, s = n * Dv * Dk;
         backward_sequence<Real, nk()>(
