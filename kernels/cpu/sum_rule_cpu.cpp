@@ -23,7 +23,7 @@ namespace {
 template <typename Real>
 int64_t slice_size(int64_t Dk, int64_t Dv) {
   const int64_t Dkp = padded<Real>(Dk), Dvp = padded<Real>(Dv);
-  return std::max(Dk * Dvp + Dkp + 8 * Dvp, Dv * Dkp + 8 * Dkp);
+  return std::max(Dk * Dvp + Dkp + 8 * Dvp, Dv * Dkp + 4 * Dkp + Dvp + kLanes<Real> * kLanes<Real>);
 }
 
 // a . b as a plain loop, for the naive kernels.
@@ -161,14 +161,17 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
                        const Real* __restrict den, bool normalize, int64_t T, int64_t Dk,
                        int64_t Dv, Real* __restrict ws) {
   using V = Vec<Real>;
+  constexpr int64_t L = kLanes<Real>;
   const int64_t nk = NK > 0 ? NK : vec_count<Real>(Dk);
   V* __restrict M = reinterpret_cast<V*>(ws);  // W in sweep 1, A in sweep 2: row i = M[i * nk + c]
+  V* P = M + Dv * nk;                          // sweep 2: partial sums A_i . k_t of a row block
+  V* dvt = P + L;                              // sweep 2: dv_t
   V local[NK > 0 ? 4 * NK : 1];
-  V* xt = NK > 0 ? local : M + Dv * nk;  // k_t (sweep 1) or q_t (sweep 2)
+  V* xt = NK > 0 ? local : dvt + vec_count<Real>(Dv);  // k_t (sweep 1) or q_t (sweep 2)
   V* kt = xt + nk;
   V* z = kt + nk;                        // z_t (sweep 1) or Z_t (sweep 2)
   V* acc = z + nk;
-  auto gh = [&](int64_t t, int64_t i) { return normalize ? gy[t * Dv + i] / den[t] : gy[t * Dv + i]; };
+  auto scale = [&](int64_t t) { return normalize ? Real(1) / den[t] : Real(1); };  // gh = g scale
   auto c_of = [&](int64_t t) {
     return normalize ? -dot(gy + t * Dv, y + t * Dv, Dv) / den[t] : Real(0);
   };
@@ -188,8 +191,9 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
   for (int64_t t = 0; t < T; ++t) {
     load_row(kt, k + t * Dk, Dk);
     for (int64_t c = 0; c < nk; ++c) acc[c] = V{};
+    const Real st = scale(t);
     for (int64_t i = 0; i < Dv; ++i) {
-      const Real vi = v[t * Dv + i], gi = gh(t, i);
+      const Real vi = v[t * Dv + i], gi = gy[t * Dv + i] * st;
       for (int64_t c = 0; c < nk; ++c) {
         const V w = M[i * nk + c] + vi * kt[c];
         M[i * nk + c] = w;
@@ -220,17 +224,25 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
     load_row(xt, q + t * Dk, Dk);
     load_row(kt, k + t * Dk, Dk);
     for (int64_t c = 0; c < nk; ++c) acc[c] = V{};
-    for (int64_t i = 0; i < Dv; ++i) {
-      const Real vi = v[t * Dv + i], gi = gh(t, i);
-      V p{};
-      for (int64_t c = 0; c < nk; ++c) {
-        const V an = M[i * nk + c] + gi * xt[c];
-        M[i * nk + c] = an;
-        acc[c] += vi * an;
-        p += an * kt[c];
+    const Real st = scale(t);
+    for (int64_t i0 = 0; i0 < Dv; i0 += L) {  // blocks of L rows: dv for the block in one vector
+      const int64_t rows = std::min(L, Dv - i0);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t i = i0 + r;
+        const Real vi = v[t * Dv + i], gi = gy[t * Dv + i] * st;
+        V p{};
+        for (int64_t c = 0; c < nk; ++c) {
+          const V an = M[i * nk + c] + gi * xt[c];
+          M[i * nk + c] = an;
+          acc[c] += vi * an;
+          p += an * kt[c];
+        }
+        P[r] = p;
       }
-      dv[t * Dv + i] = hsum(p);
+      for (int64_t r = rows; r < L; ++r) P[r] = V{};
+      dvt[i0 / L] = hsum_rows<Real>(P);
     }
+    store_row(dv + t * Dv, dvt, Dv);
     const Real ct = c_of(t);
     for (int64_t c = 0; c < nk; ++c) {
       z[c] += ct * xt[c];
