@@ -22,10 +22,17 @@
 namespace fwp::kernels {
 
 namespace {
+// The forward runs in column blocks of S (rows of W) of at most this many vectors: the rows of W
+// evolve independently, so each block is its own task with its accumulators in registers.
+constexpr int64_t kForwardBlockVecs = 4;
+template <typename Real> int64_t forward_blocks(int64_t Dv) {
+  return std::max<int64_t>(1, (vec_count<Real>(Dv) + kForwardBlockVecs - 1) / kForwardBlockVecs);
+}
+
 template <typename Real>
 int64_t slice_size(int64_t Dk, int64_t Dv) {
   const int64_t Dkp = padded<Real>(Dk), Dvp = padded<Real>(Dv);
-  const int64_t forward = Dk * Dvp + 8 * Dvp;
+  const int64_t forward = Dk * kForwardBlockVecs * kLanes<Real>;
   const int64_t backward = 2 * Dv * Dkp + 4 * Dvp + kLanes<Real> * kLanes<Real> + 5 * Dkp;
   return std::max(forward, backward);
 }
@@ -33,15 +40,15 @@ int64_t slice_size(int64_t Dk, int64_t Dv) {
 
 template <typename Real>
 int64_t delta_rule_workspace_size(int64_t BH, int64_t Dk, int64_t Dv) {
-  return team_size(BH) * slice_size<Real>(Dk, Dv);
+  return team_size(BH * forward_blocks<Real>(Dv)) * slice_size<Real>(Dk, Dv);
 }
 
 namespace {
 
 // Steps per pass over S (M) and independent accumulator sets (R) for rows of NV vectors: two
-// steps per pass halve the loads and stores of S while the accumulators still fit in registers;
-// R > 1 hides the FMA latency when a row is a single vector.
-template <int NV> constexpr int kStepsPerPass = NV >= 1 && NV <= 4 ? 2 : 1;
+// steps per pass halve the loads and stores of S while the accumulators (2 M R NV vectors) still
+// fit in registers; R > 1 hides the FMA latency when a row is a single vector.
+constexpr int kStepsPerPass = 2;
 template <int NV> constexpr int kAccSets = NV == 1 ? 2 : 1;
 
 // One pass over S (rows j of nv vectors) for M steps: the writes S_j += sum_m kc[m][j] u_m, each
@@ -72,8 +79,8 @@ void pass_over_state(Vec<Real>* __restrict S, const Vec<Real>* __restrict u,
   for (; j < Dk; ++j) row(j, 0);
 }
 
-// One sequence of the forward. NV = vectors per row of S (Dv padded), 0 when not fixed.
-// Steps go in blocks of M; at the start of a block the accumulators hold W_{t-1} k_{t+m} and
+// One sequence of the forward, for a block of Dv rows of W (v, y, d rows have stride ldv).
+// NV = vectors per row of S (Dv padded). Steps go in blocks of M; at the start of a block the accumulators hold W_{t-1} k_{t+m} and
 // W_{t-1} q_{t+m} for its steps m, and the earlier steps of the block are added analytically:
 //   vbar_{t+m} = W_{t-1} k_{t+m} + sum_{m' < m} (k_{t+m'} . k_{t+m}) u_{t+m'}
 //   y_{t+m}    = W_{t-1} q_{t+m} + sum_{m' <= m} (k_{t+m'} . q_{t+m}) u_{t+m'}
@@ -81,14 +88,14 @@ template <typename Real, int NV>
 void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict d_out,
                       const Real* __restrict q, const Real* __restrict k,
                       const Real* __restrict v, const Real* __restrict beta,
-                      const Real* __restrict W0, int64_t T, int64_t Dk, int64_t Dv,
+                      const Real* __restrict W0, int64_t T, int64_t Dk, int64_t Dv, int64_t ldv,
                       Real* __restrict ws) {
   using V = Vec<Real>;
-  constexpr int M = kStepsPerPass<NV>, R = kAccSets<NV>;
-  const int64_t nv = NV > 0 ? NV : vec_count<Real>(Dv), Dvp = nv * kLanes<Real>;
+  constexpr int M = kStepsPerPass, R = kAccSets<NV>;
+  constexpr int64_t nv = NV, Dvp = nv * kLanes<Real>;
   V* __restrict S = reinterpret_cast<V*>(ws);  // row j of S = column j of W: S[j * nv + c]
-  V local[NV > 0 ? (2 * M * R + M + 2) * NV : 1];
-  V* acc_k = NV > 0 ? local : S + Dk * nv;
+  V local[(2 * M * R + M + 2) * NV];
+  V* acc_k = local;
   V* acc_q = acc_k + M * R * nv;
   V* u = acc_q + M * R * nv;  // u of the M steps of a block
   V* out = u + M * nv;        // y, then v - vbar, of one step
@@ -116,7 +123,7 @@ void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict 
         kk[mp] = mp < m ? dot(k + (t0 + mp) * Dk, k + t * Dk, Dk) : Real(0);
         kq[mp] = dot(k + (t0 + mp) * Dk, q + t * Dk, Dk);
       }
-      load_row(out, v + t * Dv, Dv);
+      load_row(out, v + t * ldv, Dv);
       for (int64_t c = 0; c < nv; ++c) {
         V vbar = acc_k[m * R * nv + c], wq = acc_q[m * R * nv + c];
         for (int r = 1; r < R; ++r) {
@@ -132,8 +139,8 @@ void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict 
         out[c] = wq + kq[m] * u[m * nv + c];
         out[nv + c] = diff;
       }
-      store_row(y + t * Dv, out, Dv);
-      if (d_out) store_row(d_out + t * Dv, out + nv, Dv);
+      store_row(y + t * ldv, out, Dv);
+      if (d_out) store_row(d_out + t * ldv, out + nv, Dv);
     }
     // one pass over S: the writes of this block, then the reads of the next
     rows_at(k, t0, kc);
@@ -155,18 +162,28 @@ template <typename Real>
 void delta_rule_forward_cpu(Real* y, Real* WT, Real* d, const Real* q, const Real* k,
                             const Real* v, const Real* beta, const Real* W0, int64_t BH,
                             int64_t T, int64_t Dk, int64_t Dv, Real* workspace) {
-  const int64_t slice = slice_size<Real>(Dk, Dv);
-  with_vec_count(vec_count<Real>(Dv), [&](auto nv) {
-#pragma omp parallel num_threads(team_size(BH))
-    {
-      Real* ws = workspace + omp_get_thread_num() * slice;
+  const int64_t slice = slice_size<Real>(Dk, Dv), nb = forward_blocks<Real>(Dv);
+  constexpr int64_t kCols = kForwardBlockVecs * kLanes<Real>;
+#pragma omp parallel num_threads(team_size(BH * nb))
+  {
+    Real* ws = workspace + omp_get_thread_num() * slice;
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t n = 0; n < BH; ++n)
-        forward_sequence<Real, nv()>(
-            y + n * T * Dv, WT + n * Dv * Dk, d ? d + n * T * Dv : nullptr, q + n * T * Dk, k + n * T * Dk, v + n * T * Dv,
-            beta + n * T, W0 ? W0 + n * Dv * Dk : nullptr, T, Dk, Dv, ws);
+    for (int64_t task = 0; task < BH * nb; ++task) {
+      const int64_t n = task / nb, c0 = (task % nb) * kCols, cols = std::min(kCols, Dv - c0);
+      auto run = [&](auto nv) {
+        forward_sequence<Real, decltype(nv)::value>(
+            y + n * T * Dv + c0, WT + (n * Dv + c0) * Dk, d ? d + n * T * Dv + c0 : nullptr,
+            q + n * T * Dk, k + n * T * Dk, v + n * T * Dv + c0, beta + n * T,
+            W0 ? W0 + (n * Dv + c0) * Dk : nullptr, T, Dk, cols, Dv, ws);
+      };
+      switch (vec_count<Real>(cols)) {
+        case 1: run(CountTag<1>{}); break;
+        case 2: run(CountTag<2>{}); break;
+        case 3: run(CountTag<3>{}); break;
+        default: run(CountTag<4>{}); break;
+      }
     }
-  });
+  }
 }
 
 template <typename Real>

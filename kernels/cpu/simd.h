@@ -3,9 +3,9 @@
 // GCC/Clang vector extension: + - * act lane-wise and `s * v` broadcasts a scalar, so kernels read
 // like the math (`acc[c] += g * W[c]`). The compiler maps it to one AVX-512 register, two AVX2
 // registers or four SSE/NEON ones. Rows of state are padded with zeros to whole vectors.
-// with_vec_count() turns the common row widths into compile-time constants, so the loops over a
-// row unroll completely and accumulators stay in registers; other widths run the same code with
-// a runtime count (template argument 0).
+// Row widths are compile-time constants wherever possible (with_vec_count; the forward kernels
+// cut rows into blocks of at most 4 vectors), so the loops over a row unroll completely and
+// accumulators stay in registers; other widths run the same code with a runtime count (0).
 #pragma once
 #include <omp.h>
 
@@ -131,13 +131,14 @@ inline int team_size(int64_t BH) {
 
 template <int N> using CountTag = std::integral_constant<int, N>;
 
-// Calls fn(CountTag<N>{}) with N = n for the counts worth specialising (rows of 16/32/64/128
-// floats or 8/16/32/64 doubles), else with N = 0 (runtime count).
+// Calls fn(CountTag<N>{}) with N = n for the counts worth specialising (rows of 16/32/48/64/128
+// floats or 8/16/24/32/64 doubles), else with N = 0 (runtime count).
 template <typename Fn>
 void with_vec_count(int64_t n, Fn&& fn) {
   switch (n) {
     case 1: return fn(CountTag<1>{});
     case 2: return fn(CountTag<2>{});
+    case 3: return fn(CountTag<3>{});
     case 4: return fn(CountTag<4>{});
     case 8: return fn(CountTag<8>{});
     default: return fn(CountTag<0>{});

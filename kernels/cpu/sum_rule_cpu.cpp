@@ -20,10 +20,18 @@
 namespace fwp::kernels {
 
 namespace {
+// The forward runs in column blocks of S (rows of W) of at most this many vectors, one task each
+// (the rows of W evolve independently), with their accumulators in registers.
+constexpr int64_t kForwardBlockVecs = 4;
+template <typename Real> int64_t forward_blocks(int64_t Dv) {
+  return std::max<int64_t>(1, (vec_count<Real>(Dv) + kForwardBlockVecs - 1) / kForwardBlockVecs);
+}
+
 template <typename Real>
 int64_t slice_size(int64_t Dk, int64_t Dv) {
   const int64_t Dkp = padded<Real>(Dk), Dvp = padded<Real>(Dv);
-  return std::max(Dk * Dvp + Dkp + 8 * Dvp, Dv * Dkp + 4 * Dkp + Dvp + kLanes<Real> * kLanes<Real>);
+  return std::max(Dk * kForwardBlockVecs * kLanes<Real> + Dkp,
+                  Dv * Dkp + 4 * Dkp + Dvp + kLanes<Real> * kLanes<Real>);
 }
 
 // a . b as a plain loop, for the naive kernels.
@@ -37,26 +45,27 @@ Real plain_dot(const Real* a, const Real* b, int64_t n) {
 
 template <typename Real>
 int64_t sum_rule_workspace_size(int64_t BH, int64_t Dk, int64_t Dv) {
-  return team_size(BH) * slice_size<Real>(Dk, Dv);
+  return team_size(BH * forward_blocks<Real>(Dv)) * slice_size<Real>(Dk, Dv);
 }
 
 namespace {
 
-// One sequence of the forward; NV = vectors per row of S (0: runtime). R accumulator sets hide
-// the FMA latency for narrow rows.
+// One sequence of the forward, for a block of Dv rows of W (v, y rows have stride ldv); NV =
+// vectors per row of S. R accumulator sets hide the FMA latency for narrow rows. zT and den
+// (the same for every block) may be null: only the first block writes them.
 template <typename Real, int NV>
 void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict zT,
                       Real* __restrict den, const Real* __restrict q, const Real* __restrict k,
                       const Real* __restrict v, const Real* __restrict W0,
                       const Real* __restrict z0, bool normalize, Real eps, int64_t T,
-                      int64_t Dk, int64_t Dv, Real* __restrict ws) {
+                      int64_t Dk, int64_t Dv, int64_t ldv, Real* __restrict ws) {
   using V = Vec<Real>;
   constexpr int R = NV == 1 ? 4 : NV == 2 ? 2 : 1;
-  const int64_t nv = NV > 0 ? NV : vec_count<Real>(Dv), Dvp = nv * kLanes<Real>;
+  constexpr int64_t nv = NV, Dvp = nv * kLanes<Real>;
   V* __restrict S = reinterpret_cast<V*>(ws);  // row j of S = column j of W: S[j * nv + c]
   Real* __restrict z = reinterpret_cast<Real*>(S + Dk * nv);
-  V local[NV > 0 ? (R + 2) * NV : 1];
-  V* wq = NV > 0 ? local : reinterpret_cast<V*>(z + padded<Real>(Dk));  // R sums of W_{t-1} q_t
+  V local[(R + 2) * NV];
+  V* wq = local;  // R partial sums of W_{t-1} q_t
   V* vt = wq + R * nv;
   V* yt = vt + nv;
   for (int64_t j = 0; j < Dk; ++j) {
@@ -75,13 +84,13 @@ void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict 
     const Real dn = normalize ? dot(z, qt, Dk) + eps : Real(1);
     if (normalize && den) den[t] = dn;
     // y_t = (W_{t-1} q_t + v_t (k_t . q_t)) / den_t
-    load_row(vt, v + t * Dv, Dv);
+    load_row(vt, v + t * ldv, Dv);
     for (int64_t c = 0; c < nv; ++c) {
       V w = wq[c];
       for (int r = 1; r < R; ++r) w += wq[r * nv + c];
       yt[c] = (w + kq * vt[c]) / dn;
     }
-    store_row(y + t * Dv, yt, Dv);
+    store_row(y + t * ldv, yt, Dv);
     // one pass over S: the write of step t, then the read of step t+1
     const Real* qn = t + 1 < T ? qt + Dk : qt;
     for (int64_t c = 0; c < R * nv; ++c) wq[c] = V{};
@@ -102,7 +111,7 @@ void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict 
   }
   for (int64_t i = 0; i < Dv; ++i)
     for (int64_t j = 0; j < Dk; ++j) WT[i * Dk + j] = reinterpret_cast<Real*>(S + j * nv)[i];
-  for (int64_t j = 0; j < Dk; ++j) zT[j] = z[j];
+  for (int64_t j = 0; zT && j < Dk; ++j) zT[j] = z[j];
 }
 
 }  // namespace
@@ -111,20 +120,29 @@ template <typename Real>
 void sum_rule_forward_cpu(Real* y, Real* WT, Real* zT, Real* den, const Real* q, const Real* k,
                           const Real* v, const Real* W0, const Real* z0, bool normalize, Real eps,
                           int64_t BH, int64_t T, int64_t Dk, int64_t Dv, Real* workspace) {
-  const int64_t slice = slice_size<Real>(Dk, Dv);
-  with_vec_count(vec_count<Real>(Dv), [&](auto nv) {
-#pragma omp parallel num_threads(team_size(BH))
-    {
-      Real* ws = workspace + omp_get_thread_num() * slice;
+  const int64_t slice = slice_size<Real>(Dk, Dv), nb = forward_blocks<Real>(Dv);
+  constexpr int64_t kCols = kForwardBlockVecs * kLanes<Real>;
+#pragma omp parallel num_threads(team_size(BH * nb))
+  {
+    Real* ws = workspace + omp_get_thread_num() * slice;
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t n = 0; n < BH; ++n)
-        forward_sequence<Real, nv()>(y + n * T * Dv, WT + n * Dv * Dk, zT + n * Dk,
-                                     den ? den + n * T : nullptr, q + n * T * Dk,
-                                     k + n * T * Dk, v + n * T * Dv,
-                                     W0 ? W0 + n * Dv * Dk : nullptr, z0 ? z0 + n * Dk : nullptr,
-                                     normalize, eps, T, Dk, Dv, ws);
+    for (int64_t task = 0; task < BH * nb; ++task) {
+      const int64_t n = task / nb, c0 = (task % nb) * kCols, cols = std::min(kCols, Dv - c0);
+      auto run = [&](auto nv) {
+        forward_sequence<Real, decltype(nv)::value>(
+            y + n * T * Dv + c0, WT + (n * Dv + c0) * Dk, c0 == 0 ? zT + n * Dk : nullptr,
+            c0 == 0 && den ? den + n * T : nullptr, q + n * T * Dk, k + n * T * Dk,
+            v + n * T * Dv + c0, W0 ? W0 + (n * Dv + c0) * Dk : nullptr,
+            z0 ? z0 + n * Dk : nullptr, normalize, eps, T, Dk, cols, Dv, ws);
+      };
+      switch (vec_count<Real>(cols)) {
+        case 1: run(CountTag<1>{}); break;
+        case 2: run(CountTag<2>{}); break;
+        case 3: run(CountTag<3>{}); break;
+        default: run(CountTag<4>{}); break;
+      }
     }
-  });
+  }
 }
 
 template <typename Real>
