@@ -29,11 +29,20 @@ template <typename Real> int64_t forward_blocks(int64_t Dv) {
   return std::max<int64_t>(1, (vec_count<Real>(Dv) + kForwardBlockVecs - 1) / kForwardBlockVecs);
 }
 
+// The backward runs in blocks of rows of W and A that fit in 32 KB (L1 holds 32-48 KB), one
+// block after the other over the whole time loop: the rows evolve independently, and only dq,
+// dk and dbeta sum over them (the blocks after the first add into them).
+template <typename Real>
+int64_t backward_block_rows(int64_t Dk, int64_t Dv) {
+  const int64_t fit = 32768 / (2 * padded<Real>(Dk) * int64_t(sizeof(Real)));
+  return std::min(Dv, std::max(kLanes<Real>, fit / kLanes<Real> * kLanes<Real>));
+}
+
 template <typename Real>
 int64_t slice_size(int64_t Dk, int64_t Dv) {
-  const int64_t Dkp = padded<Real>(Dk), Dvp = padded<Real>(Dv);
+  const int64_t Dkp = padded<Real>(Dk), rows = padded<Real>(backward_block_rows<Real>(Dk, Dv));
   const int64_t forward = Dk * kForwardBlockVecs * kLanes<Real>;
-  const int64_t backward = 2 * Dv * Dkp + 4 * Dvp + kLanes<Real> * kLanes<Real> + 5 * Dkp;
+  const int64_t backward = 2 * rows * Dkp + 4 * rows + kLanes<Real> * kLanes<Real> + 5 * Dkp;
   return std::max(forward, backward);
 }
 }  // namespace
@@ -232,7 +241,7 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
                        const Real* __restrict gWT, const Real* __restrict q,
                        const Real* __restrict k, const Real* __restrict beta,
                        const Real* __restrict d, const Real* __restrict WT, int64_t T,
-                       int64_t Dk, int64_t Dv, Real* __restrict ws) {
+                       int64_t Dk, int64_t Dv, int64_t ldv, bool add, Real* __restrict ws) {
   using V = Vec<Real>;
   constexpr int64_t L = kLanes<Real>;
   const int64_t nk = NK > 0 ? NK : vec_count<Real>(Dk), nv = vec_count<Real>(Dv);
@@ -261,7 +270,7 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
   }
   if (T > 0) {  // a for step T-1
     load_row(kt, k + (T - 1) * Dk, Dk);
-    load_row(gp, gy + (T - 1) * Dv, Dv);
+    load_row(gp, gy + (T - 1) * ldv, Dv);
     const Real qk = dot(q + (T - 1) * Dk, k + (T - 1) * Dk, Dk);
     for (int64_t i0 = 0; i0 < Dv; i0 += L) {
       for (int64_t r = 0; r < L; ++r) {
@@ -277,22 +286,23 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
     load_row(qt, q + t * Dk, Dk);
     load_row(kt, k + t * Dk, Dk);
     load_row(kp, k + tp * Dk, Dk);
-    load_row(u, d + t * Dv, Dv);
-    load_row(gp, gy + tp * Dv, Dv);
+    load_row(u, d + t * ldv, Dv);
+    load_row(gp, gy + tp * ldv, Dv);
     const Real qk_prev = dot(q + tp * Dk, k + tp * Dk, Dk);
-    dbeta[t] = dot(reinterpret_cast<const Real*>(a), d + t * Dv, Dv);  // a_t . (v_t - vbar_t)
-    const Real ug = bt * dot(d + t * Dv, gy + t * Dv, Dv);             // u_t . g_t
+    const Real ab = dot(reinterpret_cast<const Real*>(a), d + t * ldv, Dv);  // a_t . (v_t - vbar_t)
+    dbeta[t] = add ? dbeta[t] + ab : ab;
+    const Real ug = bt * dot(d + t * ldv, gy + t * ldv, Dv);  // u_t . g_t
     for (int64_t c = 0; c < nv; ++c) {
       u[c] = bt * u[c];
       ba[c] = bt * a[c];
     }
-    store_row(dv + t * Dv, ba, Dv);  // dv_t = beta_t a_t
+    store_row(dv + t * ldv, ba, Dv);  // dv_t = beta_t a_t
     for (int64_t c = 0; c < nk; ++c) acc_q[c] = acc_k[c] = V{};
     for (int64_t i0 = 0; i0 < Dv; i0 += L) {
       const int64_t rows = std::min(L, Dv - i0);
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = i0 + r;
-        const Real gi = gy[t * Dv + i], ui = ur[i], bai = bar[i];
+        const Real gi = gy[t * ldv + i], ui = ur[i], bai = bar[i];
         V* Wi = W + i * nk;
         V* Ai = A + i * nk;
         V p{};
@@ -312,6 +322,12 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
       a[i0 / L] = hsum_rows<Real>(P) + qk_prev * gp[i0 / L];
     }
     for (int64_t c = 0; c < nk; ++c) acc_k[c] += ug * qt[c];
+    if (add) {  // kp is free again: it holds what the earlier row blocks left in dq_t, dk_t
+      load_row(kp, dq + t * Dk, Dk);
+      for (int64_t c = 0; c < nk; ++c) acc_q[c] += kp[c];
+      load_row(kp, dk + t * Dk, Dk);
+      for (int64_t c = 0; c < nk; ++c) acc_k[c] += kp[c];
+    }
     store_row(dq + t * Dk, acc_q, Dk);
     store_row(dk + t * Dk, acc_k, Dk);
   }
@@ -332,11 +348,14 @@ void delta_rule_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW
       Real* ws = workspace + omp_get_thread_num() * slice;
 #pragma omp for schedule(dynamic, 1)
       for (int64_t n = 0; n < BH; ++n) {
-        const int64_t tk = n * T * Dk, tv = n * T * Dv, s = n * Dv * Dk;
-        backward_sequence<Real, nk()>(dq + tk, dk + tk, dv + tv, dbeta + n * T, dW0 + s,
-                                      grad_y + tv, grad_WT ? grad_WT + s : nullptr, q + tk,
-                                      k + tk, beta + n * T, d + tv, WT + s, T, Dk, Dv,
-                                      ws);
+        const int64_t tk = n * T * Dk, tv = n * T * Dv, rows = backward_block_rows<Real>(Dk, Dv);
+        for (int64_t r0 = 0; r0 == 0 || r0 < Dv; r0 += std::max<int64_t>(rows, 1)) {
+          const int64_t s = (n * Dv + r0) * Dk, nrows = std::min(rows, Dv - r0);
+          backward_sequence<Real, nk()>(
+              dq + tk, dk + tk, dv + tv + r0, dbeta + n * T, dW0 + s, grad_y + tv + r0,
+              grad_WT ? grad_WT + s : nullptr, q + tk, k + tk, beta + n * T, d + tv + r0,
+              WT + s, T, Dk, nrows, Dv, r0 > 0, ws);
+        }
       }
     }
   });

@@ -17,7 +17,8 @@ struct Case {
 };
 const std::vector<Case> kCases = {{3, 7, 5, 3},   {2, 9, 16, 16}, {2, 5, 64, 64}, {1, 6, 48, 16},
                                   {2, 3, 128, 32}, {3, 6, 17, 33}, {1, 1, 1, 1},   {2, 0, 4, 4},
-                                  {2, 4, 32, 128}, {2, 5, 8, 8}};
+                                  {2, 4, 32, 128}, {2, 5, 8, 8},   {1, 5, 256, 40},
+                                  {2, 3, 6, 0}};
 
 // Keys and queries on the simplex (sum-normalised), as the layers feed them.
 Tensor simplex_rows(int64_t rows, int64_t D, Rng& rng, DType dt) {
