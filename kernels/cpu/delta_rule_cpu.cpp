@@ -1,14 +1,14 @@
-// Delta-rule kernels (math in kernels/delta_rule.h). OpenMP runs one sequence per task; the state
-// of a sequence (16 KB at Dv = Dk = 64 in f32) stays in L1 for its whole time loop. Each kernel
-// uses the orientation that makes its hot loop unit-stride, whole-vector and free of horizontal
-// sums, and touches every row of state ONCE per step:
-//   forward:  S = W^T (Dk rows of Dv). W k and W q are sums of rows (sum_j k_j S_j), and the
-//             write of step t (S_j += k_j u_t) is fused with the reads of step t+1.
+// Delta-rule kernels (math in kernels/delta_rule.h). The state of a sequence stays in L1 for the
+// whole time loop, and each kernel uses the orientation that makes its hot loop unit-stride,
+// whole-vector and free of horizontal sums, touching every row of state once per pass:
+//   forward:  S = W^T (Dk rows of Dv). W k and W q are sums of rows (sum_j k_j S_j); the writes
+//             of two steps are fused with the reads of the next two. The rows of W evolve
+//             independently, so each block of at most 64 of them (f32) is its own OpenMP task.
 //   backward: W and A = dL/dW (Dv rows of Dk). Row i of both evolves on its own; dq and dk are
-//             sums of rows; the one dot product per row (a_i = A_i . k) is computed for the next
-//             step while the row is still in registers.
-// Sequences are handed to threads one at a time (dynamic schedule), so a thread slowed down by
-// other work on the machine does not hold up the rest. The naive twins below each kernel are the
+//             sums of rows; the one dot product per row (a_i = A_i . k) is taken for the next
+//             step while the row is in registers. Rows go in blocks that fit in L1.
+// Tasks are handed to threads one at a time (dynamic schedule), so a thread slowed down by other
+// work on the machine does not hold up the rest. The naive twins below each kernel are the
 // DESIGN.md pseudo-code as plain loops.
 #include "kernels/delta_rule.h"
 
@@ -88,9 +88,10 @@ void pass_over_state(Vec<Real>* __restrict S, const Vec<Real>* __restrict u,
   for (; j < Dk; ++j) row(j, 0);
 }
 
-// One sequence of the forward, for a block of Dv rows of W (v, y, d rows have stride ldv).
-// NV = vectors per row of S (Dv padded). Steps go in blocks of M; at the start of a block the accumulators hold W_{t-1} k_{t+m} and
-// W_{t-1} q_{t+m} for its steps m, and the earlier steps of the block are added analytically:
+// One sequence of the forward, for a block of Dv rows of W (v, y, d rows have stride ldv);
+// NV = vectors per row of S (Dv padded). Steps go in blocks of M; at the start of a block the
+// accumulators hold W_{t-1} k_{t+m} and W_{t-1} q_{t+m} for its steps m, and the earlier steps of
+// the block are added analytically:
 //   vbar_{t+m} = W_{t-1} k_{t+m} + sum_{m' < m} (k_{t+m'} . k_{t+m}) u_{t+m'}
 //   y_{t+m}    = W_{t-1} q_{t+m} + sum_{m' <= m} (k_{t+m'} . q_{t+m}) u_{t+m'}
 template <typename Real, int NV>
