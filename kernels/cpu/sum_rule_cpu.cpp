@@ -27,11 +27,18 @@ template <typename Real> int64_t forward_blocks(int64_t Dv) {
   return std::max<int64_t>(1, (vec_count<Real>(Dv) + kForwardBlockVecs - 1) / kForwardBlockVecs);
 }
 
+// The backward runs in blocks of rows of W (then A) that fit in 32 KB, one after the other.
+template <typename Real>
+int64_t backward_block_rows(int64_t Dk, int64_t Dv) {
+  const int64_t fit = 32768 / (padded<Real>(Dk) * int64_t(sizeof(Real)));
+  return std::min(Dv, std::max(kLanes<Real>, fit / kLanes<Real> * kLanes<Real>));
+}
+
 template <typename Real>
 int64_t slice_size(int64_t Dk, int64_t Dv) {
-  const int64_t Dkp = padded<Real>(Dk), Dvp = padded<Real>(Dv);
+  const int64_t Dkp = padded<Real>(Dk), rows = padded<Real>(backward_block_rows<Real>(Dk, Dv));
   return std::max(Dk * kForwardBlockVecs * kLanes<Real> + Dkp,
-                  Dv * Dkp + 4 * Dkp + Dvp + kLanes<Real> * kLanes<Real>);
+                  rows * Dkp + 5 * Dkp + rows + kLanes<Real> * kLanes<Real>);
 }
 
 // a . b as a plain loop, for the naive kernels.
@@ -168,7 +175,10 @@ void sum_rule_forward_naive(Real* y, Real* WT, Real* zT, Real* den, const Real* 
 
 namespace {
 
-// One sequence of the backward; NK = vectors per row of W and A (0: runtime).
+// The backward of one sequence, for the block of rows [r0, r0 + nrows) of W and A (pointers and
+// strides are the sequence's; Dv is its full row count); NK = vectors per row (0: runtime). The
+// rows evolve independently and only dq and dk sum over them: the first block writes dq, dk (with
+// the normaliser terms) and dz0, the others add their rows' share to dq and dk.
 template <typename Real, int NK>
 void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restrict dv,
                        Real* __restrict dW0, Real* __restrict dz0, const Real* __restrict gy,
@@ -177,77 +187,86 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
                        const Real* __restrict v, const Real* __restrict W0,
                        const Real* __restrict z0, const Real* __restrict y,
                        const Real* __restrict den, bool normalize, int64_t T, int64_t Dk,
-                       int64_t Dv, Real* __restrict ws) {
+                       int64_t Dv, int64_t r0, int64_t nrows, Real* __restrict ws) {
   using V = Vec<Real>;
   constexpr int64_t L = kLanes<Real>;
   const int64_t nk = NK > 0 ? NK : vec_count<Real>(Dk);
+  const bool first = r0 == 0;
   V* __restrict M = reinterpret_cast<V*>(ws);  // W in sweep 1, A in sweep 2: row i = M[i * nk + c]
-  V* P = M + Dv * nk;                          // sweep 2: partial sums A_i . k_t of a row block
-  V* dvt = P + L;                              // sweep 2: dv_t
-  V local[NK > 0 ? 4 * NK : 1];
-  V* xt = NK > 0 ? local : dvt + vec_count<Real>(Dv);  // k_t (sweep 1) or q_t (sweep 2)
+  V* P = M + nrows * nk;                       // sweep 2: partial sums A_i . k_t of a row block
+  V* dvt = P + L;                              // sweep 2: dv_t of the block's rows
+  V local[NK > 0 ? 5 * NK : 1];
+  V* xt = NK > 0 ? local : dvt + vec_count<Real>(nrows);  // k_t (sweep 1) or q_t (sweep 2)
   V* kt = xt + nk;
-  V* z = kt + nk;                        // z_t (sweep 1) or Z_t (sweep 2)
+  V* z = kt + nk;  // z_t (sweep 1) or Z_t (sweep 2), first block only
   V* acc = z + nk;
+  V* old = acc + nk;
+  const Real* gb = gy + r0;  // the block's rows of g and v (row stride Dv)
+  const Real* vb = v + r0;
   auto scale = [&](int64_t t) { return normalize ? Real(1) / den[t] : Real(1); };  // gh = g scale
   auto c_of = [&](int64_t t) {
     return normalize ? -dot(gy + t * Dv, y + t * Dv, Dv) / den[t] : Real(0);
   };
-  // sweep 1, forwards: W_t = W_{t-1} + v_t k_t^T;  dq_t = W_t^T gh_t + c_t z_t
-  for (int64_t i = 0; i < Dv; ++i) {
-    if (W0) {
-      load_row(M + i * nk, W0 + i * Dk, Dk);
-    } else {
-      for (int64_t c = 0; c < nk; ++c) M[i * nk + c] = V{};
+  auto load_state = [&](const Real* src) {  // rows of a (Dv, Dk) state, or zeros
+    for (int64_t i = 0; i < nrows; ++i) {
+      if (src) {
+        load_row(M + i * nk, src + (r0 + i) * Dk, Dk);
+      } else {
+        for (int64_t c = 0; c < nk; ++c) M[i * nk + c] = V{};
+      }
     }
-  }
-  if (z0) {
-    load_row(z, z0, Dk);
-  } else {
-    for (int64_t c = 0; c < nk; ++c) z[c] = V{};
-  }
+  };
+  auto load_vec = [&](V* dst, const Real* src) {
+    if (src) {
+      load_row(dst, src, Dk);
+    } else {
+      for (int64_t c = 0; c < nk; ++c) dst[c] = V{};
+    }
+  };
+  auto finish = [&](Real* out) {  // out = acc, or out += acc after the first block
+    if (!first) {
+      load_row(old, out, Dk);
+      for (int64_t c = 0; c < nk; ++c) acc[c] += old[c];
+    }
+    store_row(out, acc, Dk);
+  };
+  // sweep 1, forwards: W_t = W_{t-1} + v_t k_t^T;  dq_t = W_t^T gh_t + c_t z_t
+  load_state(W0);
+  load_vec(z, z0);
   for (int64_t t = 0; t < T; ++t) {
     load_row(kt, k + t * Dk, Dk);
     for (int64_t c = 0; c < nk; ++c) acc[c] = V{};
     const Real st = scale(t);
-    for (int64_t i = 0; i < Dv; ++i) {
-      const Real vi = v[t * Dv + i], gi = gy[t * Dv + i] * st;
+    for (int64_t i = 0; i < nrows; ++i) {
+      const Real vi = vb[t * Dv + i], gi = gb[t * Dv + i] * st;
       for (int64_t c = 0; c < nk; ++c) {
         const V w = M[i * nk + c] + vi * kt[c];
         M[i * nk + c] = w;
         acc[c] += gi * w;
       }
     }
-    const Real ct = c_of(t);
-    for (int64_t c = 0; c < nk; ++c) {
-      z[c] += kt[c];
-      acc[c] += ct * z[c];
+    if (first) {
+      const Real ct = c_of(t);
+      for (int64_t c = 0; c < nk; ++c) {
+        z[c] += kt[c];
+        acc[c] += ct * z[c];
+      }
     }
-    store_row(dq + t * Dk, acc, Dk);
+    finish(dq + t * Dk);
   }
   // sweep 2, backwards: A_t = A_{t+1} + gh_t q_t^T;  dk_t = A_t^T v_t + Z_t;  dv_t = A_t k_t
-  for (int64_t i = 0; i < Dv; ++i) {
-    if (gWT) {
-      load_row(M + i * nk, gWT + i * Dk, Dk);
-    } else {
-      for (int64_t c = 0; c < nk; ++c) M[i * nk + c] = V{};
-    }
-  }
-  if (gzT) {
-    load_row(z, gzT, Dk);
-  } else {
-    for (int64_t c = 0; c < nk; ++c) z[c] = V{};
-  }
+  load_state(gWT);
+  load_vec(z, gzT);
   for (int64_t t = T - 1; t >= 0; --t) {
     load_row(xt, q + t * Dk, Dk);
     load_row(kt, k + t * Dk, Dk);
     for (int64_t c = 0; c < nk; ++c) acc[c] = V{};
     const Real st = scale(t);
-    for (int64_t i0 = 0; i0 < Dv; i0 += L) {  // blocks of L rows: dv for the block in one vector
-      const int64_t rows = std::min(L, Dv - i0);
+    for (int64_t i0 = 0; i0 < nrows; i0 += L) {  // blocks of L rows: dv for the block in one vector
+      const int64_t rows = std::min(L, nrows - i0);
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = i0 + r;
-        const Real vi = v[t * Dv + i], gi = gy[t * Dv + i] * st;
+        const Real vi = vb[t * Dv + i], gi = gb[t * Dv + i] * st;
         V p{};
         for (int64_t c = 0; c < nk; ++c) {
           const V an = M[i * nk + c] + gi * xt[c];
@@ -260,16 +279,18 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
       for (int64_t r = rows; r < L; ++r) P[r] = V{};
       dvt[i0 / L] = hsum_rows<Real>(P);
     }
-    store_row(dv + t * Dv, dvt, Dv);
-    const Real ct = c_of(t);
-    for (int64_t c = 0; c < nk; ++c) {
-      z[c] += ct * xt[c];
-      acc[c] += z[c];
+    store_row(dv + t * Dv + r0, dvt, nrows);
+    if (first) {
+      const Real ct = c_of(t);
+      for (int64_t c = 0; c < nk; ++c) {
+        z[c] += ct * xt[c];
+        acc[c] += z[c];
+      }
     }
-    store_row(dk + t * Dk, acc, Dk);
+    finish(dk + t * Dk);
   }
-  for (int64_t i = 0; i < Dv; ++i) store_row(dW0 + i * Dk, M + i * nk, Dk);
-  store_row(dz0, z, Dk);
+  for (int64_t i = 0; i < nrows; ++i) store_row(dW0 + (r0 + i) * Dk, M + i * nk, Dk);
+  if (first) store_row(dz0, z, Dk);
 }
 
 }  // namespace
@@ -288,11 +309,13 @@ void sum_rule_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dW0, Real* dz0,
 #pragma omp for schedule(dynamic, 1)
       for (int64_t n = 0; n < BH; ++n) {
         const int64_t tk = n * T * Dk, tv = n * T * Dv, s = n * Dv * Dk;
-        backward_sequence<Real, nk()>(
-            dq + tk, dk + tk, dv + tv, dW0 + s, dz0 + n * Dk, grad_y + tv,
-            grad_WT ? grad_WT + s : nullptr, grad_zT ? grad_zT + n * Dk : nullptr, q + tk,
-            k + tk, v + tv, W0 ? W0 + s : nullptr, z0 ? z0 + n * Dk : nullptr, y + tv,
-            den ? den + n * T : nullptr, normalize, T, Dk, Dv, ws);
+        const int64_t rows = backward_block_rows<Real>(Dk, Dv);
+        for (int64_t r0 = 0; r0 == 0 || r0 < Dv; r0 += std::max<int64_t>(rows, 1))
+          backward_sequence<Real, nk()>(
+              dq + tk, dk + tk, dv + tv, dW0 + s, dz0 + n * Dk, grad_y + tv,
+              grad_WT ? grad_WT + s : nullptr, grad_zT ? grad_zT + n * Dk : nullptr, q + tk,
+              k + tk, v + tv, W0 ? W0 + s : nullptr, z0 ? z0 + n * Dk : nullptr, y + tv,
+              den ? den + n * T : nullptr, normalize, T, Dk, Dv, r0, std::min(rows, Dv - r0), ws);
       }
     }
   });
