@@ -1,6 +1,7 @@
 // The fused fast-weight ops: argument checks, then one kernel call forward and one backward.
-// Memory is the point: the delta rule keeps v_t - vbar_t (B H T Dv) beside the final state, the sum rule keeps only the denominators (B H T); the backward kernels rebuild (delta)
-// or recompute (sum) the fast weights instead of storing one per step.
+// Memory is the point: the delta rule keeps v_t - vbar_t (B H T Dv) beside the final state, the
+// sum rule only the denominators (B H T); the backward kernels rebuild (delta) or recompute (sum)
+// the fast weights instead of storing one per step.
 #include "autograd/fast_weight.h"
 
 #include "autograd/tape.h"

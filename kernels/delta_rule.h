@@ -1,12 +1,13 @@
 // The delta rule of fast weight programmers (Schlag et al., ICML 2021), one independent
 // recurrence per sequence n in [0, BH) (BH = batch x heads). Per step t, with W (Dv, Dk):
-//   vbar_t = W_{t-1} k_t;   u_t = beta_t (v_t - vbar_t);   W_t = W_{t-1} + u_t k_t^T;   y_t = W_t q_t
+//   vbar_t = W_{t-1} k_t;  u_t = beta_t (v_t - vbar_t);  W_t = W_{t-1} + u_t k_t^T;  y_t = W_t q_t
 // Dk is the width of the (feature-mapped) keys and queries ("Ddot" in the paper).
 // The forward saves d_t = v_t - vbar_t (O(T Dv) per sequence) beside the final state W_T; the
 // backward recomputes u_t = beta_t d_t (bit-identical to the forward's), runs time in reverse and
-// REBUILDS W_{t-1} = W_t - u_t k_t^T by subtraction, so no T x Dv x Dk tensor ever exists. Outputs are overwritten. *_cpu are the fast kernels
-// (kernels/cpu/delta_rule_cpu.cpp, OpenMP over BH); *_naive are the plain loops they are tested
-// against; a CUDA twin would be delta_rule_*_cuda with the same signature.
+// REBUILDS W_{t-1} = W_t - u_t k_t^T by subtraction, so no T x Dv x Dk tensor ever exists.
+// Outputs are overwritten. *_cpu are the fast kernels (kernels/cpu/delta_rule_cpu.cpp, OpenMP
+// over sequences and blocks of rows); *_naive are the plain loops they are tested against; a CUDA
+// twin would be delta_rule_*_cuda with the same signature.
 #pragma once
 #include <cstdint>
 

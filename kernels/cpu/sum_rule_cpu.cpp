@@ -1,5 +1,6 @@
-// Sum-rule kernels (math in kernels/sum_rule.h); same plan as delta_rule_cpu.cpp: one sequence
-// per OpenMP task (dynamic schedule), state in L1, whole-vector unit-stride loops, each row touched once per step.
+// Sum-rule kernels (math in kernels/sum_rule.h); same plan as delta_rule_cpu.cpp: OpenMP tasks
+// (dynamic schedule), state in L1 (forward: column blocks as tasks; backward: row blocks in
+// turn), whole-vector unit-stride loops, each row of state touched once per step.
 //   forward:           S = W^T (Dk rows of Dv); the write S_j += k_{t,j} v_t is fused with the
 //                      read of step t+1, W_t q_{t+1} = sum_j q_{t+1,j} S_j.
 //   backward sweep 1:  W (Dv rows of Dk) rebuilt from W_0 forwards: W_i += v_i k; dq += gh_i W_i.
