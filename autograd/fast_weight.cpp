@@ -1,7 +1,7 @@
 // The fused fast-weight ops: argument checks, then one kernel call forward and one backward.
-// Memory is the point: the delta rule keeps u_t and v_t - vbar_t (2 x B H T Dv) beside the final
-// state, the sum rule keeps only the denominators (B H T); the backward kernels rebuild (delta)
-// or recompute (sum) the fast weights instead of storing one per step.
+// Memory is the point: the delta rule keeps v_t - vbar_t (B H T Dv) beside the final state, the
+// sum rule only the denominators (B H T); the backward kernels rebuild (delta) or recompute (sum)
+// the fast weights instead of storing one per step.
 #include "autograd/fast_weight.h"
 
 #include "autograd/tape.h"
@@ -63,7 +63,8 @@ Tensor unless_zero(const Tensor& g) {
   const bool zero = dispatch_dtype(g.dtype(), [&](auto tag) {
     using Real = decltype(tag);
     const Real* p = g.data<Real>();
-    for (int64_t i = 0; i < g.numel(); ++i)
+    const int64_t n = g.numel();
+    for (int64_t i = 0; i < n; ++i)
       if (p[i] != Real(0)) return false;
     return true;
   });
@@ -76,7 +77,7 @@ Tensor unless_zero(const Tensor& g) {
 //   dk_t = A_t^T u_t - beta_t W_{t-1}^T a_t               dW0 = A_1 - beta_1 a_1 k_1^T
 // computed by one reverse sweep that rebuilds W_{t-1} = W_t - u_t k_t^T (kernels/delta_rule.h).
 struct DeltaRuleOp : Op {
-  Tensor q, k, beta, u, d, WT;  // u_t and d_t = v_t - vbar_t are what the forward saved
+  Tensor q, k, beta, d, WT;  // d_t = v_t - vbar_t is what the forward saved
   FastWeightDims dims{};
   const char* name() const override { return "delta_rule"; }
   std::vector<Tensor> backward(const std::vector<Tensor>& g, const std::vector<bool>& need) override {
@@ -92,7 +93,7 @@ struct DeltaRuleOp : Op {
       kernels::delta_rule_backward_cpu<Real>(
           dq.data<Real>(), dk.data<Real>(), dv.data<Real>(), dbeta.data<Real>(),
           dW0.data<Real>(), g[0].data<Real>(), ptr_or_null<Real>(grad_WT), q.data<Real>(),
-          k.data<Real>(), beta.data<Real>(), u.data<Real>(), d.data<Real>(), WT.data<Real>(),
+          k.data<Real>(), beta.data<Real>(), d.data<Real>(), WT.data<Real>(),
           B * H, T, Dk, Dv, ws.data<Real>());
     });
     std::vector<Tensor> grads = {dq, dk, dv, dbeta, dW0};
@@ -151,13 +152,12 @@ DeltaRuleResult delta_rule(const Variable& q, const Variable& k, const Variable&
   const bool grad = any_requires_grad(inputs);
   const DType dt = q.dtype();
   Tensor y = Tensor::empty({B, H, T, Dv}, dt), WT = Tensor::empty({B, H, Dv, Dk}, dt);
-  Tensor u = grad ? Tensor::empty({B, H, T, Dv}, dt) : Tensor();
   Tensor d = grad ? Tensor::empty({B, H, T, Dv}, dt) : Tensor();
   dispatch_dtype(dt, [&](auto tag) {
     using Real = decltype(tag);
     Tensor ws = Tensor::empty({kernels::delta_rule_workspace_size<Real>(B * H, Dk, Dv)}, dt);
     kernels::delta_rule_forward_cpu<Real>(
-        y.data<Real>(), WT.data<Real>(), ptr_or_null<Real>(u), ptr_or_null<Real>(d),
+        y.data<Real>(), WT.data<Real>(), ptr_or_null<Real>(d),
         q.value().data<Real>(), k.value().data<Real>(), v.value().data<Real>(),
         beta.value().data<Real>(), W0.defined() ? W0.value().data<Real>() : nullptr, B * H, T,
         Dk, Dv, ws.data<Real>());
@@ -167,7 +167,6 @@ DeltaRuleResult delta_rule(const Variable& q, const Variable& k, const Variable&
     op->q = q.value();
     op->k = k.value();
     op->beta = beta.value();
-    op->u = u;
     op->d = d;
     op->WT = WT;
   }

@@ -1,13 +1,15 @@
-// Delta-rule kernels (math in kernels/delta_rule.h). OpenMP runs one sequence per task; the state
-// of a sequence (16 KB at Dv = Dk = 64 in f32) stays in L1 for its whole time loop. Each kernel
-// uses the orientation that makes its hot loop unit-stride, whole-vector and free of horizontal
-// sums, and touches every row of state ONCE per step:
-//   forward:  S = W^T (Dk rows of Dv). W k and W q are sums of rows (sum_j k_j S_j), and the
-//             write of step t (S_j += k_j u_t) is fused with the reads of step t+1.
+// Delta-rule kernels (math in kernels/delta_rule.h). The state of a sequence stays in L1 for the
+// whole time loop, and each kernel uses the orientation that makes its hot loop unit-stride,
+// whole-vector and free of horizontal sums, touching every row of state once per pass:
+//   forward:  S = W^T (Dk rows of Dv). W k and W q are sums of rows (sum_j k_j S_j); the writes
+//             of two steps are fused with the reads of the next two. The rows of W evolve
+//             independently, so each block of at most 64 of them (f32) is its own OpenMP task.
 //   backward: W and A = dL/dW (Dv rows of Dk). Row i of both evolves on its own; dq and dk are
-//             sums of rows; the one dot product per row (a_i = A_i . k) is computed for the next
-//             step while the row is still in registers.
-// The naive twins below each kernel are the DESIGN.md pseudo-code as plain loops.
+//             sums of rows; the one dot product per row (a_i = A_i . k) is taken for the next
+//             step while the row is in registers. Rows go in blocks that fit in L1.
+// Tasks are handed to threads one at a time (dynamic schedule), so a thread slowed down by other
+// work on the machine does not hold up the rest. The naive twins below each kernel are the
+// DESIGN.md pseudo-code as plain loops.
 #include "kernels/delta_rule.h"
 
 #include <omp.h>
@@ -20,94 +22,145 @@
 namespace fwp::kernels {
 
 namespace {
+// The forward runs in column blocks of S (rows of W) of at most this many vectors: the rows of W
+// evolve independently, so each block is its own task with its accumulators in registers.
+constexpr int64_t kForwardBlockVecs = 4;
+template <typename Real> int64_t forward_blocks(int64_t Dv) {
+  return std::max<int64_t>(1, (vec_count<Real>(Dv) + kForwardBlockVecs - 1) / kForwardBlockVecs);
+}
+
+// The backward runs in blocks of rows of W and A that fit in 32 KB (L1 holds 32-48 KB), one
+// block after the other over the whole time loop: the rows evolve independently, and only dq,
+// dk and dbeta sum over them (the blocks after the first add into them).
+template <typename Real>
+int64_t backward_block_rows(int64_t Dk, int64_t Dv) {
+  const int64_t fit = 32768 / (2 * padded<Real>(Dk) * int64_t(sizeof(Real)));
+  return std::min(Dv, std::max(kLanes<Real>, fit / kLanes<Real> * kLanes<Real>));
+}
+
 template <typename Real>
 int64_t slice_size(int64_t Dk, int64_t Dv) {
-  const int64_t Dkp = padded<Real>(Dk), Dvp = padded<Real>(Dv);
-  const int64_t forward = Dk * Dvp + 12 * Dvp;
-  const int64_t backward = 2 * Dv * Dkp + 8 * Dkp + padded<Real>(Dv);
+  const int64_t Dkp = padded<Real>(Dk), rows = padded<Real>(backward_block_rows<Real>(Dk, Dv));
+  const int64_t forward = Dk * kForwardBlockVecs * kLanes<Real>;
+  const int64_t backward = 2 * rows * Dkp + 4 * rows + kLanes<Real> * kLanes<Real> + 5 * Dkp;
   return std::max(forward, backward);
 }
 }  // namespace
 
 template <typename Real>
 int64_t delta_rule_workspace_size(int64_t BH, int64_t Dk, int64_t Dv) {
-  return std::min<int64_t>(std::max<int64_t>(BH, 1), omp_get_max_threads()) *
-         slice_size<Real>(Dk, Dv);
+  return team_size(BH * forward_blocks<Real>(Dv)) * slice_size<Real>(Dk, Dv);
 }
 
 namespace {
 
-// One sequence of the forward. NV = vectors per row of S (Dv padded), 0 when not fixed.
-// R independent accumulator sets hide the FMA latency when rows are only one or two vectors.
-template <typename Real, int NV>
-void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict u_out,
-                      Real* __restrict d_out, const Real* __restrict q,
-                      const Real* __restrict k, const Real* __restrict v,
-                      const Real* __restrict beta, const Real* __restrict W0, int64_t T,
-                      int64_t Dk, int64_t Dv, Real* __restrict ws) {
+// Steps per pass over S (M) and independent accumulator sets (R) for rows of NV vectors: two
+// steps per pass halve the loads and stores of S while the accumulators (2 M R NV vectors) still
+// fit in registers; R > 1 hides the FMA latency when a row is a single vector.
+constexpr int kStepsPerPass = 2;
+template <int NV> constexpr int kAccSets = NV == 1 ? 2 : 1;
+
+// One pass over S (rows j of nv vectors) for M steps: the writes S_j += sum_m kc[m][j] u_m, each
+// rounded in turn as separate steps would be, then the reads of the next steps,
+// acc_k[m] += kn[m][j] S_j and acc_q[m] += qn[m][j] S_j (R partial sums each, at [(m R + r) nv]).
+template <typename Real, int NV, int M>
+void pass_over_state(Vec<Real>* __restrict S, const Vec<Real>* __restrict u,
+                     const Real* const* kc, const Real* const* kn, const Real* const* qn,
+                     Vec<Real>* __restrict acc_k, Vec<Real>* __restrict acc_q, int64_t Dk,
+                     int64_t nv) {
   using V = Vec<Real>;
-  constexpr int R = NV == 1 ? 4 : NV == 2 ? 2 : 1;
-  const int64_t nv = NV > 0 ? NV : vec_count<Real>(Dv), Dvp = nv * kLanes<Real>;
+  constexpr int R = kAccSets<NV>;
+  for (int64_t c = 0; c < M * R * nv; ++c) acc_k[c] = acc_q[c] = V{};
+  auto row = [&](int64_t j, int r) {
+    for (int64_t c = 0; c < nv; ++c) {
+      V s = S[j * nv + c];
+      for (int m = 0; m < M; ++m) s += kc[m][j] * u[m * nv + c];
+      S[j * nv + c] = s;
+      for (int m = 0; m < M; ++m) {
+        acc_k[(m * R + r) * nv + c] += kn[m][j] * s;
+        acc_q[(m * R + r) * nv + c] += qn[m][j] * s;
+      }
+    }
+  };
+  int64_t j = 0;
+  for (; j + R <= Dk; j += R)
+    for (int r = 0; r < R; ++r) row(j + r, r);
+  for (; j < Dk; ++j) row(j, 0);
+}
+
+// One sequence of the forward, for a block of Dv rows of W (v, y, d rows have stride ldv);
+// NV = vectors per row of S (Dv padded). Steps go in blocks of M; at the start of a block the
+// accumulators hold W_{t-1} k_{t+m} and W_{t-1} q_{t+m} for its steps m, and the earlier steps of
+// the block are added analytically:
+//   vbar_{t+m} = W_{t-1} k_{t+m} + sum_{m' < m} (k_{t+m'} . k_{t+m}) u_{t+m'}
+//   y_{t+m}    = W_{t-1} q_{t+m} + sum_{m' <= m} (k_{t+m'} . q_{t+m}) u_{t+m'}
+template <typename Real, int NV>
+void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict d_out,
+                      const Real* __restrict q, const Real* __restrict k,
+                      const Real* __restrict v, const Real* __restrict beta,
+                      const Real* __restrict W0, int64_t T, int64_t Dk, int64_t Dv, int64_t ldv,
+                      Real* __restrict ws) {
+  using V = Vec<Real>;
+  constexpr int M = kStepsPerPass, R = kAccSets<NV>;
+  constexpr int64_t nv = NV, Dvp = nv * kLanes<Real>;
   V* __restrict S = reinterpret_cast<V*>(ws);  // row j of S = column j of W: S[j * nv + c]
-  V local[NV > 0 ? (2 * R + 4) * NV : 1];
-  V* vbar = NV > 0 ? local : S + Dk * nv;  // R partial sums of W_{t-1} k_t
-  V* wq = vbar + R * nv;                   // R partial sums of W_{t-1} q_t
-  V* u = wq + R * nv;                      // v_t, then u_t
-  V* out = u + nv;                         // y_t, u_t, v_t - vbar_t
+  V local[(2 * M * R + M + 2) * NV];
+  V* acc_k = local;
+  V* acc_q = acc_k + M * R * nv;
+  V* u = acc_q + M * R * nv;  // u of the M steps of a block
+  V* out = u + M * nv;        // y, then v - vbar, of one step
   for (int64_t j = 0; j < Dk; ++j) {
     Real* row = reinterpret_cast<Real*>(S + j * nv);
     for (int64_t i = 0; i < Dvp; ++i) row[i] = W0 && i < Dv ? W0[i * Dk + j] : Real(0);
   }
-  for (int64_t c = 0; c < R * nv; ++c) vbar[c] = wq[c] = V{};
-  for (int64_t j = 0; j < (T > 0 ? Dk : 0); ++j)  // the reads of step 0
-    for (int64_t c = 0; c < nv; ++c) {
-      vbar[c] += k[j] * S[j * nv + c];
-      wq[c] += q[j] * S[j * nv + c];
-    }
-  for (int64_t t = 0; t < T; ++t) {
-    const Real* kt = k + t * Dk;
-    const Real* qt = q + t * Dk;
-    Real kq = 0;
-    for (int64_t j = 0; j < Dk; ++j) kq += kt[j] * qt[j];
-    // u_t = beta_t (v_t - vbar_t);   y_t = W_t q_t = W_{t-1} q_t + u_t (k_t . q_t)
-    load_row(u, v + t * Dv, Dv);
-    for (int64_t c = 0; c < nv; ++c) {
-      V vb = vbar[c], w = wq[c];
-      for (int r = 1; r < R; ++r) {
-        vb += vbar[r * nv + c];
-        w += wq[r * nv + c];
+  auto rows_at = [&](const Real* x, int64_t t0, const Real** p) {  // rows t0.. of x, clamped
+    for (int m = 0; m < M; ++m) p[m] = x + std::min(t0 + m, T - 1) * Dk;
+  };
+  const Real *kc[M], *kn[M], *qn[M];
+  if (T > 0) {  // the reads of the first block: a pass that writes zero updates
+    for (int64_t c = 0; c < M * nv; ++c) u[c] = V{};
+    rows_at(k, 0, kc);
+    rows_at(k, 0, kn);
+    rows_at(q, 0, qn);
+    pass_over_state<Real, NV, M>(S, u, kc, kn, qn, acc_k, acc_q, Dk, nv);
+  }
+  for (int64_t t0 = 0; t0 < T; t0 += M) {
+    const int mm = static_cast<int>(std::min<int64_t>(M, T - t0));  // steps in this block
+    for (int m = 0; m < mm; ++m) {
+      const int64_t t = t0 + m;
+      Real kk[M], kq[M];  // k_{t0+m'} . k_t and k_{t0+m'} . q_t
+      for (int mp = 0; mp <= m; ++mp) {
+        kk[mp] = mp < m ? dot(k + (t0 + mp) * Dk, k + t * Dk, Dk) : Real(0);
+        kq[mp] = dot(k + (t0 + mp) * Dk, q + t * Dk, Dk);
       }
-      const V diff = u[c] - vb;
-      u[c] = beta[t] * diff;
-      out[c] = w + kq * u[c];
-      out[nv + c] = u[c];
-      out[2 * nv + c] = diff;
-    }
-    store_row(y + t * Dv, out, Dv);
-    if (u_out) {
-      store_row(u_out + t * Dv, out + nv, Dv);
-      store_row(d_out + t * Dv, out + 2 * nv, Dv);
-    }
-    // one pass over S: the write of step t, S_j += k_{t,j} u_t, then the reads of step t+1
-    const Real* kn = t + 1 < T ? kt + Dk : kt;
-    const Real* qn = t + 1 < T ? qt + Dk : qt;
-    for (int64_t c = 0; c < R * nv; ++c) vbar[c] = wq[c] = V{};
-    int64_t j = 0;
-    for (; j + R <= Dk; j += R)
-      for (int r = 0; r < R; ++r)
-        for (int64_t c = 0; c < nv; ++c) {
-          const V s = S[(j + r) * nv + c] + kt[j + r] * u[c];
-          S[(j + r) * nv + c] = s;
-          vbar[r * nv + c] += kn[j + r] * s;
-          wq[r * nv + c] += qn[j + r] * s;
-        }
-    for (; j < Dk; ++j)
+      load_row(out, v + t * ldv, Dv);
       for (int64_t c = 0; c < nv; ++c) {
-        const V s = S[j * nv + c] + kt[j] * u[c];
-        S[j * nv + c] = s;
-        vbar[c] += kn[j] * s;
-        wq[c] += qn[j] * s;
+        V vbar = acc_k[m * R * nv + c], wq = acc_q[m * R * nv + c];
+        for (int r = 1; r < R; ++r) {
+          vbar += acc_k[(m * R + r) * nv + c];
+          wq += acc_q[(m * R + r) * nv + c];
+        }
+        for (int mp = 0; mp < m; ++mp) {
+          vbar += kk[mp] * u[mp * nv + c];
+          wq += kq[mp] * u[mp * nv + c];
+        }
+        const V diff = out[c] - vbar;  // v_t - vbar_t
+        u[m * nv + c] = beta[t] * diff;
+        out[c] = wq + kq[m] * u[m * nv + c];
+        out[nv + c] = diff;
       }
+      store_row(y + t * ldv, out, Dv);
+      if (d_out) store_row(d_out + t * ldv, out + nv, Dv);
+    }
+    // one pass over S: the writes of this block, then the reads of the next
+    rows_at(k, t0, kc);
+    rows_at(k, t0 + M, kn);
+    rows_at(q, t0 + M, qn);
+    if (mm == M) {
+      pass_over_state<Real, NV, M>(S, u, kc, kn, qn, acc_k, acc_q, Dk, nv);
+    } else {
+      pass_over_state<Real, NV, 1>(S, u, kc, kn, qn, acc_k, acc_q, Dk, nv);
+    }
   }
   for (int64_t i = 0; i < Dv; ++i)
     for (int64_t j = 0; j < Dk; ++j) WT[i * Dk + j] = reinterpret_cast<Real*>(S + j * nv)[i];
@@ -116,26 +169,35 @@ void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict 
 }  // namespace
 
 template <typename Real>
-void delta_rule_forward_cpu(Real* y, Real* WT, Real* u, Real* d, const Real* q, const Real* k,
+void delta_rule_forward_cpu(Real* y, Real* WT, Real* d, const Real* q, const Real* k,
                             const Real* v, const Real* beta, const Real* W0, int64_t BH,
                             int64_t T, int64_t Dk, int64_t Dv, Real* workspace) {
-  const int64_t slice = slice_size<Real>(Dk, Dv);
-  with_vec_count(vec_count<Real>(Dv), [&](auto nv) {
-#pragma omp parallel
-    {
-      Real* ws = workspace + omp_get_thread_num() * slice;
-#pragma omp for schedule(static)
-      for (int64_t n = 0; n < BH; ++n)
-        forward_sequence<Real, nv()>(
-            y + n * T * Dv, WT + n * Dv * Dk, u ? u + n * T * Dv : nullptr,
-            d ? d + n * T * Dv : nullptr, q + n * T * Dk, k + n * T * Dk, v + n * T * Dv,
-            beta + n * T, W0 ? W0 + n * Dv * Dk : nullptr, T, Dk, Dv, ws);
+  const int64_t slice = slice_size<Real>(Dk, Dv), nb = forward_blocks<Real>(Dv);
+  constexpr int64_t kCols = kForwardBlockVecs * kLanes<Real>;
+#pragma omp parallel num_threads(team_size(BH * nb))
+  {
+    Real* ws = workspace + omp_get_thread_num() * slice;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < BH * nb; ++task) {
+      const int64_t n = task / nb, c0 = (task % nb) * kCols, cols = std::min(kCols, Dv - c0);
+      auto run = [&](auto nv) {
+        forward_sequence<Real, decltype(nv)::value>(
+            y + n * T * Dv + c0, WT + (n * Dv + c0) * Dk, d ? d + n * T * Dv + c0 : nullptr,
+            q + n * T * Dk, k + n * T * Dk, v + n * T * Dv + c0, beta + n * T,
+            W0 ? W0 + (n * Dv + c0) * Dk : nullptr, T, Dk, cols, Dv, ws);
+      };
+      switch (vec_count<Real>(cols)) {
+        case 1: run(CountTag<1>{}); break;
+        case 2: run(CountTag<2>{}); break;
+        case 3: run(CountTag<3>{}); break;
+        default: run(CountTag<4>{}); break;
+      }
     }
-  });
+  }
 }
 
 template <typename Real>
-void delta_rule_forward_naive(Real* y, Real* WT, Real* u, Real* d, const Real* q, const Real* k,
+void delta_rule_forward_naive(Real* y, Real* WT, Real* d, const Real* q, const Real* k,
                               const Real* v, const Real* beta, const Real* W0, int64_t BH,
                               int64_t T, int64_t Dk, int64_t Dv) {
   std::vector<Real> vbar(Dv);
@@ -151,10 +213,7 @@ void delta_rule_forward_naive(Real* y, Real* WT, Real* u, Real* d, const Real* q
       }
       for (int64_t i = 0; i < Dv; ++i) {  // u = beta (v - vbar);  W += u k^T
         const Real diff = v[r * Dv + i] - vbar[i], ui = beta[r] * diff;
-        if (u) {
-          u[r * Dv + i] = ui;
-          d[r * Dv + i] = diff;
-        }
+        if (d) d[r * Dv + i] = diff;
         for (int64_t j = 0; j < Dk; ++j) W[i * Dk + j] += ui * kt[j];
       }
       for (int64_t i = 0; i < Dv; ++i) {  // y = W q
@@ -170,31 +229,38 @@ namespace {
 
 // One sequence of the backward (DESIGN.md section 3). NK = vectors per row (Dk padded), 0 when
 // not fixed. A holds dL/dW_t BEFORE g_t q_t^T is added (A' below), so per step and row i:
-//   a_i = A'_i . k_t + g_i (q_t . k_t)        (computed during the previous step, in `a`)
+//   a_i = A'_i . k_t + g_i (q_t . k_t)        (computed during the previous step)
 //   dq += g_i W_i                              dq_t = W_t^T g_t
 //   dk += u_i A'_i;  W_i -= u_i k_t;  dk -= beta a_i W_i     (W_i is now row i of W_{t-1})
 //   A'_i += g_i q_t - beta a_i k_t             (now dL/dW_{t-1} before g_{t-1} q_{t-1}^T)
-// and finally dk_t += (u_t . g_t) q_t, the A'^T u term's missing g_t q_t^T part.
+// and finally dk_t += (u_t . g_t) q_t, the A'^T u term's missing g_t q_t^T part. The dot products
+// A'_i . k_{t-1} for the next step are taken while row i is in registers, as one partial-sum
+// vector per row, and summed for a block of kLanes rows at once (hsum_rows).
 template <typename Real, int NK>
 void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restrict dv,
                        Real* __restrict dbeta, Real* __restrict dW0, const Real* __restrict gy,
                        const Real* __restrict gWT, const Real* __restrict q,
                        const Real* __restrict k, const Real* __restrict beta,
-                       const Real* __restrict u, const Real* __restrict d,
-                       const Real* __restrict WT, int64_t T, int64_t Dk, int64_t Dv,
-                       Real* __restrict ws) {
+                       const Real* __restrict d, const Real* __restrict WT, int64_t T,
+                       int64_t Dk, int64_t Dv, int64_t ldv, bool add, Real* __restrict ws) {
   using V = Vec<Real>;
-  const int64_t nk = NK > 0 ? NK : vec_count<Real>(Dk);
+  constexpr int64_t L = kLanes<Real>;
+  const int64_t nk = NK > 0 ? NK : vec_count<Real>(Dk), nv = vec_count<Real>(Dv);
   V* __restrict W = reinterpret_cast<V*>(ws);  // row i of W: W[i * nk + c]
   V* __restrict A = W + Dv * nk;
-  Real* __restrict a = reinterpret_cast<Real*>(A + Dv * nk);  // a_i of the current step
-  V local[NK > 0 ? 6 * NK : 1];
-  V* qt = NK > 0 ? local : reinterpret_cast<V*>(a + padded<Real>(Dv));  // q_t, k_t, k_{t-1}
+  V* a = A + Dv * nk;  // a_t (rows in lanes), overwritten block by block with a_{t-1}
+  V* u = a + nv;       // u_t = beta_t d_t
+  V* ba = u + nv;      // beta_t a_t
+  V* gp = ba + nv;     // g_{t-1}
+  V* P = gp + nv;      // partial sums A'_i . k_{t-1} of the rows of one block
+  const Real* ur = reinterpret_cast<const Real*>(u);
+  const Real* bar = reinterpret_cast<const Real*>(ba);
+  V local[NK > 0 ? 5 * NK : 1];
+  V* qt = NK > 0 ? local : P + L;  // q_t, k_t, k_{t-1}
   V* kt = qt + nk;
   V* kp = kt + nk;
-  V* acc_q = kp + nk;       // sum_i g_i W_{t,i}
-  V* acc_ku = acc_q + nk;   // sum_i u_i A'_i
-  V* acc_kw = acc_ku + nk;  // sum_i beta a_i W_{t-1,i}
+  V* acc_q = kp + nk;      // sum_i g_i W_{t,i}
+  V* acc_k = acc_q + nk;   // sum_i u_i A'_i - beta a_i W_{t-1,i}
   for (int64_t i = 0; i < Dv; ++i) {
     load_row(W + i * nk, WT + i * Dk, Dk);
     if (gWT) {
@@ -205,48 +271,66 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
   }
   if (T > 0) {  // a for step T-1
     load_row(kt, k + (T - 1) * Dk, Dk);
-    Real qk = 0;
-    for (int64_t j = 0; j < Dk; ++j) qk += q[(T - 1) * Dk + j] * k[(T - 1) * Dk + j];
-    for (int64_t i = 0; i < Dv; ++i) {
-      V p{};
-      for (int64_t c = 0; c < nk; ++c) p += A[i * nk + c] * kt[c];
-      a[i] = hsum(p) + gy[(T - 1) * Dv + i] * qk;
+    load_row(gp, gy + (T - 1) * ldv, Dv);
+    const Real qk = dot(q + (T - 1) * Dk, k + (T - 1) * Dk, Dk);
+    for (int64_t i0 = 0; i0 < Dv; i0 += L) {
+      for (int64_t r = 0; r < L; ++r) {
+        P[r] = V{};
+        for (int64_t c = 0; i0 + r < Dv && c < nk; ++c) P[r] += A[(i0 + r) * nk + c] * kt[c];
+      }
+      a[i0 / L] = hsum_rows<Real>(P) + qk * gp[i0 / L];
     }
   }
   for (int64_t t = T - 1; t >= 0; --t) {
-    const int64_t tp = t > 0 ? t - 1 : 0;  // the step whose a_i this pass prepares
+    const int64_t tp = t > 0 ? t - 1 : 0;  // the step whose a this pass prepares
+    const Real bt = beta[t];
     load_row(qt, q + t * Dk, Dk);
     load_row(kt, k + t * Dk, Dk);
     load_row(kp, k + tp * Dk, Dk);
-    Real qk_prev = 0;
-    for (int64_t j = 0; j < Dk; ++j) qk_prev += q[tp * Dk + j] * k[tp * Dk + j];
-    for (int64_t c = 0; c < nk; ++c) acc_q[c] = acc_ku[c] = acc_kw[c] = V{};
-    Real db = 0, ug = 0;
-    const Real bt = beta[t];
-    for (int64_t i = 0; i < Dv; ++i) {
-      const Real gi = gy[t * Dv + i], ui = u[t * Dv + i], ai = a[i], bai = bt * ai;
-      dv[t * Dv + i] = bai;
-      db += ai * d[t * Dv + i];
-      ug += ui * gi;
-      V* Wi = W + i * nk;
-      V* Ai = A + i * nk;
-      V p{};
-      for (int64_t c = 0; c < nk; ++c) {
-        const V av = Ai[c], w = Wi[c] - ui * kt[c];
-        acc_q[c] += gi * Wi[c];
-        acc_ku[c] += ui * av;
-        Wi[c] = w;
-        acc_kw[c] += bai * w;
-        const V an = av + gi * qt[c] - bai * kt[c];
-        Ai[c] = an;
-        p += an * kp[c];
-      }
-      a[i] = hsum(p) + gy[tp * Dv + i] * qk_prev;
+    load_row(u, d + t * ldv, Dv);
+    load_row(gp, gy + tp * ldv, Dv);
+    const Real qk_prev = dot(q + tp * Dk, k + tp * Dk, Dk);
+    const Real ab = dot(reinterpret_cast<const Real*>(a), d + t * ldv, Dv);  // a_t . (v_t - vbar_t)
+    dbeta[t] = add ? dbeta[t] + ab : ab;
+    const Real ug = bt * dot(d + t * ldv, gy + t * ldv, Dv);  // u_t . g_t
+    for (int64_t c = 0; c < nv; ++c) {
+      u[c] = bt * u[c];
+      ba[c] = bt * a[c];
     }
-    for (int64_t c = 0; c < nk; ++c) acc_ku[c] += ug * qt[c] - acc_kw[c];
+    store_row(dv + t * ldv, ba, Dv);  // dv_t = beta_t a_t
+    for (int64_t c = 0; c < nk; ++c) acc_q[c] = acc_k[c] = V{};
+    for (int64_t i0 = 0; i0 < Dv; i0 += L) {
+      const int64_t rows = std::min(L, Dv - i0);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t i = i0 + r;
+        const Real gi = gy[t * ldv + i], ui = ur[i], bai = bar[i];
+        V* Wi = W + i * nk;
+        V* Ai = A + i * nk;
+        V p{};
+        for (int64_t c = 0; c < nk; ++c) {
+          const V av = Ai[c], w = Wi[c] - ui * kt[c];
+          acc_q[c] += gi * Wi[c];
+          acc_k[c] += ui * av;
+          acc_k[c] -= bai * w;
+          Wi[c] = w;
+          const V an = av + gi * qt[c] - bai * kt[c];
+          Ai[c] = an;
+          p += an * kp[c];
+        }
+        P[r] = p;
+      }
+      for (int64_t r = rows; r < L; ++r) P[r] = V{};
+      a[i0 / L] = hsum_rows<Real>(P) + qk_prev * gp[i0 / L];
+    }
+    for (int64_t c = 0; c < nk; ++c) acc_k[c] += ug * qt[c];
+    if (add) {  // kp is free again: it holds what the earlier row blocks left in dq_t, dk_t
+      load_row(kp, dq + t * Dk, Dk);
+      for (int64_t c = 0; c < nk; ++c) acc_q[c] += kp[c];
+      load_row(kp, dk + t * Dk, Dk);
+      for (int64_t c = 0; c < nk; ++c) acc_k[c] += kp[c];
+    }
     store_row(dq + t * Dk, acc_q, Dk);
-    store_row(dk + t * Dk, acc_ku, Dk);
-    dbeta[t] = db;
+    store_row(dk + t * Dk, acc_k, Dk);
   }
   for (int64_t i = 0; i < Dv; ++i) store_row(dW0 + i * Dk, A + i * nk, Dk);
 }
@@ -256,21 +340,23 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
 template <typename Real>
 void delta_rule_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0,
                              const Real* grad_y, const Real* grad_WT, const Real* q,
-                             const Real* k, const Real* beta, const Real* u, const Real* d,
-                             const Real* WT, int64_t BH, int64_t T, int64_t Dk, int64_t Dv,
-                             Real* workspace) {
+                             const Real* k, const Real* beta, const Real* d, const Real* WT,
+                             int64_t BH, int64_t T, int64_t Dk, int64_t Dv, Real* workspace) {
   const int64_t slice = slice_size<Real>(Dk, Dv);
   with_vec_count(vec_count<Real>(Dk), [&](auto nk) {
-#pragma omp parallel
+#pragma omp parallel num_threads(team_size(BH))
     {
       Real* ws = workspace + omp_get_thread_num() * slice;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
       for (int64_t n = 0; n < BH; ++n) {
-        const int64_t tk = n * T * Dk, tv = n * T * Dv, s = n * Dv * Dk;
-        backward_sequence<Real, nk()>(dq + tk, dk + tk, dv + tv, dbeta + n * T, dW0 + s,
-                                      grad_y + tv, grad_WT ? grad_WT + s : nullptr, q + tk,
-                                      k + tk, beta + n * T, u + tv, d + tv, WT + s, T, Dk, Dv,
-                                      ws);
+        const int64_t tk = n * T * Dk, tv = n * T * Dv, rows = backward_block_rows<Real>(Dk, Dv);
+        for (int64_t r0 = 0; r0 == 0 || r0 < Dv; r0 += std::max<int64_t>(rows, 1)) {
+          const int64_t s = (n * Dv + r0) * Dk, nrows = std::min(rows, Dv - r0);
+          backward_sequence<Real, nk()>(
+              dq + tk, dk + tk, dv + tv + r0, dbeta + n * T, dW0 + s, grad_y + tv + r0,
+              grad_WT ? grad_WT + s : nullptr, q + tk, k + tk, beta + n * T, d + tv + r0,
+              WT + s, T, Dk, nrows, Dv, r0 > 0, ws);
+        }
       }
     }
   });
@@ -279,9 +365,9 @@ void delta_rule_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW
 template <typename Real>
 void delta_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0,
                                const Real* grad_y, const Real* grad_WT, const Real* q,
-                               const Real* k, const Real* beta, const Real* u, const Real* d,
-                               const Real* WT, int64_t BH, int64_t T, int64_t Dk, int64_t Dv) {
-  std::vector<Real> W(Dv * Dk), a(Dv);
+                               const Real* k, const Real* beta, const Real* d, const Real* WT,
+                               int64_t BH, int64_t T, int64_t Dk, int64_t Dv) {
+  std::vector<Real> W(Dv * Dk), a(Dv), ut(Dv);
   for (int64_t n = 0; n < BH; ++n) {
     Real* A = dW0 + n * Dv * Dk;
     for (int64_t e = 0; e < Dv * Dk; ++e) {
@@ -293,8 +379,8 @@ void delta_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* 
       const Real* qt = q + r * Dk;
       const Real* kt = k + r * Dk;
       const Real* g = grad_y + r * Dv;
-      const Real* ut = u + r * Dv;
       const Real b = beta[r];
+      for (int64_t i = 0; i < Dv; ++i) ut[i] = b * d[r * Dv + i];  // u = beta (v - vbar)
       for (int64_t i = 0; i < Dv; ++i)  // A += g q^T   (A = dL/dW_t)
         for (int64_t j = 0; j < Dk; ++j) A[i * Dk + j] += g[i] * qt[j];
       for (int64_t j = 0; j < Dk; ++j) {  // dq = W_t^T g;  dk = A^T u
@@ -323,19 +409,18 @@ void delta_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* 
 
 #define FWP_INSTANTIATE(R)                                                                      \
   template int64_t delta_rule_workspace_size<R>(int64_t, int64_t, int64_t);                   \
-  template void delta_rule_forward_cpu<R>(R*, R*, R*, R*, const R*, const R*, const R*,       \
+  template void delta_rule_forward_cpu<R>(R*, R*, R*, const R*, const R*, const R*,           \
                                           const R*, const R*, int64_t, int64_t, int64_t,      \
                                           int64_t, R*);                                       \
-  template void delta_rule_forward_naive<R>(R*, R*, R*, R*, const R*, const R*, const R*,     \
+  template void delta_rule_forward_naive<R>(R*, R*, R*, const R*, const R*, const R*,         \
                                             const R*, const R*, int64_t, int64_t, int64_t,    \
                                             int64_t);                                         \
   template void delta_rule_backward_cpu<R>(R*, R*, R*, R*, R*, const R*, const R*, const R*,  \
-                                           const R*, const R*, const R*, const R*, const R*,  \
-                                           int64_t, int64_t, int64_t, int64_t, R*);           \
+                                           const R*, const R*, const R*, const R*, int64_t,   \
+                                           int64_t, int64_t, int64_t, R*);                    \
   template void delta_rule_backward_naive<R>(R*, R*, R*, R*, R*, const R*, const R*,          \
                                              const R*, const R*, const R*, const R*,          \
-                                             const R*, const R*, int64_t, int64_t, int64_t,   \
-                                             int64_t);
+                                             const R*, int64_t, int64_t, int64_t, int64_t);
 FWP_INSTANTIATE(float)
 FWP_INSTANTIATE(double)
 #undef FWP_INSTANTIATE
