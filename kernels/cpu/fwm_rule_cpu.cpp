@@ -49,11 +49,6 @@ int64_t slice_vectors(int64_t Dk, int64_t Dv, int64_t C) {
   return (C + 2) * Dk * nv + 2 * C * nv + 2 * Dk + 12 * nv + vec_count<Real>(C + 1);
 }
 
-// Threads that run a call: one per sequence at most; the workspace has a slice for each.
-int team_size(int64_t BH) {
-  return static_cast<int>(std::min<int64_t>(std::max<int64_t>(BH, 1), omp_get_max_threads()));
-}
-
 // s = 1 / max(1, n) with n = sqrt(sq_norm) when the step clamps, else 1.
 template <typename Real>
 Real clamp_scale(Real sq_norm, bool clamp) {
