@@ -6,6 +6,7 @@
 
 #include "autograd/fast_weight.h"
 #include "autograd/functions.h"
+#include "autograd/fwm_rule.h"
 #include "core/functional.h"
 
 namespace fwp {
@@ -13,7 +14,14 @@ namespace fwp {
 // ------------------------------------------------------------------ config
 
 std::string to_string(AttentionKind k) { return k == AttentionKind::softmax ? "softmax" : "fast_weight"; }
-std::string to_string(UpdateRule r) { return r == UpdateRule::sum ? "sum" : "delta"; }
+std::string to_string(UpdateRule r) {
+  switch (r) {
+    case UpdateRule::sum: return "sum";
+    case UpdateRule::delta: return "delta";
+    case UpdateRule::fwm: return "fwm";
+  }
+  return "?";
+}
 
 AttentionKind attention_kind_from_string(const std::string& name) {
   if (name == "softmax") return AttentionKind::softmax;
@@ -24,7 +32,8 @@ AttentionKind attention_kind_from_string(const std::string& name) {
 UpdateRule update_rule_from_string(const std::string& name) {
   if (name == "sum") return UpdateRule::sum;
   if (name == "delta") return UpdateRule::delta;
-  throw Error(cat("unknown update rule '", name, "' (expected sum or delta)"));
+  if (name == "fwm") return UpdateRule::fwm;
+  throw Error(cat("unknown update rule '", name, "' (expected sum, delta or fwm)"));
 }
 
 AttentionConfig AttentionConfig::preset(const std::string& name, int64_t n_heads, int64_t d_head) {
@@ -50,9 +59,13 @@ AttentionConfig AttentionConfig::preset(const std::string& name, int64_t n_heads
   else if (name == "delta") delta_rule(FeatureMapKind::linear);
   else if (name == "dpfp_delta") delta_rule(FeatureMapKind::dpfp);
   else if (name == "favor_delta") delta_rule(FeatureMapKind::favor);
-  else
+  else if (name == "fwm") {
+    delta_rule(FeatureMapKind::tanh);
+    c.rule = UpdateRule::fwm;
+    c.sum_normalize = false;
+  } else
     throw Error(cat("unknown attention preset '", name, "' (expected softmax, linear, performer, "
-                    "dpfp, delta, dpfp_delta or favor_delta)"));
+                    "dpfp, delta, dpfp_delta, favor_delta or fwm)"));
   if (c.phi.kind == FeatureMapKind::favor) {  // the LM code's FAVOR+ settings
     c.phi.redraw = FavorRedraw::training_only;
     c.phi.favor_eps = 1e-4;
@@ -207,6 +220,11 @@ Variable SelfAttention::fast_weight_heads(Variable q, Variable k, const Variable
       state->z = r.z;
     }
     return y;
+  }
+  if (config_.rule == UpdateRule::fwm) {  // y_t = LayerNorm(W_t q_t), no affine
+    FwmRuleResult r = fwm_rule(q, k, v, sigmoid(beta_logit), W0);
+    if (state) state->W = r.state;
+    return layer_norm(r.y, Variable(), Variable());
   }
   DeltaRuleResult r = delta_rule(q, k, v, sigmoid(beta_logit), W0);
   y = r.y;

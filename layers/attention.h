@@ -1,6 +1,7 @@
 // The attention family of fwp. One config chooses any combination the paper studies:
 //   kind      softmax (the baseline) | fast_weight
-//   rule      sum (linear attention) | delta (PAPER.md §1)
+//   rule      sum (linear attention) | delta (PAPER.md §1) | fwm (delta write, Frobenius clamp,
+//             LayerNorm read-out: the FWM baseline of Schlag, Munkhdalai & Schmidhuber 2021)
 //   phi       identity | linear | favor | dpfp | tanh          (layers/feature_maps.h)
 //   sum_normalize        k, q <- phi / sum(phi)               (proposed with the delta rule)
 //   attention_normalize  y_t <- y_t / (z_t . q_t + eps), z_t = sum_{s<=t} k_s  (linear attention's)
@@ -21,7 +22,7 @@
 namespace fwp {
 
 enum class AttentionKind { softmax, fast_weight };
-enum class UpdateRule { sum, delta };
+enum class UpdateRule { sum, delta, fwm };
 
 struct AttentionConfig {
   AttentionKind kind = AttentionKind::fast_weight;
@@ -36,7 +37,8 @@ struct AttentionConfig {
 
   // The paper's named variants: "softmax", "linear" (Katharopoulos: linear phi, sum rule,
   // attention normalisation), "delta" (Delta Net: linear phi, delta rule, sum normalisation),
-  // "performer" (favor, sum rule), "dpfp" (dpfp, sum rule), "dpfp_delta", "favor_delta".
+  // "performer" (favor, sum rule), "dpfp" (dpfp, sum rule), "dpfp_delta", "favor_delta",
+  // "fwm" (tanh phi, FWM rule, no normalisation).
   static AttentionConfig preset(const std::string& name, int64_t n_heads, int64_t d_head);
   std::string describe() const;  // one line, e.g. "fast_weight delta phi=linear sum_norm"
 };

@@ -32,6 +32,7 @@ struct Config {
   double lr = 1e-3, stop_loss = 0.001;
   bool eval_at_train_length = false, force = false;
   bool setting_given = false;   // with --sweep: run only that setting's part of the sweep
+  bool lr_given = false, batch_given = false;
   int threads = 0;
 };
 
@@ -60,8 +61,8 @@ std::vector<Job> sweep_jobs(const std::string& sweep) {
     add(1, {"linear_sum", "dpfp1_sum", "dpfp2_sum", "dpfp3_sum", "favor64_sum", "favor128_sum",
             "favor512_sum", "softmax"}, experiments::parse_int_list("20:600:20"));
   } else if (sweep == "fig2") {
-    add(2, {"linear_sum", "linear_delta", "dpfp1_sum", "dpfp1_delta", "dpfp2_sum", "dpfp2_delta"},
-        experiments::parse_int_list("20:200:20"));
+    add(2, {"linear_sum", "linear_delta", "dpfp1_sum", "dpfp1_delta", "dpfp2_sum", "dpfp2_delta",
+            "tanh_fwm", "dpfp1_fwm"}, experiments::parse_int_list("20:200:20"));
   } else if (sweep == "demo") {
     add(1, {"linear_sum", "dpfp1_sum", "dpfp2_sum"}, {40, 80, 160});
     add(2, {"linear_sum", "linear_delta", "dpfp1_delta"}, {40, 80});
@@ -168,6 +169,11 @@ int run(const Config& c) {
     tc.model = config_from_name(j.config, j.S);
     tc.batch_size = c.batch_size;
     tc.lr = c.lr;
+    if (tc.model.rule == Rule::fwm && tc.model.phi.kind == FeatureMapKind::tanh) {
+      // The authors' setting for FWM with tanh keys (it did not train with the defaults).
+      if (!c.lr_given) tc.lr = 1e-4;
+      if (!c.batch_given) tc.batch_size = 128;
+    }
     tc.max_steps = c.max_steps;
     tc.eval_every = c.eval_every;
     tc.eval_sequences = c.eval_sequences;
@@ -179,7 +185,8 @@ int run(const Config& c) {
                    std::to_string(j.S) + ".csv";
     std::cout << "[" << i + 1 << "/" << jobs.size() << "] setting " << j.setting << " " << j.config
               << " S=" << j.S << " (Ddot=" << (tc.model.rule == Rule::softmax ? 0 :
-                 feature_dim(tc.model.phi, tc.model.d_key)) << ")" << std::endl;
+                 feature_dim(tc.model.phi, tc.model.d_key)) << ", lr " << tc.lr << ", batch "
+              << tc.batch_size << ")" << std::endl;
     TrainResult r = train_retrieval(tc, std::cout);
     std::cout << "  -> final eval loss " << r.final_eval_loss << " after " << r.steps << " steps ("
               << r.stop_reason << ", " << experiments::format_duration(r.seconds) << ")" << std::endl;
@@ -207,14 +214,14 @@ int main(int argc, char** argv) {
   app.add_option("--phi", c.phi, "feature map when --configs is not given")->check(CLI::IsMember({"linear", "dpfp", "favor", "tanh", "identity"}));
   app.add_option("--nu", c.nu, "DPFP nu");
   app.add_option("--m", c.m, "FAVOR+ random features");
-  app.add_option("--rule", c.rule, "update rule")->check(CLI::IsMember({"sum", "delta", "softmax"}));
+  app.add_option("--rule", c.rule, "update rule")->check(CLI::IsMember({"sum", "delta", "fwm", "softmax"}));
   app.add_option("--sweep", c.sweep, "run a whole figure: fig1 | fig2 | demo");
   app.add_option("--seed", c.seed, "seed (reset for every run)");
   app.add_option("--device", c.device, "cpu | cuda");
   app.add_option("--out", c.out, "output folder");
   app.add_option("--max-steps", c.max_steps, "training steps at most");
-  app.add_option("--batch-size", c.batch_size, "batch size");
-  app.add_option("--lr", c.lr, "Adam learning rate");
+  app.add_option("--batch-size", c.batch_size, "batch size (tanh_fwm: 128 unless given, as the authors)");
+  app.add_option("--lr", c.lr, "Adam learning rate (tanh_fwm: 1e-4 unless given, as the authors)");
   app.add_option("--eval-every", c.eval_every, "steps between evaluations");
   app.add_option("--eval-sequences", c.eval_sequences, "sequences per evaluation");
   app.add_option("--stop-loss", c.stop_loss, "stop when the eval loss reaches this");
@@ -224,6 +231,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", c.threads, "OpenMP threads (default: all cores)");
   CLI11_PARSE(app, argc, argv);
   c.setting_given = app.count("--setting") > 0;
+  c.lr_given = app.count("--lr") > 0;
+  c.batch_given = app.count("--batch-size") > 0;
   try {
     if (c.threads > 0) omp_set_num_threads(c.threads);
     return run(c);

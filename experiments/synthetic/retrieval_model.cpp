@@ -10,6 +10,7 @@
 
 #include "autograd/fast_weight.h"
 #include "autograd/functions.h"
+#include "autograd/fwm_rule.h"
 #include "core/functional.h"
 
 namespace fwp::synthetic {
@@ -18,15 +19,16 @@ std::string to_string(Rule rule) {
   switch (rule) {
     case Rule::sum: return "sum";
     case Rule::delta: return "delta";
+    case Rule::fwm: return "fwm";
     case Rule::softmax: return "softmax";
   }
   return "?";
 }
 
 Rule rule_from_string(const std::string& name) {
-  for (Rule r : {Rule::sum, Rule::delta, Rule::softmax})
+  for (Rule r : {Rule::sum, Rule::delta, Rule::fwm, Rule::softmax})
     if (to_string(r) == name) return r;
-  throw Error(cat("unknown update rule '", name, "' (expected sum, delta or softmax)"));
+  throw Error(cat("unknown update rule '", name, "' (expected sum, delta, fwm or softmax)"));
 }
 
 std::string config_name(const ModelConfig& c) {
@@ -102,7 +104,7 @@ RetrievalModel::RetrievalModel(const ModelConfig& config, Rng& rng, uint64_t fea
     init_weight_uniform(*query_, 1.0 / std::sqrt(double(d)), rng);
     phi_ = register_module("phi", std::make_shared<FeatureMap>(config.phi, d, feature_seed, dtype));
   }
-  if (config.rule == Rule::delta)
+  if (config.rule == Rule::delta || config.rule == Rule::fwm)
     beta_ = register_module("beta", std::make_shared<Linear>(S + e, 1, rng, LinearOptions{.dtype = dtype}));
 }
 
@@ -142,12 +144,18 @@ Variable RetrievalModel::forward(const RetrievalBatch& batch) {
     Variable den = sum(reshape(s, {B, L}), {1}, true) + config_.eps;       // z . q + eps
     return num / den;
   }
+  Tensor v = one_hot(batch.values, S, dtype_).reshape({B, 1, L, S});     // values: fixed one-hot
+  Variable beta = sigmoid(reshape(project_pairs(*beta_, batch), {B, 1, L}));
+  if (config_.rule == Rule::fwm) {  // no normalisation; write without reading, then LayerNorm
+    Variable W = fwm_rule(Variable(), reshape(k, {B, 1, L, Ddot}), Variable(v), beta, {},
+                          /*clamp_first_step=*/false).state;
+    Variable y = reshape(matmul(reshape(W, {B, S, Ddot}), reshape(q, {B, Ddot, 1})), {B, S});
+    return layer_norm(y, Variable(), Variable());
+  }
   // delta rule: write all L pairs with the fused op, then read the final W with q.
   k = sum_normalize(k, config_.eps);
   q = sum_normalize(q, config_.eps);
-  Variable beta = sigmoid(reshape(project_pairs(*beta_, batch), {B, 1, L}));
   Variable k4 = reshape(k, {B, 1, L, Ddot});
-  Tensor v = one_hot(batch.values, S, dtype_).reshape({B, 1, L, S});     // values: fixed one-hot
   DeltaRuleResult fw = delta_rule(k4, k4, Variable(v), beta);
   Variable W = reshape(fw.state, {B, S, Ddot});
   return reshape(matmul(W, reshape(q, {B, Ddot, 1})), {B, S});
@@ -172,9 +180,14 @@ Variable RetrievalModel::forward_reference(const RetrievalBatch& batch) {
     Variable z = sum(k, {1}, true);                                             // (B, 1, Ddot)
     return reshape(matmul(W, q) / (matmul(z, q) + config_.eps), {B, S});
   }
+  Variable beta = sigmoid(reshape(beta_->forward(x), {B, 1, L}));
+  if (config_.rule == Rule::fwm) {
+    Variable W = fwm_rule_reference(Variable(), reshape(k, {B, 1, L, Ddot}), reshape(v, {B, 1, L, S}),
+                                    beta, {}, /*clamp_first_step=*/false).state;
+    return layer_norm(reshape(matmul(reshape(W, {B, S, Ddot}), q), {B, S}), Variable(), Variable());
+  }
   k = sum_normalize(k, config_.eps);
   q = sum_normalize(reshape(q, {B, Ddot}), config_.eps);
-  Variable beta = sigmoid(reshape(beta_->forward(x), {B, 1, L}));
   Variable k4 = reshape(k, {B, 1, L, Ddot});
   Variable W = delta_rule_reference(k4, k4, reshape(v, {B, 1, L, S}), beta).state;
   return reshape(matmul(reshape(W, {B, S, Ddot}), reshape(q, {B, Ddot, 1})), {B, S});

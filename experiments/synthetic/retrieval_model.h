@@ -6,6 +6,8 @@
 // The update rule decides how the (k_t, v_t) pairs are written into the fast weights W and read:
 //   sum     W = sum_t v_t k_t^T,  yhat = W q / (z . q + eps),  z = sum_t k_t
 //   delta   W_t = W_{t-1} + beta_t (v_t - W_{t-1} k_t) k_t^T  (k, q sum-normalised),  yhat = W_L q
+//   fwm     W_t = clamp(W_{t-1} + beta_t (v_t - W_{t-1} k_t) k_t^T), clamp(W) = W / max(1, |W|_F)
+//           (no clamp at t = 1, as the authors' code), yhat = LayerNorm(W_L q) without affine
 //   softmax yhat = sum_t softmax_t(k_t . q / sqrt(Dk)) v_t   (k, q without phi)
 #pragma once
 #include <memory>
@@ -17,7 +19,7 @@
 
 namespace fwp::synthetic {
 
-enum class Rule { sum, delta, softmax };
+enum class Rule { sum, delta, fwm, softmax };
 
 struct ModelConfig {
   int64_t S = 20;          // number of keys = number of values = Dv

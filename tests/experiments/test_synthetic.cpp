@@ -65,7 +65,8 @@ TEST_CASE("eval batches query every distinct key once, smallest first", "[experi
 
 TEST_CASE("retrieval model fast path equals the plain model, values and gradients",
           "[experiments][synthetic]") {
-  for (const char* name : {"linear_sum", "dpfp2_sum", "favor8_sum", "softmax", "linear_delta", "dpfp1_delta"}) {
+  for (const char* name : {"linear_sum", "dpfp2_sum", "favor8_sum", "softmax", "linear_delta",
+                           "dpfp1_delta", "tanh_fwm", "dpfp1_fwm"}) {
     INFO(name);
     ModelConfig c = config_from_name(name, 6);
     c.d_key = 5;

@@ -23,7 +23,8 @@ Tensor rnd(const Shape& s, uint64_t seed, double lo = -1.0, double hi = 1.0) {
 // Every attention variant the paper uses, with FAVOR+ fixed so repeated calls are comparable.
 std::vector<AttentionConfig> all_variants(int64_t H, int64_t dh) {
   std::vector<AttentionConfig> out;
-  for (const char* name : {"softmax", "linear", "performer", "dpfp", "delta", "dpfp_delta", "favor_delta"}) {
+  for (const char* name : {"softmax", "linear", "performer", "dpfp", "delta", "dpfp_delta",
+                           "favor_delta", "fwm"}) {
     AttentionConfig c = AttentionConfig::preset(name, H, dh);
     c.phi.m = 4;
     c.phi.redraw = FavorRedraw::fixed;
