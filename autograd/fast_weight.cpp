@@ -86,13 +86,14 @@ struct DeltaRuleOp : Op {
     Tensor dq = Tensor::empty(q.shape(), dt), dk = Tensor::empty(q.shape(), dt);
     Tensor dv = Tensor::empty({B, H, T, Dv}, dt), dbeta = Tensor::empty(beta.shape(), dt);
     Tensor dW0 = Tensor::empty(WT.shape(), dt);
-    Tensor grad_WT = unless_zero(g[1]);
+    // Only W_T used (e.g. the retrieval model reads the final state): the kernel skips y's terms.
+    Tensor grad_y = unless_zero(g[0]), grad_WT = unless_zero(g[1]);
     dispatch_dtype(dt, [&](auto tag) {
       using Real = decltype(tag);
       Tensor ws = Tensor::empty({kernels::delta_rule_workspace_size<Real>(B * H, Dk, Dv)}, dt);
       kernels::delta_rule_backward_cpu<Real>(
           dq.data<Real>(), dk.data<Real>(), dv.data<Real>(), dbeta.data<Real>(),
-          dW0.data<Real>(), g[0].data<Real>(), ptr_or_null<Real>(grad_WT), q.data<Real>(),
+          dW0.data<Real>(), ptr_or_null<Real>(grad_y), ptr_or_null<Real>(grad_WT), q.data<Real>(),
           k.data<Real>(), beta.data<Real>(), d.data<Real>(), WT.data<Real>(),
           B * H, T, Dk, Dv, ws.data<Real>());
     });

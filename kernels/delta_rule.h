@@ -32,7 +32,9 @@ void delta_rule_forward_naive(Real* y, Real* WT, Real* d, const Real* q, const R
                               int64_t T, int64_t Dk, int64_t Dv);
 
 // dq, dk are (BH, T, Dk); dv is (BH, T, Dv); dbeta is (BH, T); dW0 is (BH, Dv, Dk).
-// grad_y is (BH, T, Dv); grad_WT is (BH, Dv, Dk) or null when W_T received no gradient.
+// grad_y is (BH, T, Dv) or null when y received no gradient (only W_T is used: the backward
+//   then skips every q term and sets dq to zero); grad_WT is (BH, Dv, Dk) or null when W_T
+//   received no gradient.
 // q, k, beta as in the forward; d and WT are what the forward saved and returned.
 template <typename Real>
 void delta_rule_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0,

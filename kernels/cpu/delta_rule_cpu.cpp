@@ -6,7 +6,9 @@
 //             independently, so each block of at most 64 of them (f32) is its own OpenMP task.
 //   backward: W and A = dL/dW (Dv rows of Dk). Row i of both evolves on its own; dq and dk are
 //             sums of rows; the one dot product per row (a_i = A_i . k) is taken for the next
-//             step while the row is in registers. Rows go in blocks that fit in L1.
+//             step while the row is in registers. Rows go in blocks that fit in L1; each step
+//             passes over a block once per chunk of at most 4 vectors of columns, so the dq/dk
+//             accumulators of any width Dk stay in registers.
 // Tasks are handed to threads one at a time (dynamic schedule), so a thread slowed down by other
 // work on the machine does not hold up the rest. The naive twins below each kernel are the
 // DESIGN.md pseudo-code as plain loops.
@@ -42,7 +44,7 @@ template <typename Real>
 int64_t slice_size(int64_t Dk, int64_t Dv) {
   const int64_t Dkp = padded<Real>(Dk), rows = padded<Real>(backward_block_rows<Real>(Dk, Dv));
   const int64_t forward = Dk * kForwardBlockVecs * kLanes<Real>;
-  const int64_t backward = 2 * rows * Dkp + 4 * rows + kLanes<Real> * kLanes<Real> + 5 * Dkp;
+  const int64_t backward = 2 * rows * Dkp + 4 * rows + rows * kLanes<Real> + 3 * Dkp;  // wide rows
   return std::max(forward, backward);
 }
 }  // namespace
@@ -227,16 +229,17 @@ void delta_rule_forward_naive(Real* y, Real* WT, Real* d, const Real* q, const R
 
 namespace {
 
-// One sequence of the backward (DESIGN.md section 3). NK = vectors per row (Dk padded), 0 when
-// not fixed. A holds dL/dW_t BEFORE g_t q_t^T is added (A' below), so per step and row i:
+// One sequence of the backward (DESIGN.md section 3), rows of NK <= 8 vectors (Dk padded). A
+// holds dL/dW_t BEFORE g_t q_t^T is added (A' below), so per step and row i:
 //   a_i = A'_i . k_t + g_i (q_t . k_t)        (computed during the previous step)
 //   dq += g_i W_i                              dq_t = W_t^T g_t
 //   dk += u_i A'_i;  W_i -= u_i k_t;  dk -= beta a_i W_i     (W_i is now row i of W_{t-1})
 //   A'_i += g_i q_t - beta a_i k_t             (now dL/dW_{t-1} before g_{t-1} q_{t-1}^T)
 // and finally dk_t += (u_t . g_t) q_t, the A'^T u term's missing g_t q_t^T part. The dot products
 // A'_i . k_{t-1} for the next step are taken while row i is in registers, as one partial-sum
-// vector per row, and summed for a block of kLanes rows at once (hsum_rows).
-template <typename Real, int NK>
+// vector per row, and summed for a block of kLanes rows at once (hsum_rows). Without an upstream
+// gradient on y (HasG false: g = 0) every q term vanishes and dq is set to zero.
+template <typename Real, int NK, bool HasG>
 void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restrict dv,
                        Real* __restrict dbeta, Real* __restrict dW0, const Real* __restrict gy,
                        const Real* __restrict gWT, const Real* __restrict q,
@@ -245,7 +248,9 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
                        int64_t Dk, int64_t Dv, int64_t ldv, bool add, Real* __restrict ws) {
   using V = Vec<Real>;
   constexpr int64_t L = kLanes<Real>;
-  const int64_t nk = NK > 0 ? NK : vec_count<Real>(Dk), nv = vec_count<Real>(Dv);
+  static_assert(NK > 0, "rows of a runtime width go to backward_sequence_wide");
+  constexpr int64_t nk = NK;
+  const int64_t nv = vec_count<Real>(Dv);
   V* __restrict W = reinterpret_cast<V*>(ws);  // row i of W: W[i * nk + c]
   V* __restrict A = W + Dv * nk;
   V* a = A + Dv * nk;  // a_t (rows in lanes), overwritten block by block with a_{t-1}
@@ -255,8 +260,8 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
   V* P = gp + nv;      // partial sums A'_i . k_{t-1} of the rows of one block
   const Real* ur = reinterpret_cast<const Real*>(u);
   const Real* bar = reinterpret_cast<const Real*>(ba);
-  V local[NK > 0 ? 5 * NK : 1];
-  V* qt = NK > 0 ? local : P + L;  // q_t, k_t, k_{t-1}
+  V local[5 * NK];
+  V* qt = local;  // q_t, k_t, k_{t-1}
   V* kt = qt + nk;
   V* kp = kt + nk;
   V* acc_q = kp + nk;      // sum_i g_i W_{t,i}
@@ -271,8 +276,9 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
   }
   if (T > 0) {  // a for step T-1
     load_row(kt, k + (T - 1) * Dk, Dk);
-    load_row(gp, gy + (T - 1) * ldv, Dv);
-    const Real qk = dot(q + (T - 1) * Dk, k + (T - 1) * Dk, Dk);
+    for (int64_t c = 0; c < nv; ++c) gp[c] = V{};
+    if constexpr (HasG) load_row(gp, gy + (T - 1) * ldv, Dv);
+    const Real qk = HasG ? dot(q + (T - 1) * Dk, k + (T - 1) * Dk, Dk) : Real(0);
     for (int64_t i0 = 0; i0 < Dv; i0 += L) {
       for (int64_t r = 0; r < L; ++r) {
         P[r] = V{};
@@ -284,15 +290,15 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
   for (int64_t t = T - 1; t >= 0; --t) {
     const int64_t tp = t > 0 ? t - 1 : 0;  // the step whose a this pass prepares
     const Real bt = beta[t];
-    load_row(qt, q + t * Dk, Dk);
+    if constexpr (HasG) load_row(qt, q + t * Dk, Dk);
     load_row(kt, k + t * Dk, Dk);
     load_row(kp, k + tp * Dk, Dk);
     load_row(u, d + t * ldv, Dv);
-    load_row(gp, gy + tp * ldv, Dv);
-    const Real qk_prev = dot(q + tp * Dk, k + tp * Dk, Dk);
+    if constexpr (HasG) load_row(gp, gy + tp * ldv, Dv);
+    const Real qk_prev = HasG ? dot(q + tp * Dk, k + tp * Dk, Dk) : Real(0);
     const Real ab = dot(reinterpret_cast<const Real*>(a), d + t * ldv, Dv);  // a_t . (v_t - vbar_t)
     dbeta[t] = add ? dbeta[t] + ab : ab;
-    const Real ug = bt * dot(d + t * ldv, gy + t * ldv, Dv);  // u_t . g_t
+    const Real ug = HasG ? bt * dot(d + t * ldv, gy + t * ldv, Dv) : Real(0);  // u_t . g_t
     for (int64_t c = 0; c < nv; ++c) {
       u[c] = bt * u[c];
       ba[c] = bt * a[c];
@@ -303,17 +309,18 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
       const int64_t rows = std::min(L, Dv - i0);
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = i0 + r;
-        const Real gi = gy[t * ldv + i], ui = ur[i], bai = bar[i];
+        const Real gi = HasG ? gy[t * ldv + i] : Real(0), ui = ur[i], bai = bar[i];
         V* Wi = W + i * nk;
         V* Ai = A + i * nk;
         V p{};
         for (int64_t c = 0; c < nk; ++c) {
           const V av = Ai[c], w = Wi[c] - ui * kt[c];
-          acc_q[c] += gi * Wi[c];
+          if constexpr (HasG) acc_q[c] += gi * Wi[c];
           acc_k[c] += ui * av;
           acc_k[c] -= bai * w;
           Wi[c] = w;
-          const V an = av + gi * qt[c] - bai * kt[c];
+          V an = av - bai * kt[c];
+          if constexpr (HasG) an += gi * qt[c];
           Ai[c] = an;
           p += an * kp[c];
         }
@@ -322,7 +329,8 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
       for (int64_t r = rows; r < L; ++r) P[r] = V{};
       a[i0 / L] = hsum_rows<Real>(P) + qk_prev * gp[i0 / L];
     }
-    for (int64_t c = 0; c < nk; ++c) acc_k[c] += ug * qt[c];
+    if constexpr (HasG)
+      for (int64_t c = 0; c < nk; ++c) acc_k[c] += ug * qt[c];
     if (add) {  // kp is free again: it holds what the earlier row blocks left in dq_t, dk_t
       load_row(kp, dq + t * Dk, Dk);
       for (int64_t c = 0; c < nk; ++c) acc_q[c] += kp[c];
@@ -335,6 +343,170 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
   for (int64_t i = 0; i < Dv; ++i) store_row(dW0 + i * Dk, A + i * nk, Dk);
 }
 
+// One pass over the rows of a block at step t, for the NC vectors of columns that start at W, A
+// (rows of nk vectors). A holds dL/dW_t BEFORE g_t q_t^T is added (A' below); per row i:
+//   dq += g_i W_i                              dq_t = W_t^T g_t
+//   dk += u_i A'_i;  W_i -= u_i k_t;  dk -= beta a_i W_i     (W_i is now row i of W_{t-1})
+//   A'_i += g_i q_t - beta a_i k_t             (now dL/dW_{t-1} before g_{t-1} q_{t-1}^T)
+//   P_i += A'_i * k_{t-1}                      (lane partial sums of the next step's a_i)
+// The chunks of q_t, k_t, k_{t-1} and the dq, dk accumulators (5 NC vectors) stay in registers.
+// Without an upstream gradient on y (HasG false: g = 0) the q and dq terms vanish. The first
+// chunk (First) writes P, the others add to it. NK is the row stride nk when fixed, else 0.
+template <typename Real, int NC, int NK, bool HasG, bool First>
+void backward_columns(Vec<Real>* __restrict W, Vec<Real>* __restrict A, Vec<Real>* __restrict P,
+                      const Vec<Real>* qt_in, const Vec<Real>* kt_in, const Vec<Real>* kp_in,
+                      const Real* __restrict g, const Real* __restrict u,
+                      const Real* __restrict ba, int64_t rows, int64_t nk_runtime,
+                      Vec<Real>* __restrict dq, Vec<Real>* __restrict dk) {
+  using V = Vec<Real>;
+  const int64_t nk = NK > 0 ? NK : nk_runtime;
+  V qt[NC], kt[NC], kp[NC], acc_q[NC], acc_k[NC];
+  for (int c = 0; c < NC; ++c) {
+    qt[c] = HasG ? qt_in[c] : V{};
+    kt[c] = kt_in[c];
+    kp[c] = kp_in[c];
+    acc_q[c] = acc_k[c] = V{};
+  }
+  for (int64_t i = 0; i < rows; ++i) {
+    const Real gi = HasG ? g[i] : Real(0), ui = u[i], bai = ba[i];
+    V* __restrict Wi = W + i * nk;
+    V* __restrict Ai = A + i * nk;
+    V p{};
+    for (int c = 0; c < NC; ++c) {
+      const V av = Ai[c], w = Wi[c] - ui * kt[c];
+      if constexpr (HasG) acc_q[c] += gi * Wi[c];
+      acc_k[c] += ui * av;
+      acc_k[c] -= bai * w;
+      Wi[c] = w;
+      V an = av - bai * kt[c];
+      if constexpr (HasG) an += gi * qt[c];
+      Ai[c] = an;
+      p += an * kp[c];
+    }
+    if constexpr (First) {
+      P[i] = p;
+    } else {
+      P[i] += p;
+    }
+  }
+  for (int c = 0; c < NC; ++c) {
+    dq[c] = acc_q[c];
+    dk[c] = acc_k[c];
+  }
+}
+
+// Columns per pass over the rows (see backward_columns): 4 vectors keep everything in registers.
+constexpr int64_t kBackwardChunkVecs = 4;
+
+// The backward of one sequence for rows wider than 8 vectors (Dk > 128 f32, > 64 f64), whose
+// accumulators do not fit in registers: the same sweep as backward_sequence above, but each step
+// makes passes over the rows, one per chunk of at most 4 vectors of columns (backward_columns). Afterwards
+//   a_{t-1, i} = A'_i . k_{t-1} + g_{t-1, i} (q_{t-1} . k_{t-1})
+// is summed from the partial sums P for kLanes rows at once (hsum_rows), and
+//   dk_t += (u_t . g_t) q_t,  the A'^T u term's missing g_t q_t^T part.
+// Blocks after the first (add) add into dq, dk and dbeta. Without gy only k, v, beta and W0
+// receive gradients (dq is set to zero).
+template <typename Real, int NK, bool HasG>
+void backward_sequence_wide(Real* __restrict dq, Real* __restrict dk, Real* __restrict dv,
+                       Real* __restrict dbeta, Real* __restrict dW0, const Real* __restrict gy,
+                       const Real* __restrict gWT, const Real* __restrict q,
+                       const Real* __restrict k, const Real* __restrict beta,
+                       const Real* __restrict d, const Real* __restrict WT, int64_t T,
+                       int64_t Dk, int64_t Dv, int64_t ldv, bool add, Real* __restrict ws) {
+  using V = Vec<Real>;
+  constexpr int64_t L = kLanes<Real>, NC = kBackwardChunkVecs;
+  const int64_t nk = NK > 0 ? NK : vec_count<Real>(Dk), nv = vec_count<Real>(Dv), rows_p = nv * L;
+  V* __restrict W = reinterpret_cast<V*>(ws);  // row i of W: W[i * nk + c]
+  V* __restrict A = W + Dv * nk;
+  V* a = A + Dv * nk;  // a_t (rows in lanes), then a_{t-1}
+  V* u = a + nv;       // u_t = beta_t d_t
+  V* ba = u + nv;      // beta_t a_t
+  V* gp = ba + nv;     // g_{t-1}
+  V* P = gp + nv;      // partial sums of the next a, one vector per row (rows_p)
+  V* qt = P + rows_p;  // q_t, k_t, k_{t-1}
+  V* kt = qt + nk;
+  V* kp = kt + nk;
+  const Real* ur = reinterpret_cast<const Real*>(u);
+  const Real* bar = reinterpret_cast<const Real*>(ba);
+  for (int64_t i = 0; i < Dv; ++i) {
+    load_row(W + i * nk, WT + i * Dk, Dk);
+    if (gWT) {
+      load_row(A + i * nk, gWT + i * Dk, Dk);
+    } else {
+      for (int64_t c = 0; c < nk; ++c) A[i * nk + c] = V{};
+    }
+  }
+  // a for the step `tn` from the partial sums in P (which hsum_rows overwrites)
+  auto finish_a = [&](int64_t tn) {
+    const Real qk = HasG ? dot(q + tn * Dk, k + tn * Dk, Dk) : Real(0);
+    if constexpr (HasG) load_row(gp, gy + tn * ldv, Dv);
+    for (int64_t i0 = 0; i0 < rows_p; i0 += L)
+      a[i0 / L] = hsum_rows<Real>(P + i0) + (HasG ? qk * gp[i0 / L] : V{});
+  };
+  if (T > 0) {  // a for step T-1: A_T k_{T-1} (+ the g q^T part)
+    load_row(kt, k + (T - 1) * Dk, Dk);
+    for (int64_t i = 0; i < rows_p; ++i) {
+      P[i] = V{};
+      for (int64_t c = 0; i < Dv && c < nk; ++c) P[i] += A[i * nk + c] * kt[c];
+    }
+    finish_a(T - 1);
+  }
+  for (int64_t t = T - 1; t >= 0; --t) {
+    const Real bt = beta[t];
+    if constexpr (HasG) load_row(qt, q + t * Dk, Dk);
+    load_row(kt, k + t * Dk, Dk);
+    load_row(kp, k + (t > 0 ? t - 1 : 0) * Dk, Dk);
+    load_row(u, d + t * ldv, Dv);
+    const Real ab = dot(reinterpret_cast<const Real*>(a), d + t * ldv, Dv);  // a_t . (v_t - vbar_t)
+    dbeta[t] = add ? dbeta[t] + ab : ab;
+    const Real ug = HasG ? bt * dot(d + t * ldv, gy + t * ldv, Dv) : Real(0);  // u_t . g_t
+    for (int64_t c = 0; c < nv; ++c) {
+      u[c] = bt * u[c];
+      ba[c] = bt * a[c];
+    }
+    store_row(dv + t * ldv, ba, Dv);  // dv_t = beta_t a_t
+    for (int64_t i = Dv; i < rows_p; ++i) P[i] = V{};  // padding rows of the last lane group
+    for (int64_t c0 = 0; c0 < nk; c0 += NC) {
+      V cq[NC], ck[NC];
+      const int64_t nc = std::min(NC, nk - c0);
+      auto pass = [&](auto n, auto first) {
+        backward_columns<Real, decltype(n)::value, NK, HasG, decltype(first)::value>(
+            W + c0, A + c0, P, qt + c0, kt + c0, kp + c0, gy + t * ldv, ur, bar, Dv, nk, cq, ck);
+      };
+      auto pass_first = [&](auto n) {
+        if (c0 == 0) {
+          pass(n, std::true_type{});
+        } else {
+          pass(n, std::false_type{});
+        }
+      };
+      switch (nc) {
+        case 1: pass_first(CountTag<1>{}); break;
+        case 2: pass_first(CountTag<2>{}); break;
+        case 3: pass_first(CountTag<3>{}); break;
+        default: pass_first(CountTag<4>{}); break;
+      }
+      const int64_t j0 = c0 * L, width = std::min(nc * L, Dk - j0);  // columns [j0, j0 + width)
+      for (int64_t c = 0; c < nc; ++c) ck[c] += ug * qt[c0 + c];
+      if (add) {
+        V prev[NC];
+        load_row(prev, dk + t * Dk + j0, width);
+        for (int64_t c = 0; c < nc; ++c) ck[c] += prev[c];
+        if constexpr (HasG) {
+          load_row(prev, dq + t * Dk + j0, width);
+          for (int64_t c = 0; c < nc; ++c) cq[c] += prev[c];
+        }
+      }
+      store_row(dk + t * Dk + j0, ck, width);
+      if constexpr (HasG) store_row(dq + t * Dk + j0, cq, width);
+    }
+    if (!HasG && !add)
+      for (int64_t j = 0; j < Dk; ++j) dq[t * Dk + j] = Real(0);
+    if (t > 0) finish_a(t - 1);
+  }
+  for (int64_t i = 0; i < Dv; ++i) store_row(dW0 + i * Dk, A + i * nk, Dk);
+}
+
 }  // namespace
 
 template <typename Real>
@@ -343,7 +515,8 @@ void delta_rule_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW
                              const Real* k, const Real* beta, const Real* d, const Real* WT,
                              int64_t BH, int64_t T, int64_t Dk, int64_t Dv, Real* workspace) {
   const int64_t slice = slice_size<Real>(Dk, Dv);
-  with_vec_count(vec_count<Real>(Dk), [&](auto nk) {
+  auto run = [&](auto has_g, auto nk) {
+    constexpr bool HasG = decltype(has_g)::value;
 #pragma omp parallel num_threads(team_size(BH))
     {
       Real* ws = workspace + omp_get_thread_num() * slice;
@@ -352,12 +525,26 @@ void delta_rule_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW
         const int64_t tk = n * T * Dk, tv = n * T * Dv, rows = backward_block_rows<Real>(Dk, Dv);
         for (int64_t r0 = 0; r0 == 0 || r0 < Dv; r0 += std::max<int64_t>(rows, 1)) {
           const int64_t s = (n * Dv + r0) * Dk, nrows = std::min(rows, Dv - r0);
-          backward_sequence<Real, nk()>(
-              dq + tk, dk + tk, dv + tv + r0, dbeta + n * T, dW0 + s, grad_y + tv + r0,
-              grad_WT ? grad_WT + s : nullptr, q + tk, k + tk, beta + n * T, d + tv + r0,
-              WT + s, T, Dk, nrows, Dv, r0 > 0, ws);
+          auto sequence = [&](auto&&... args) {
+            if constexpr (decltype(nk)::value > 0) {
+              backward_sequence<Real, decltype(nk)::value, HasG>(args...);
+            } else {
+              backward_sequence_wide<Real, 0, HasG>(args...);
+            }
+          };
+          sequence(
+              dq + tk, dk + tk, dv + tv + r0, dbeta + n * T, dW0 + s,
+              HasG ? grad_y + tv + r0 : nullptr, grad_WT ? grad_WT + s : nullptr, q + tk,
+              k + tk, beta + n * T, d + tv + r0, WT + s, T, Dk, nrows, Dv, r0 > 0, ws);
         }
       }
+    }
+  };
+  with_vec_count(vec_count<Real>(Dk), [&](auto nk) {
+    if (grad_y) {
+      run(std::true_type{}, nk);
+    } else {
+      run(std::false_type{}, nk);
     }
   });
 }
@@ -367,7 +554,7 @@ void delta_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* 
                                const Real* grad_y, const Real* grad_WT, const Real* q,
                                const Real* k, const Real* beta, const Real* d, const Real* WT,
                                int64_t BH, int64_t T, int64_t Dk, int64_t Dv) {
-  std::vector<Real> W(Dv * Dk), a(Dv), ut(Dv);
+  std::vector<Real> W(Dv * Dk), a(Dv), ut(Dv), zeros(Dv, Real(0));
   for (int64_t n = 0; n < BH; ++n) {
     Real* A = dW0 + n * Dv * Dk;
     for (int64_t e = 0; e < Dv * Dk; ++e) {
@@ -378,7 +565,7 @@ void delta_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* 
       const int64_t r = n * T + t;
       const Real* qt = q + r * Dk;
       const Real* kt = k + r * Dk;
-      const Real* g = grad_y + r * Dv;
+      const Real* g = grad_y ? grad_y + r * Dv : zeros.data();  // no gradient on y: g = 0
       const Real b = beta[r];
       for (int64_t i = 0; i < Dv; ++i) ut[i] = b * d[r * Dv + i];  // u = beta (v - vbar)
       for (int64_t i = 0; i < Dv; ++i)  // A += g q^T   (A = dL/dW_t)

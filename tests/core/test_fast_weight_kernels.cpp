@@ -86,6 +86,22 @@ void check_delta(const Case& c, bool with_W0, bool with_gWT, double atol, double
     INFO("gradient " << j << " of (dq, dk, dv, dbeta, dW0)");
     CHECK_THAT(g[0][j], AllClose(g[1][j], atol, rtol));
   }
+  // Without a gradient on y (only W_T is used, as the retrieval model does): dq is zero.
+  if (!with_gWT) return;
+  kernels::delta_rule_backward_cpu<Real>(p<Real>(g[0][0]), p<Real>(g[0][1]), p<Real>(g[0][2]),
+                                         p<Real>(g[0][3]), p<Real>(g[0][4]), nullptr,
+                                         p<Real>(gWT), p<Real>(q), p<Real>(k), p<Real>(beta),
+                                         p<Real>(d[1]), p<Real>(WT[1]), BH, T, Dk, Dv,
+                                         p<Real>(ws));
+  kernels::delta_rule_backward_naive<Real>(p<Real>(g[1][0]), p<Real>(g[1][1]), p<Real>(g[1][2]),
+                                           p<Real>(g[1][3]), p<Real>(g[1][4]), nullptr,
+                                           p<Real>(gWT), p<Real>(q), p<Real>(k), p<Real>(beta),
+                                           p<Real>(d[1]), p<Real>(WT[1]), BH, T, Dk, Dv);
+  CHECK_THAT(g[0][0], AllClose(Tensor::zeros({BH * T, Dk}, dt), 0.0, 0.0));
+  for (int j = 0; j < 5; ++j) {
+    INFO("without grad_y: gradient " << j << " of (dq, dk, dv, dbeta, dW0)");
+    CHECK_THAT(g[0][j], AllClose(g[1][j], atol, rtol));
+  }
 }
 
 template <typename Real>
