@@ -21,7 +21,6 @@
 #include "autograd/gated_delta_rule.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include "autograd/fast_weight.h"
 #include "autograd/tape.h"
@@ -104,18 +103,17 @@ struct GatedDeltaRuleOp : Op {
 
 }  // namespace
 
-// C = ceil(sqrt(T)) minimises the states the op holds at once, ceil(T / C) checkpoints plus the
-// C states a segment's re-run keeps per thread; C is capped so that those C states fit in 1 MiB,
-// the L2 cache of one core of the machine this was measured on (AMD EPYC, 1 MB L2 per core). The
-// measurement (bench_gated_delta --what interval, 1 thread, docs/gated_delta_rule.md): at
-// d = 64 forward + backward is within 5 % of its best for C = 16..64 (segment 256 KB..1 MB), 4 %
-// slower at C = 128 (2 MB) and 17 % at C = 8 (checkpoint writes); at d = 128 (64 KB per state)
-// C = 16 is fastest and C = 128 23 % slower.
+// C is the largest interval whose C re-run states fit in 1 MiB, the L2 cache of one core of the
+// machine this was measured on (AMD EPYC, 1 MB L2 per core), and at most T: the checkpoints kept
+// between forward and backward (ceil(T / C) states per head) fall as 1 / C, while the speed stays
+// flat until a segment leaves L2. Measured (bench_gated_delta --what interval, T = 1024, 1 thread,
+// CPU time; docs/gated_delta_rule.md): at d = 64 (16 KB states, C = 64) forward + backward is
+// within 3 % of its best for C = 16..64, 5 % slower at C = 128 (2 MB) and 17 % at C = 8 (the
+// checkpoint writes); at d = 128 (64 KB states, C = 16) C = 16 is fastest, C = 128 23 % slower.
 int64_t gated_delta_rule_checkpoint_interval(int64_t T, int64_t Dk, int64_t Dv, DType dtype) {
   const int64_t state = std::max<int64_t>(1, Dk * Dv * int64_t(dtype_size(dtype)));
   const int64_t fit = std::max<int64_t>(1, (int64_t(1) << 20) / state);
-  const int64_t root = static_cast<int64_t>(std::ceil(std::sqrt(double(T))));
-  return std::clamp<int64_t>(root, 1, fit);
+  return std::clamp<int64_t>(T, 1, fit);
 }
 
 GatedDeltaRuleResult gated_delta_rule(const Variable& q, const Variable& k, const Variable& v,

@@ -29,7 +29,7 @@ GatedDeltaRuleResult gated_delta_rule_reference(const Variable& q, const Variabl
                                                 const Variable& alpha, const Variable& W0 = {});
 
 // The checkpoint interval C the fused op uses for T steps of a (Dv x Ddot) state of dtype: a
-// state is kept every C steps (ceil(sqrt(T)), at most what fits 1 MiB per segment).
+// state is kept every C steps; C = min(T, the most states that fit in 1 MiB).
 int64_t gated_delta_rule_checkpoint_interval(int64_t T, int64_t Ddot, int64_t Dv, DType dtype);
 
 }  // namespace fwp
