@@ -107,9 +107,10 @@ struct GatedDeltaRuleOp : Op {
 // machine this was measured on (AMD EPYC, 1 MB L2 per core), and at most T: the checkpoints kept
 // between forward and backward (ceil(T / C) states per head) fall as 1 / C, while the speed stays
 // flat until a segment leaves L2. Measured (bench_gated_delta --what interval, T = 1024, 1 thread,
-// CPU time; docs/gated_delta_rule.md): at d = 64 (16 KB states, C = 64) forward + backward is
-// within 3 % of its best for C = 16..64, 5 % slower at C = 128 (2 MB) and 17 % at C = 8 (the
-// checkpoint writes); at d = 128 (64 KB states, C = 16) C = 16 is fastest, C = 128 23 % slower.
+// CPU time, two runs on the loaded machine; docs/RESULTS.md): at d = 64 (16 KB states, C = 64)
+// forward + backward is within 6 % of its best for C = 16..64, 5-8 % slower at C = 128 (2 MB)
+// and 14-17 % at C = 8 (the checkpoint writes); at d = 128 (64 KB states, C = 16) C = 16 and 32
+// are the fastest, C = 128 is 23-34 % slower.
 int64_t gated_delta_rule_checkpoint_interval(int64_t T, int64_t Dk, int64_t Dv, DType dtype) {
   const int64_t state = std::max<int64_t>(1, Dk * Dv * int64_t(dtype_size(dtype)));
   const int64_t fit = std::max<int64_t>(1, (int64_t(1) << 20) / state);
