@@ -100,7 +100,7 @@ TEST_CASE("gradcheck gated_delta_rule", "[autograd][gated_delta][gradcheck]") {
   GradcheckResult r = gradcheck_multi(gated_fn(true), with_W0(in));
   INFO(r.message);
   CHECK(r.ok);
-  Inputs in2 = make_inputs(1, 1, 6, 5, 2, DType::f64, 22);  // no W0
+  Inputs in2 = make_inputs(1, 1, 7, 5, 3, DType::f64, 22);  // no W0
   GradcheckResult r2 = gradcheck_multi(gated_fn(true), {in2.q, in2.k, in2.v, in2.beta, in2.alpha});
   INFO(r2.message);
   CHECK(r2.ok);
