@@ -7,6 +7,7 @@
 #include "autograd/fast_weight.h"
 #include "autograd/functions.h"
 #include "autograd/fwm_rule.h"
+#include "autograd/gated_delta_rule.h"
 #include "core/functional.h"
 
 namespace fwp {
@@ -19,6 +20,7 @@ std::string to_string(UpdateRule r) {
     case UpdateRule::sum: return "sum";
     case UpdateRule::delta: return "delta";
     case UpdateRule::fwm: return "fwm";
+    case UpdateRule::gated_delta: return "gated_delta";
   }
   return "?";
 }
@@ -33,7 +35,8 @@ UpdateRule update_rule_from_string(const std::string& name) {
   if (name == "sum") return UpdateRule::sum;
   if (name == "delta") return UpdateRule::delta;
   if (name == "fwm") return UpdateRule::fwm;
-  throw Error(cat("unknown update rule '", name, "' (expected sum, delta or fwm)"));
+  if (name == "gated_delta") return UpdateRule::gated_delta;
+  throw Error(cat("unknown update rule '", name, "' (expected sum, delta, fwm or gated_delta)"));
 }
 
 AttentionConfig AttentionConfig::preset(const std::string& name, int64_t n_heads, int64_t d_head) {
@@ -59,13 +62,17 @@ AttentionConfig AttentionConfig::preset(const std::string& name, int64_t n_heads
   else if (name == "delta") delta_rule(FeatureMapKind::linear);
   else if (name == "dpfp_delta") delta_rule(FeatureMapKind::dpfp);
   else if (name == "favor_delta") delta_rule(FeatureMapKind::favor);
+  else if (name == "gated_delta" || name == "dpfp_gated_delta") {
+    delta_rule(name == "gated_delta" ? FeatureMapKind::linear : FeatureMapKind::dpfp);
+    c.rule = UpdateRule::gated_delta;
+  }
   else if (name == "fwm") {
     delta_rule(FeatureMapKind::tanh);
     c.rule = UpdateRule::fwm;
     c.sum_normalize = false;
   } else
     throw Error(cat("unknown attention preset '", name, "' (expected softmax, linear, performer, "
-                    "dpfp, delta, dpfp_delta, favor_delta or fwm)"));
+                    "dpfp, delta, dpfp_delta, favor_delta, fwm, gated_delta or dpfp_gated_delta)"));
   if (c.phi.kind == FeatureMapKind::favor) {  // the LM code's FAVOR+ settings
     c.phi.redraw = FavorRedraw::training_only;
     c.phi.favor_eps = 1e-4;
@@ -156,9 +163,26 @@ SelfAttention::SelfAttention(int64_t d_model, const AttentionConfig& config, boo
   FWP_CHECK(causal || !fw || config.rule == UpdateRule::sum,
             "SelfAttention: a non-causal (encoder) fast-weight layer needs the sum rule, got ",
             to_string(config.rule));
-  const int64_t per_head = fw ? 3 * dh + 1 : 3 * dh;  // q, k, v (and the beta logit)
+  const bool gated = fw && config.rule == UpdateRule::gated_delta;
+  FWP_CHECK(!gated || !config.attention_normalize,
+            "SelfAttention: attention_normalize is not defined for the gated delta rule (its "
+            "denominator z_t = sum k_s would need the same decay)");
+  // q, k, v (and the beta logit, and the alpha logit)
+  const int64_t per_head = 3 * dh + (fw ? 1 : 0) + (gated ? 1 : 0);
   qkvb_ = register_module("qkvb", std::make_shared<Linear>(d_model, H * per_head, rng,
                                                             LinearOptions{.bias = false, .dtype = dtype}));
+  if (gated) {
+    // alpha_h = sigmoid(a + c_h); at a = 0, 1 - alpha_h = dt_h, log-spaced over [0.001, 0.1]
+    // across the heads (0.01 for one head): initial memory horizons 1 / (1 - alpha) of 10 to
+    // 1000 tokens, all alpha >= 0.9: the range Mamba-2 and Gated DeltaNet's reference layer draw
+    // their step dt from (their decay is exp(-A dt); here A = 1). docs/gated_delta_rule.md.
+    std::vector<double> c(H);
+    for (int64_t h = 0; h < H; ++h) {
+      const double dt = H > 1 ? 0.001 * std::pow(100.0, double(h) / double(H - 1)) : 0.01;
+      c[h] = std::log(1.0 / dt - 1.0);
+    }
+    alpha_bias_ = register_parameter("alpha_bias", Tensor::from_vector(c, {H}, dtype));
+  }
   out_ = register_module("out", std::make_shared<Linear>(H * dh, d_model, rng,
                                                           LinearOptions{.bias = false, .dtype = dtype}));
   if (fw) phi_ = register_module("phi", std::make_shared<FeatureMap>(config.phi, dh, feature_seed, dtype));
@@ -171,16 +195,21 @@ Variable SelfAttention::forward(const Variable& x, AttentionState* state, const 
             "SelfAttention: key_valid is for non-causal layers (causal layers never see later pads)");
   const int64_t B = x.size(0), T = x.size(1), H = config_.n_heads, dh = config_.d_head;
   const bool fw = config_.kind == AttentionKind::fast_weight;
-  Variable p = reshape(qkvb_->forward(x), {B, T, H, fw ? 3 * dh + 1 : 3 * dh});
-  std::vector<Variable> parts = split(p, fw ? std::vector<int64_t>{dh, dh, dh, 1}
-                                            : std::vector<int64_t>{dh, dh, dh}, 3);
+  const bool gated = fw && config_.rule == UpdateRule::gated_delta;
+  std::vector<int64_t> sizes = {dh, dh, dh};  // q, k, v, then the beta and alpha logits
+  if (fw) sizes.push_back(1);
+  if (gated) sizes.push_back(1);
+  Variable p = reshape(qkvb_->forward(x), {B, T, H, 3 * dh + int64_t(sizes.size()) - 3});
+  std::vector<Variable> parts = split(p, sizes, 3);
   Variable q = permute(parts[0], {0, 2, 1, 3});  // (B, H, T, dh)
   Variable k = permute(parts[1], {0, 2, 1, 3});
   Variable v = permute(parts[2], {0, 2, 1, 3});
   Variable y;
   if (fw) {
     Variable beta_logit = permute(reshape(parts[3], {B, T, H}), {0, 2, 1});  // (B, H, T)
-    y = fast_weight_heads(q, k, v, beta_logit, state, key_valid);
+    Variable alpha;                                                           // (B, H, T)
+    if (gated) alpha = sigmoid(permute(reshape(parts[4], {B, T, H}) + alpha_bias_, {0, 2, 1}));
+    y = fast_weight_heads(q, k, v, beta_logit, alpha, state, key_valid);
     if (config_.output_scale) y = y * (1.0 / std::sqrt(double(dh)));
   } else {
     int64_t offset = 0;
@@ -200,8 +229,8 @@ Variable SelfAttention::forward(const Variable& x, AttentionState* state, const 
 }
 
 Variable SelfAttention::fast_weight_heads(Variable q, Variable k, const Variable& v,
-                                          const Variable& beta_logit, AttentionState* state,
-                                          const Tensor& key_valid) {
+                                          const Variable& beta_logit, const Variable& alpha,
+                                          AttentionState* state, const Tensor& key_valid) {
   phi_->begin_forward();  // FAVOR+: queries and keys of this forward share one draw
   q = phi_->forward(q);
   k = phi_->forward(k);   // (B, H, T, Ddot)
@@ -225,6 +254,11 @@ Variable SelfAttention::fast_weight_heads(Variable q, Variable k, const Variable
     FwmRuleResult r = fwm_rule(q, k, v, sigmoid(beta_logit), W0);
     if (state) state->W = r.state;
     return layer_norm(r.y, Variable(), Variable());
+  }
+  if (config_.rule == UpdateRule::gated_delta) {
+    GatedDeltaRuleResult r = gated_delta_rule(q, k, v, sigmoid(beta_logit), alpha, W0);
+    if (state) state->W = r.state;
+    return r.y;
   }
   DeltaRuleResult r = delta_rule(q, k, v, sigmoid(beta_logit), W0);
   y = r.y;

@@ -1,13 +1,16 @@
 // The attention family of fwp. One config chooses any combination the paper studies:
 //   kind      softmax (the baseline) | fast_weight
 //   rule      sum (linear attention) | delta (PAPER.md §1) | fwm (delta write, Frobenius clamp,
-//             LayerNorm read-out: the FWM baseline of Schlag, Munkhdalai & Schmidhuber 2021)
+//             LayerNorm read-out: the FWM baseline of Schlag, Munkhdalai & Schmidhuber 2021) |
+//             gated_delta (the delta rule with a learned decay alpha_t: Yang et al., ICLR 2025)
 //   phi       identity | linear | favor | dpfp | tanh          (layers/feature_maps.h)
 //   sum_normalize        k, q <- phi / sum(phi)               (proposed with the delta rule)
 //   attention_normalize  y_t <- y_t / (z_t . q_t + eps), z_t = sum_{s<=t} k_s  (linear attention's)
 // Per head of width d_head a fast-weight layer computes, from x (B, T, D):
 //   [q, k, v, b] = x P   (one bias-free projection D -> H (3 d_head + 1))
 //   q, k <- phi(.), optionally sum-normalised;  beta = sigmoid(b)
+//   gated_delta: [q, k, v, b, a] = x P (D -> H (3 d_head + 2)), alpha = sigmoid(a + c_h) with a
+//                learned per-head bias c_h ("alpha_bias"), see SelfAttention's constructor
 //   y = rule(q, k, v, beta; W0)   (fused ops, autograd/fast_weight.h)
 //   out = (y / sqrt(d_head)) O    (bias-free O; the 1/sqrt(d_head) scale of the LM code)
 // State: passing an AttentionState carries W (and z) from one segment to the next ("carry
@@ -22,7 +25,7 @@
 namespace fwp {
 
 enum class AttentionKind { softmax, fast_weight };
-enum class UpdateRule { sum, delta, fwm };
+enum class UpdateRule { sum, delta, fwm, gated_delta };
 
 struct AttentionConfig {
   AttentionKind kind = AttentionKind::fast_weight;
@@ -38,7 +41,8 @@ struct AttentionConfig {
   // The paper's named variants: "softmax", "linear" (Katharopoulos: linear phi, sum rule,
   // attention normalisation), "delta" (Delta Net: linear phi, delta rule, sum normalisation),
   // "performer" (favor, sum rule), "dpfp" (dpfp, sum rule), "dpfp_delta", "favor_delta",
-  // "fwm" (tanh phi, FWM rule, no normalisation).
+  // "fwm" (tanh phi, FWM rule, no normalisation), "gated_delta" and "dpfp_gated_delta" (linear or
+  // dpfp phi, gated delta rule, sum normalisation: Gated DeltaNet's rule in the Delta Net layer).
   static AttentionConfig preset(const std::string& name, int64_t n_heads, int64_t d_head);
   std::string describe() const;  // one line, e.g. "fast_weight delta phi=linear sum_norm"
 };
@@ -70,13 +74,14 @@ class SelfAttention : public Module {
 
  private:
   Variable fast_weight_heads(Variable q, Variable k, const Variable& v,
-                             const Variable& beta_logit, AttentionState* state,
-                             const Tensor& key_valid);
+                             const Variable& beta_logit, const Variable& alpha,
+                             AttentionState* state, const Tensor& key_valid);
   AttentionConfig config_;
   bool causal_;
   int64_t d_model_;
   std::shared_ptr<Linear> qkvb_, out_;
   std::shared_ptr<FeatureMap> phi_;
+  Variable alpha_bias_;  // (H), gated_delta only
 };
 
 // Encoder-decoder attention: queries from x (B, T, D), keys and values from memory (B, S, D).

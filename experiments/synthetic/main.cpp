@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
   app.add_option("--phi", c.phi, "feature map when --configs is not given")->check(CLI::IsMember({"linear", "dpfp", "favor", "tanh", "identity"}));
   app.add_option("--nu", c.nu, "DPFP nu");
   app.add_option("--m", c.m, "FAVOR+ random features");
-  app.add_option("--rule", c.rule, "update rule")->check(CLI::IsMember({"sum", "delta", "fwm", "softmax"}));
+  app.add_option("--rule", c.rule, "update rule")->check(CLI::IsMember({"sum", "delta", "fwm", "gdelta", "softmax"}));
   app.add_option("--sweep", c.sweep, "run a whole figure: fig1 | fig2 | demo");
   app.add_option("--seed", c.seed, "seed (reset for every run)");
   app.add_option("--device", c.device, "cpu | cuda");

@@ -11,6 +11,7 @@
 #include "autograd/fast_weight.h"
 #include "autograd/functions.h"
 #include "autograd/fwm_rule.h"
+#include "autograd/gated_delta_rule.h"
 #include "core/functional.h"
 
 namespace fwp::synthetic {
@@ -20,15 +21,16 @@ std::string to_string(Rule rule) {
     case Rule::sum: return "sum";
     case Rule::delta: return "delta";
     case Rule::fwm: return "fwm";
+    case Rule::gdelta: return "gdelta";
     case Rule::softmax: return "softmax";
   }
   return "?";
 }
 
 Rule rule_from_string(const std::string& name) {
-  for (Rule r : {Rule::sum, Rule::delta, Rule::fwm, Rule::softmax})
+  for (Rule r : {Rule::sum, Rule::delta, Rule::fwm, Rule::gdelta, Rule::softmax})
     if (to_string(r) == name) return r;
-  throw Error(cat("unknown update rule '", name, "' (expected sum, delta, fwm or softmax)"));
+  throw Error(cat("unknown update rule '", name, "' (expected sum, delta, fwm, gdelta or softmax)"));
 }
 
 std::string config_name(const ModelConfig& c) {
@@ -104,8 +106,16 @@ RetrievalModel::RetrievalModel(const ModelConfig& config, Rng& rng, uint64_t fea
     init_weight_uniform(*query_, 1.0 / std::sqrt(double(d)), rng);
     phi_ = register_module("phi", std::make_shared<FeatureMap>(config.phi, d, feature_seed, dtype));
   }
-  if (config.rule == Rule::delta || config.rule == Rule::fwm)
+  if (config.rule == Rule::delta || config.rule == Rule::fwm || config.rule == Rule::gdelta)
     beta_ = register_module("beta", std::make_shared<Linear>(S + e, 1, rng, LinearOptions{.dtype = dtype}));
+  if (config.rule == Rule::gdelta) {
+    // alpha_t = sigmoid(W_a x_t + b_a) with b_a = ln(8 S) at the start: 1 - alpha ~ 1 / (8 S),
+    // a memory horizon of ~4 L for the longest sequences (L = 2 S, setting 2), so the oldest pair
+    // keeps ~exp(-1/4) = 0.78 of its weight: the model starts close to the delta rule and learns
+    // how much to forget. (W_a x_t is ~N(0, 0.5^2) at the start: the default U(+-1/sqrt(S + e)).)
+    alpha_ = register_module("alpha", std::make_shared<Linear>(S + e, 1, rng, LinearOptions{.dtype = dtype}));
+    alpha_->bias.mutable_value().fill_(std::log(8.0 * double(S)));
+  }
 }
 
 Variable RetrievalModel::project_pairs(const Linear& proj, const RetrievalBatch& batch) const {
@@ -152,12 +162,18 @@ Variable RetrievalModel::forward(const RetrievalBatch& batch) {
     Variable y = reshape(matmul(reshape(W, {B, S, Ddot}), reshape(q, {B, Ddot, 1})), {B, S});
     return layer_norm(y, Variable(), Variable());
   }
-  // delta rule: write all L pairs with the fused op, then read the final W with q.
+  // delta rules: write all L pairs with the fused op, then read the final W with q.
   k = sum_normalize(k, config_.eps);
   q = sum_normalize(q, config_.eps);
   Variable k4 = reshape(k, {B, 1, L, Ddot});
-  DeltaRuleResult fw = delta_rule(k4, k4, Variable(v), beta);
-  Variable W = reshape(fw.state, {B, S, Ddot});
+  Variable WL;
+  if (config_.rule == Rule::gdelta) {
+    Variable alpha = sigmoid(reshape(project_pairs(*alpha_, batch), {B, 1, L}));
+    WL = gated_delta_rule(k4, k4, Variable(v), beta, alpha).state;
+  } else {
+    WL = delta_rule(k4, k4, Variable(v), beta).state;
+  }
+  Variable W = reshape(WL, {B, S, Ddot});
   return reshape(matmul(W, reshape(q, {B, Ddot, 1})), {B, S});
 }
 
@@ -189,7 +205,11 @@ Variable RetrievalModel::forward_reference(const RetrievalBatch& batch) {
   k = sum_normalize(k, config_.eps);
   q = sum_normalize(reshape(q, {B, Ddot}), config_.eps);
   Variable k4 = reshape(k, {B, 1, L, Ddot});
-  Variable W = delta_rule_reference(k4, k4, reshape(v, {B, 1, L, S}), beta).state;
+  Variable v4 = reshape(v, {B, 1, L, S});
+  Variable W = config_.rule == Rule::gdelta
+                   ? gated_delta_rule_reference(k4, k4, v4, beta,
+                                                sigmoid(reshape(alpha_->forward(x), {B, 1, L}))).state
+                   : delta_rule_reference(k4, k4, v4, beta).state;
   return reshape(matmul(reshape(W, {B, S, Ddot}), reshape(q, {B, Ddot, 1})), {B, S});
 }
 

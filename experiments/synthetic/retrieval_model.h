@@ -8,6 +8,8 @@
 //   delta   W_t = W_{t-1} + beta_t (v_t - W_{t-1} k_t) k_t^T  (k, q sum-normalised),  yhat = W_L q
 //   fwm     W_t = clamp(W_{t-1} + beta_t (v_t - W_{t-1} k_t) k_t^T), clamp(W) = W / max(1, |W|_F)
 //           (no clamp at t = 1, as the authors' code), yhat = LayerNorm(W_L q) without affine
+//   gdelta  the gated delta rule (Yang et al., ICLR 2025): W_t = alpha_t (W_{t-1} - beta_t
+//           (W_{t-1} k_t) k_t^T) + beta_t v_t k_t^T, alpha_t = sigmoid(W_a x_t + b_a); as delta
 //   softmax yhat = sum_t softmax_t(k_t . q / sqrt(Dk)) v_t   (k, q without phi)
 #pragma once
 #include <memory>
@@ -19,7 +21,7 @@
 
 namespace fwp::synthetic {
 
-enum class Rule { sum, delta, fwm, softmax };
+enum class Rule { sum, delta, fwm, gdelta, softmax };
 
 struct ModelConfig {
   int64_t S = 20;          // number of keys = number of values = Dv
@@ -53,7 +55,7 @@ class RetrievalModel : public Module {
   ModelConfig config_;
   DType dtype_;
   Variable embedding_;  // (2S, e)
-  std::shared_ptr<Linear> key_, query_, beta_;
+  std::shared_ptr<Linear> key_, query_, beta_, alpha_;  // alpha_: gdelta only
   std::shared_ptr<FeatureMap> phi_;
 };
 

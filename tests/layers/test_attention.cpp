@@ -2,6 +2,9 @@
 // carry-over, recurrent generation, gradchecks, configs.
 #include "tests/catch.h"
 
+#include <cmath>
+#include <map>
+
 #include "autograd/fast_weight.h"
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"
@@ -24,7 +27,7 @@ Tensor rnd(const Shape& s, uint64_t seed, double lo = -1.0, double hi = 1.0) {
 std::vector<AttentionConfig> all_variants(int64_t H, int64_t dh) {
   std::vector<AttentionConfig> out;
   for (const char* name : {"softmax", "linear", "performer", "dpfp", "delta", "dpfp_delta",
-                           "favor_delta", "fwm"}) {
+                           "favor_delta", "fwm", "gated_delta", "dpfp_gated_delta"}) {
     AttentionConfig c = AttentionConfig::preset(name, H, dh);
     c.phi.m = 4;
     c.phi.redraw = FavorRedraw::fixed;
@@ -192,4 +195,33 @@ TEST_CASE("layer configs round-trip through JSON and reject typos", "[layers][co
   CHECK_THROWS_WITH(config_from_json_string<LMConfig>(R"({"attention": {"rule": "hebb"}})"),
                     HasSubstr("hebb"));
   CHECK_THROWS_WITH(AttentionConfig::preset("perfomer", 1, 1), HasSubstr("perfomer"));
+  c.attention = AttentionConfig::preset("dpfp_gated_delta", 4, 8);
+  back = config_from_json_string<LMConfig>(config_to_json_string(c));
+  CHECK(config_to_json_string(back) == config_to_json_string(c));
+  CHECK(back.attention.rule == UpdateRule::gated_delta);
+  CHECK(back.attention.phi.kind == FeatureMapKind::dpfp);
+  CHECK_THAT(config_to_json_string(c), HasSubstr("\"gated_delta\""));
+}
+
+TEST_CASE("gated delta attention: alpha logit per head, alpha near 1 at the start",
+          "[layers][attention]") {
+  const int64_t D = 8, H = 3, dh = 4;
+  Rng rng(1);
+  AttentionConfig c = AttentionConfig::preset("gated_delta", H, dh);
+  SelfAttention attn(D, c, true, rng, 7, DType::f64);
+  auto params = attn.named_parameters();
+  std::map<std::string, Tensor> by_name;
+  for (auto& [name, p] : params) by_name[name] = p.value();
+  REQUIRE(by_name.count("qkvb.weight"));
+  CHECK(by_name["qkvb.weight"].shape() == Shape({H * (3 * dh + 2), D}));
+  REQUIRE(by_name.count("alpha_bias"));
+  // 1 - sigmoid(c_h) = 0.001, 0.01, 0.1: horizons of 1000, 100 and 10 tokens
+  std::vector<double> alpha0 = sigmoid(by_name["alpha_bias"]).to_vector();
+  for (int64_t h = 0; h < H; ++h)
+    CHECK_THAT(1.0 - alpha0[h], Catch::Matchers::WithinRel(0.001 * std::pow(100.0, h / 2.0), 1e-9));
+  // no denominator for the gated rule, and no encoder
+  AttentionConfig bad = c;
+  bad.attention_normalize = true;
+  CHECK_THROWS_WITH(SelfAttention(D, bad, true, rng, 7), HasSubstr("attention_normalize"));
+  CHECK_THROWS_WITH(SelfAttention(D, c, false, rng, 7), HasSubstr("needs the sum rule, got gated_delta"));
 }
