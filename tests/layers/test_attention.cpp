@@ -184,8 +184,8 @@ TEST_CASE("recurrent generation gives the parallel forward's logits", "[layers][
 }
 
 TEST_CASE("layer configs round-trip through JSON and reject typos", "[layers][config]") {
-  LMConfig c{.vocab_size = 100, .d_model = 32, .n_layers = 2, .d_ff = 64};
-  c.attention = AttentionConfig::preset("dpfp_delta", 4, 8);
+  LMConfig c{.vocab_size = 100, .d_model = 32, .n_layers = 2, .d_ff = 64,
+             .attention = AttentionConfig::preset("dpfp_delta", 4, 8)};
   c.attention.phi.nu = 3;
   LMConfig back = config_from_json_string<LMConfig>(config_to_json_string(c));
   CHECK(config_to_json_string(back) == config_to_json_string(c));
