@@ -62,7 +62,8 @@ std::vector<Job> sweep_jobs(const std::string& sweep) {
             "favor512_sum", "softmax"}, experiments::parse_int_list("20:600:20"));
   } else if (sweep == "fig2") {
     add(2, {"linear_sum", "linear_delta", "dpfp1_sum", "dpfp1_delta", "dpfp2_sum", "dpfp2_delta",
-            "tanh_fwm", "dpfp1_fwm"}, experiments::parse_int_list("20:200:20"));
+            "tanh_fwm", "dpfp1_fwm", "linear_gdelta", "dpfp1_gdelta"},
+        experiments::parse_int_list("20:200:20"));
   } else if (sweep == "demo") {
     add(1, {"linear_sum", "dpfp1_sum", "dpfp2_sum"}, {40, 80, 160});
     add(2, {"linear_sum", "linear_delta", "dpfp1_delta"}, {40, 80});
