@@ -1,0 +1,63 @@
+// The delta rule in chunkwise-parallel form (Yang, Wang, Zhang, Shen, Kim, NeurIPS 2024,
+// "Parallelizing Linear Transformers with the Delta Rule over Sequence Length"): the same
+// function as kernels/delta_rule.h, computed C steps at a time with matrix products.
+// In state orientation S = W^T (Dk x Dv), per chunk of rows K, Q (C x Dk), V (C x Dv), beta:
+//   L  = tril(diag(beta) K K^T, -1);  Tm = (I + L)^{-1} diag(beta)   (unit lower-triangular solve)
+//   Wy = Tm K;   U = Tm V - Wy S0     (rows of U are exactly the sequential u_t)
+//   O  = Q S0 + ((Q K^T) .* M) U      (M: causal mask incl. the diagonal);   S_C = S0 + K^T U
+// Derivation of the forward and backward: docs/CHUNKWISE.md. The forward saves U (as u, (BH, T,
+// Dv)) beside W_T; the backward runs the chunks in reverse, REBUILDS S0 = S_C - K^T U and
+// recomputes Tm, Wy, Q K^T per chunk, so it keeps O(T Dv) per sequence, as the sequential op.
+// Outputs are overwritten. *_cpu: OpenMP over sequences (and over blocks of Dv columns when
+// there are fewer sequences than threads), own SIMD micro-kernels inside the parallel region
+// (kernels/cpu/small_gemm.h); *_naive: the plain loops of docs/CHUNKWISE.md.
+#pragma once
+#include <cstdint>
+
+namespace fwp::kernels {
+
+// How the *_cpu kernels multiply: own micro-kernels inside one OpenMP region (the default,
+// parallel over sequences), or OpenBLAS called from outside any region for every product
+// (sequences in turn; BLAS threads each call itself). Both give the same results up to rounding;
+// the blas variant exists to measure which is faster (bench_delta_chunk --gemm).
+enum class ChunkGemm { own, blas };
+
+// Elements of scratch memory the *_cpu kernels need (64-byte aligned, as Tensor storage is):
+// one slice of per-chunk matrices per thread, plus partial dq, dk, dbeta when the backward
+// splits Dv into column blocks (fewer sequences than threads).
+template <typename Real>
+int64_t delta_chunk_workspace_size(int64_t BH, int64_t T, int64_t Dk, int64_t Dv, int64_t C,
+                                   ChunkGemm gemm = ChunkGemm::own);
+
+// y is (BH, T, Dv); WT is (BH, Dv, Dk) = W_T; u is (BH, T, Dv), the update vectors u_t, saved for
+//   the backward, or null when no gradient is needed. q, k are (BH, T, Dk); v is (BH, T, Dv);
+//   beta is (BH, T); W0 is (BH, Dv, Dk) or null (zeros). C >= 1 is the chunk size.
+template <typename Real>
+void delta_chunk_forward_cpu(Real* y, Real* WT, Real* u, const Real* q, const Real* k,
+                             const Real* v, const Real* beta, const Real* W0, int64_t BH,
+                             int64_t T, int64_t Dk, int64_t Dv, int64_t C, Real* workspace,
+                             ChunkGemm gemm = ChunkGemm::own);
+
+template <typename Real>
+void delta_chunk_forward_naive(Real* y, Real* WT, Real* u, const Real* q, const Real* k,
+                               const Real* v, const Real* beta, const Real* W0, int64_t BH,
+                               int64_t T, int64_t Dk, int64_t Dv, int64_t C);
+
+// dq, dk are (BH, T, Dk); dv is (BH, T, Dv); dbeta is (BH, T); dW0 is (BH, Dv, Dk).
+// grad_y is (BH, T, Dv); grad_WT is (BH, Dv, Dk) or null when W_T received no gradient.
+// q, k, v, beta as in the forward; u and WT are what the forward saved and returned.
+template <typename Real>
+void delta_chunk_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0,
+                              const Real* grad_y, const Real* grad_WT, const Real* q,
+                              const Real* k, const Real* v, const Real* beta, const Real* u,
+                              const Real* WT, int64_t BH, int64_t T, int64_t Dk, int64_t Dv,
+                              int64_t C, Real* workspace, ChunkGemm gemm = ChunkGemm::own);
+
+template <typename Real>
+void delta_chunk_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0,
+                                const Real* grad_y, const Real* grad_WT, const Real* q,
+                                const Real* k, const Real* v, const Real* beta, const Real* u,
+                                const Real* WT, int64_t BH, int64_t T, int64_t Dk, int64_t Dv,
+                                int64_t C);
+
+}  // namespace fwp::kernels
