@@ -43,21 +43,28 @@ void delta_chunk_forward_naive(Real* y, Real* WT, Real* u, const Real* q, const 
                                const Real* v, const Real* beta, const Real* W0, int64_t BH,
                                int64_t T, int64_t Dk, int64_t Dv, int64_t C);
 
+// What the backward is given per step: u_t (saved by the chunkwise forward), or
+// d_t = v_t - vbar_t (saved by the sequential forward, kernels/delta_rule.h; u_t = beta_t d_t
+// is formed as rows are loaded). So a sequential forward can be followed by a chunkwise backward.
+enum class Saved { u, v_minus_vbar };
+
 // dq, dk are (BH, T, Dk); dv is (BH, T, Dv); dbeta is (BH, T); dW0 is (BH, Dv, Dk).
 // grad_y is (BH, T, Dv); grad_WT is (BH, Dv, Dk) or null when W_T received no gradient.
-// q, k, v, beta as in the forward; u and WT are what the forward saved and returned.
+// q, k, v, beta as in the forward; saved (BH, T, Dv) and WT are what the forward saved and
+// returned, saved as `kind` says.
 template <typename Real>
 void delta_chunk_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0,
                               const Real* grad_y, const Real* grad_WT, const Real* q,
-                              const Real* k, const Real* v, const Real* beta, const Real* u,
-                              const Real* WT, int64_t BH, int64_t T, int64_t Dk, int64_t Dv,
-                              int64_t C, Real* workspace, ChunkGemm gemm = ChunkGemm::own);
+                              const Real* k, const Real* v, const Real* beta, const Real* saved,
+                              Saved kind, const Real* WT, int64_t BH, int64_t T, int64_t Dk,
+                              int64_t Dv, int64_t C, Real* workspace,
+                              ChunkGemm gemm = ChunkGemm::own);
 
 template <typename Real>
 void delta_chunk_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0,
                                 const Real* grad_y, const Real* grad_WT, const Real* q,
-                                const Real* k, const Real* v, const Real* beta, const Real* u,
-                                const Real* WT, int64_t BH, int64_t T, int64_t Dk, int64_t Dv,
-                                int64_t C);
+                                const Real* k, const Real* v, const Real* beta,
+                                const Real* saved, Saved kind, const Real* WT, int64_t BH,
+                                int64_t T, int64_t Dk, int64_t Dv, int64_t C);
 
 }  // namespace fwp::kernels

@@ -56,7 +56,8 @@ void forward_task(const Gemm& mm, Real* y, Real* WT, Real* u, const Real* q, con
 template <typename Real, typename Gemm>
 void backward_task(const Gemm& mm, Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0,
                    const Real* gy, const Real* gWT, const Real* q, const Real* k, const Real* v,
-                   const Real* beta, const Real* u, const Real* WT, const Sizes& z, Real* ws) {
+                   const Real* beta, const Real* u, Saved kind, const Real* WT, const Sizes& z,
+                   Real* ws) {
   using V = Vec<Real>;
   constexpr int64_t Ln = kLanes<Real>;
   Carve<Real> carve{ws};
@@ -76,10 +77,13 @@ void backward_task(const Gemm& mm, Real* dq, Real* dk, Real* dv, Real* dbeta, Re
     copy_rows(Q, Dkp, q + t0 * Dk, Dk, r, C, Dk);
     copy_rows(dO, cp, gy + t0 * Dv, Dv, r, C, cols);
     copy_rows(b.U, cp, u + t0 * Dv, Dv, r, C, cols);
+    for (int64_t t = 0; t < C; ++t) b.beta[t] = t < r ? beta[t0 + t] : Real(0);
+    if (kind == Saved::v_minus_vbar)  // u_t = beta_t (v_t - vbar_t)
+      for (int64_t t = 0; t < r; ++t)
+        for (int64_t i = 0; i < cols; ++i) b.U[t * cp + i] *= b.beta[t];
     transpose(b.Vt, Cp, v + t0 * Dv, Dv, r, cols);
     transpose(b.Ut, Cp, b.U, cp, C, cols);
     transpose(b.Kt, Cp, b.K, Dkp, C, Dk);
-    for (int64_t t = 0; t < C; ++t) b.beta[t] = t < r ? beta[t0 + t] : Real(0);
     // 0: W0 = W_C - U^T K (the state rebuilt), and the matrices of the chunk
     mm(b.W, Dkp, b.U, 1, cp, b.K, Dkp, cols, Dkp, C, Real(-1), true);
     prepare_chunk(mm, b.G, b.L, b.Tm, b.P, Wy, b.K, b.Kt, Q, b.beta, z);
@@ -179,9 +183,9 @@ void delta_chunk_forward_cpu(Real* y, Real* WT, Real* u, const Real* q, const Re
 template <typename Real>
 void delta_chunk_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0,
                               const Real* grad_y, const Real* grad_WT, const Real* q,
-                              const Real* k, const Real* v, const Real* beta, const Real* u,
-                              const Real* WT, int64_t BH, int64_t T, int64_t Dk, int64_t Dv,
-                              int64_t C, Real* workspace, ChunkGemm gemm) {
+                              const Real* k, const Real* v, const Real* beta, const Real* saved,
+                              Saved kind, const Real* WT, int64_t BH, int64_t T, int64_t Dk,
+                              int64_t Dv, int64_t C, Real* workspace, ChunkGemm gemm) {
   const Plan p = make_plan<Real>(BH, T, Dk, Dv, C, gemm);
   // with several column blocks, block b writes its dq, dk, dbeta into partial buffers
   const int64_t nq = BH * T * Dk, nbeta = BH * T;
@@ -194,7 +198,7 @@ void delta_chunk_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* d
     backward_task(mm, q_out + n * T * Dk, k_out + n * T * Dk, dv + n * T * Dv + c0,
                   b_out + n * T, dW0 + s, grad_y + n * T * Dv + c0,
                   grad_WT ? grad_WT + s : nullptr, q + n * T * Dk, k + n * T * Dk,
-                  v + n * T * Dv + c0, beta + n * T, u + n * T * Dv + c0, WT + s,
+                  v + n * T * Dv + c0, beta + n * T, saved + n * T * Dv + c0, kind, WT + s,
                   sizes<Real>(T, Dk, Dv, C, cols), ws);
   };
   if (gemm == ChunkGemm::blas) {
@@ -233,9 +237,9 @@ void delta_chunk_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* d
                                            const R*, const R*, int64_t, int64_t, int64_t,    \
                                            int64_t, int64_t, R*, ChunkGemm);                 \
   template void delta_chunk_backward_cpu<R>(R*, R*, R*, R*, R*, const R*, const R*, const R*, \
-                                            const R*, const R*, const R*, const R*, const R*, \
-                                            int64_t, int64_t, int64_t, int64_t, int64_t, R*,  \
-                                            ChunkGemm);
+                                            const R*, const R*, const R*, const R*, Saved,    \
+                                            const R*, int64_t, int64_t, int64_t, int64_t,     \
+                                            int64_t, R*, ChunkGemm);
 FWP_INSTANTIATE(float)
 FWP_INSTANTIATE(double)
 #undef FWP_INSTANTIATE

@@ -89,10 +89,10 @@ void delta_chunk_forward_naive(Real* y, Real* WT, Real* u, const Real* q, const 
 template <typename Real>
 void delta_chunk_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0,
                                 const Real* grad_y, const Real* grad_WT, const Real* q,
-                                const Real* k, const Real* v, const Real* beta, const Real* u,
-                                const Real* WT, int64_t BH, int64_t T, int64_t Dk, int64_t Dv,
-                                int64_t C) {
-  std::vector<Real> S(Dk * Dv), dS(Dk * Dv), dU, dP, dWy, dTm, M1;
+                                const Real* k, const Real* v, const Real* beta,
+                                const Real* saved, Saved kind, const Real* WT, int64_t BH,
+                                int64_t T, int64_t Dk, int64_t Dv, int64_t C) {
+  std::vector<Real> S(Dk * Dv), dS(Dk * Dv), Us, dU, dP, dWy, dTm, M1;
   for (int64_t n = 0; n < BH; ++n) {
     for (int64_t j = 0; j < Dk; ++j)  // S = W_T^T, dS = dL/dS_T
       for (int64_t i = 0; i < Dv; ++i) {
@@ -104,7 +104,12 @@ void delta_chunk_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, Real*
       const int64_t r = std::min(C, T - t0), row = n * T + t0;
       const Chunk<Real> ch(k + row * Dk, q + row * Dk, beta + row, r, Dk);
       const Real *K = ch.K, *Q = ch.Q, *V = v + row * Dv, *dO = grad_y + row * Dv,
-                 *U = u + row * Dv, *b = beta + row;
+                 *b = beta + row;
+      Us.assign(saved + row * Dv, saved + (row + r) * Dv);  // u_t, or d_t with u_t = beta_t d_t
+      if (kind == Saved::v_minus_vbar)
+        for (int64_t t = 0; t < r; ++t)
+          for (int64_t i = 0; i < Dv; ++i) Us[t * Dv + i] *= b[t];
+      const Real* U = Us.data();
       Real *dQ = dq + row * Dk, *dK = dk + row * Dk, *dV = dv + row * Dv, *db = dbeta + row;
       for (int64_t j = 0; j < Dk; ++j)  // S0 = S_C - K^T U  (rebuilt)
         for (int64_t i = 0; i < Dv; ++i)
@@ -189,8 +194,8 @@ void delta_chunk_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, Real*
                                              int64_t, int64_t);                              \
   template void delta_chunk_backward_naive<R>(R*, R*, R*, R*, R*, const R*, const R*,        \
                                               const R*, const R*, const R*, const R*,        \
-                                              const R*, const R*, int64_t, int64_t, int64_t, \
-                                              int64_t, int64_t);
+                                              const R*, Saved, const R*, int64_t, int64_t,   \
+                                              int64_t, int64_t, int64_t);
 FWP_INSTANTIATE(float)
 FWP_INSTANTIATE(double)
 #undef FWP_INSTANTIATE

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/simd.h"
@@ -123,17 +124,20 @@ std::pair<int64_t, int64_t> column_block(int64_t b, int64_t nb, int64_t Dv) {
 template <typename Real>
 void copy_rows(Real* dst, int64_t ld, const Real* src, int64_t lds, int64_t valid, int64_t rows,
                int64_t n) {
-  for (int64_t t = 0; t < rows; ++t)
-    for (int64_t j = 0; j < ld; ++j)
-      dst[t * ld + j] = t < valid && j < n ? src[t * lds + j] : Real(0);
+  for (int64_t t = 0; t < rows; ++t) {
+    const int64_t m = t < valid ? n : 0;
+    if (m > 0) std::memcpy(dst + t * ld, src + t * lds, m * sizeof(Real));
+    std::fill(dst + t * ld + m, dst + (t + 1) * ld, Real(0));
+  }
 }
 
 // dst (n x ld) = sign * the transpose of src (rows x n, row stride lds), zero beyond column rows.
 template <typename Real>
 void transpose(Real* dst, int64_t ld, const Real* src, int64_t lds, int64_t rows, int64_t n,
                Real sign = 1) {
-  for (int64_t j = 0; j < n; ++j)
-    for (int64_t t = 0; t < ld; ++t) dst[j * ld + t] = t < rows ? sign * src[t * lds + j] : Real(0);
+  for (int64_t j = 0; j < n; ++j) std::fill(dst + j * ld + rows, dst + (j + 1) * ld, Real(0));
+  for (int64_t t = 0; t < rows; ++t)
+    for (int64_t j = 0; j < n; ++j) dst[j * ld + t] = sign * src[t * lds + j];
 }
 
 // Zero X(t, s) above the diagonal (s > t), for s < ld.

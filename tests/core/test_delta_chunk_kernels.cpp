@@ -101,7 +101,9 @@ Result empty_result(const Case& c, DType dt) {
   return r;
 }
 
-enum class Algo { sequential_naive, chunk_naive, chunk_own, chunk_blas };
+// chunk_after_sequential: the fast sequential forward (saves v - vbar), then the fast chunkwise
+// backward from what it saved.
+enum class Algo { sequential_naive, chunk_naive, chunk_own, chunk_blas, chunk_after_sequential };
 
 // Runs one algorithm; the sequential one saves v - vbar, turned into u = beta (v - vbar) here.
 template <typename Real>
@@ -121,15 +123,25 @@ Result run(Algo algo, const Case& c, Data& d) {
     for (int64_t e = 0; e < BH * T * Dv; ++e) u[e] *= b[e / Dv];
   } else if (algo == Algo::chunk_naive) {
     kernels::delta_chunk_forward_naive<Real>(y, WT, u, q, k, v, b, W0, BH, T, Dk, Dv, C);
-    kernels::delta_chunk_backward_naive<Real>(dq, dk, dv, db, dW0, gy, gWT, q, k, v, b, u, WT,
-                                              BH, T, Dk, Dv, C);
+    kernels::delta_chunk_backward_naive<Real>(dq, dk, dv, db, dW0, gy, gWT, q, k, v, b, u,
+                                              kernels::Saved::u, WT, BH, T, Dk, Dv, C);
+  } else if (algo == Algo::chunk_after_sequential) {
+    Tensor ws = Tensor::empty({std::max(kernels::delta_rule_workspace_size<Real>(BH, Dk, Dv),
+                                        kernels::delta_chunk_workspace_size<Real>(BH, T, Dk, Dv, C))},
+                              dt);
+    kernels::delta_rule_forward_cpu<Real>(y, WT, u, q, k, v, b, W0, BH, T, Dk, Dv, p<Real>(ws));
+    kernels::delta_chunk_backward_cpu<Real>(dq, dk, dv, db, dW0, gy, gWT, q, k, v, b, u,
+                                            kernels::Saved::v_minus_vbar, WT, BH, T, Dk, Dv, C,
+                                            p<Real>(ws));
+    for (int64_t e = 0; e < BH * T * Dv; ++e) u[e] *= b[e / Dv];
   } else {
     const auto g = algo == Algo::chunk_own ? kernels::ChunkGemm::own : kernels::ChunkGemm::blas;
     Tensor ws = Tensor::empty({kernels::delta_chunk_workspace_size<Real>(BH, T, Dk, Dv, C, g)}, dt);
     kernels::delta_chunk_forward_cpu<Real>(y, WT, u, q, k, v, b, W0, BH, T, Dk, Dv, C,
                                            p<Real>(ws), g);
-    kernels::delta_chunk_backward_cpu<Real>(dq, dk, dv, db, dW0, gy, gWT, q, k, v, b, u, WT, BH,
-                                            T, Dk, Dv, C, p<Real>(ws), g);
+    kernels::delta_chunk_backward_cpu<Real>(dq, dk, dv, db, dW0, gy, gWT, q, k, v, b, u,
+                                            kernels::Saved::u, WT, BH, T, Dk, Dv, C, p<Real>(ws),
+                                            g);
   }
   return r;
 }
@@ -186,4 +198,12 @@ TEST_CASE("chunkwise delta rule kernels equal their naive twins", "[kernels][del
     for (const Case& c : kCases) compare<double>(Algo::chunk_blas, Algo::chunk_naive, c, true, true, 1e-12);
   }
   omp_set_num_threads(threads);
+}
+
+TEST_CASE("chunkwise backward after the sequential forward equals the sequential op",
+          "[kernels][delta_chunk]") {
+  for (const Case& c : kCases) {
+    compare<double>(Algo::chunk_after_sequential, Algo::sequential_naive, c, true, true, 1e-11);
+    compare<float>(Algo::chunk_after_sequential, Algo::sequential_naive, c, true, false, 2e-4);
+  }
 }
