@@ -5,8 +5,6 @@
 // from the sequential one: the same bytes as the sequential op.
 #include "autograd/delta_chunk.h"
 
-#include <omp.h>
-
 #include <atomic>
 
 #include "autograd/tape.h"
@@ -92,21 +90,58 @@ DeltaRuleAlgorithmGuard::~DeltaRuleAlgorithmGuard() {
   g_chunk = previous_chunk_;
 }
 
-DeltaRulePlan auto_delta_rule_plan(int64_t BH, int64_t T, int64_t Dk, int64_t Dv, int threads,
-                                   bool needs_grad) {
-  (void)BH, (void)T, (void)Dk, (void)Dv, (void)threads, (void)needs_grad;
+// The table, measured with bench_delta_chunk on the 2-core development machine (AMD EPYC Zen 4,
+// AVX-512, f32, one thread, minimum process CPU time of 3 interleaved runs; other jobs were using
+// both cores, load average 5-9), speed-up of the chunkwise BACKWARD (C = 16) over the sequential
+// one, both after the sequential forward; the chunkwise FORWARD never won (0.17-1.00x):
+//
+//   Ddot x Dv    T = 256          T = 512     T = 1024          T = 2048    T = 4096
+//   <= 64 x 64   0.11-0.87 (every square d <= 64, T, B*H and C: the sequential kernels win)
+//   256 x 16                                  0.79
+//   128 x 32                                  0.74
+//   96 x 64                                   1.24
+//   128 x 64                                  1.11
+//   256 x 32                                  1.27
+//   80 x 80      1.12                         1.21
+//   96 x 96      1.41             1.14-1.42   1.39              1.52-1.59
+//   112 x 112    1.54                         1.62
+//   128 x 128    0.90-1.09        0.93-1.14   1.16-1.21         1.22-1.29   1.34-1.43
+//   144 x 144    2.11                         2.26
+//   160 x 160    1.69                         1.89
+//   192 x 192                     1.64-1.73                     2.24-2.30
+//   256 x 256    1.75-1.79                    1.88-1.99                     2.50-2.52
+//
+// (ranges over B*H = 1, 8, 64; B*H did not change a decision; C = 16 was the fastest of 8, 16,
+// 32, 64 at all 77 measured points.) The sequential backward is fast
+// where its row width has an unrolled path (kernels/cpu/simd.h with_vec_count: 1-4 and 8 vectors,
+// i.e. Ddot = 16, 32, 48, 64, 128 in f32) and 1.5-2x slower elsewhere, hence the exception for
+// Ddot = 128. Produced by (docs/RESULTS.md, "Chunkwise-parallel delta rule on the CPU"):
+//   bench_delta_chunk --threads 1,2 --d 16,32,64,128 --T 256,1024,4096 --bh 1,8,64 --C 16,32,64
+//   bench_delta_chunk --threads 1,2 --d 256 --T 256,1024,4096 --bh 1,8 --C 16,32,64
+//   bench_delta_chunk --threads 1 --d 96,128,192 --T 512,2048 --bh 1,8 --C 8,16
+//   bench_delta_chunk --threads 1 --d 48,80,96,112,144,160 --T 256,1024 --bh 8 --C 16
+//   bench_delta_chunk --threads 1 --d 64,96,128,256 --dv 16,32,64 --T 1024 --bh 8 --C 16
+// With two threads and fewer sequences than threads, the chunkwise kernels also split Dv across
+// the threads, which the sequential backward cannot; under that load the two-thread timings were
+// dominated by preemption and could not be measured, so the table does not count on it. Measured
+// in f32; f64 (the gradient-check precision) follows the same rule, unmeasured.
+DeltaRulePlan auto_delta_rule_plan(int64_t T, int64_t Dk, int64_t Dv, bool needs_grad,
+                                   DType dtype) {
+  if (!needs_grad || T < 256) return {};
+  const int64_t state = Dk * Dv, lanes = 64 / int64_t(dtype_size(dtype));
+  const int64_t vecs = (Dk + lanes - 1) / lanes;
+  const bool unrolled = vecs <= 4 || vecs == 8;  // the sequential backward's fast widths
+  if (state >= 6144 && (T >= 1024 || state >= 24576 || !unrolled)) return {false, true, 16};
   return {};
 }
 
-DeltaRulePlan delta_rule_plan(int64_t BH, int64_t T, int64_t Dk, int64_t Dv, bool needs_grad) {
+DeltaRulePlan delta_rule_plan(int64_t T, int64_t Dk, int64_t Dv, bool needs_grad, DType dtype) {
   const DeltaRuleAlgorithm a = g_algorithm;
   const int64_t chunk = g_chunk;
   DeltaRulePlan plan;
-  if (a == DeltaRuleAlgorithm::chunkwise) plan = {true, true, 0};
-  if (a == DeltaRuleAlgorithm::automatic)
-    plan = auto_delta_rule_plan(BH, T, Dk, Dv, omp_get_max_threads(), needs_grad);
+  if (a == DeltaRuleAlgorithm::chunkwise) plan = {true, true, kDefaultDeltaRuleChunk};
+  if (a == DeltaRuleAlgorithm::automatic) plan = auto_delta_rule_plan(T, Dk, Dv, needs_grad, dtype);
   if (plan.uses_chunks() && chunk > 0) plan.chunk = chunk;
-  if (plan.uses_chunks() && plan.chunk == 0) plan.chunk = 32;
   return plan;
 }
 

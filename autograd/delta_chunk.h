@@ -7,7 +7,8 @@
 //   sequential forward + chunkwise backward    (the chunkwise backward reads v_t - vbar_t too)
 //   chunkwise forward  + chunkwise backward    (saves u_t)
 // DeltaRuleAlgorithm::automatic picks one from a table measured on the 2-core development
-// machine (auto_delta_rule_plan); set_delta_rule_algorithm() overrides it for every call.
+// machine (auto_delta_rule_plan: the mixed pair for large states and long sequences, else the
+// sequential kernels); set_delta_rule_algorithm() overrides it for every call.
 #pragma once
 #include "autograd/fast_weight.h"
 
@@ -15,6 +16,9 @@ namespace fwp {
 
 // Largest chunk size accepted: the per-thread workspace holds about 12 C x C matrices.
 inline constexpr int64_t kMaxDeltaRuleChunk = 1024;
+// The chunk size of DeltaRuleAlgorithm::chunkwise without an explicit one: the fastest of
+// C = 8, 16, 32, 64 at every measured shape (docs/RESULTS.md).
+inline constexpr int64_t kDefaultDeltaRuleChunk = 16;
 
 enum class DeltaRuleAlgorithm { automatic, sequential, chunkwise };
 
@@ -45,12 +49,13 @@ struct DeltaRulePlan {
   bool uses_chunks() const { return chunk_forward || chunk_backward; }
 };
 
-// The measured table alone, for BH sequences of T steps, widths Dk (= Ddot) and Dv, `threads`
-// OpenMP threads, with or without a backward to follow.
-DeltaRulePlan auto_delta_rule_plan(int64_t BH, int64_t T, int64_t Dk, int64_t Dv, int threads,
-                                   bool needs_grad);
-// What delta_rule() runs under the current setting (omp_get_max_threads() threads).
-DeltaRulePlan delta_rule_plan(int64_t BH, int64_t T, int64_t Dk, int64_t Dv, bool needs_grad);
+// The measured table alone (autograd/delta_chunk.cpp): for sequences of T steps, widths Dk
+// (= Ddot) and Dv, with or without a backward to follow. The number of sequences B*H and of
+// threads did not change any measured decision and are not arguments.
+DeltaRulePlan auto_delta_rule_plan(int64_t T, int64_t Dk, int64_t Dv, bool needs_grad,
+                                   DType dtype);
+// What delta_rule() runs under the current setting.
+DeltaRulePlan delta_rule_plan(int64_t T, int64_t Dk, int64_t Dv, bool needs_grad, DType dtype);
 
 // Always the chunkwise forward and backward with chunk size C, whatever the setting. Arguments
 // and results as delta_rule() (autograd/fast_weight.h). Throws fwp::Error for C outside

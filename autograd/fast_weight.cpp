@@ -152,7 +152,7 @@ DeltaRuleResult delta_rule(const Variable& q, const Variable& k, const Variable&
   if (W0.defined()) inputs.push_back(W0);
   const bool grad = any_requires_grad(inputs);
   // the sequential kernels below, or chunkwise ones where the setting or table says so
-  if (const DeltaRulePlan plan = delta_rule_plan(B * H, T, Dk, Dv, grad); plan.uses_chunks())
+  if (const DeltaRulePlan plan = delta_rule_plan(T, Dk, Dv, grad, q.dtype()); plan.uses_chunks())
     return delta_rule_with_plan(q, k, v, beta, W0, plan);
   const DType dt = q.dtype();
   Tensor y = Tensor::empty({B, H, T, Dv}, dt), WT = Tensor::empty({B, H, Dv, Dk}, dt);

@@ -1,16 +1,19 @@
 // bench_delta_chunk: the chunkwise delta-rule kernels (kernels/delta_chunk.h) against the
 // sequential ones (kernels/delta_rule.h), f32, on buffers allocated once (no autograd, W0 = 0,
-// random upstream gradients on y and W_T). For each threads x d (Ddot = Dv = d) x T x B*H it
-// times the forward and the backward separately (one warm-up, then --reps runs) and prints one
-// markdown row per algorithm, in ns per token-head:
+// random upstream gradients on y and W_T). For each threads x d (Ddot = d; Dv = d, or each of
+// --dv) x T x B*H it
+// times the forward and the backward separately and prints one markdown row per algorithm, in
+// ns per token-head; the algorithms take turns rep by rep (one warm-up each, then --reps), so a
+// change of load on the machine hits them alike:
 //   sequential             sequential forward + sequential backward
 //   chunkwise C            chunkwise forward + chunkwise backward (from the saved u)
 //   seq fwd + chunk bwd C  sequential forward + chunkwise backward (from the saved v - vbar)
-// CPU = median process CPU time (all threads), wall = median and minimum elapsed time; the
-// speed-ups over the sequential kernels use CPU time with one thread (the measure other jobs on
-// the machine disturb least) and the minimum wall time with more threads (spinning at barriers
-// while a sibling thread is preempted inflates CPU time). GFLOP/s are effective, against the
-// sequential op's count (6 d^2 forward, 14 d^2 backward per token-head). --gemm own,blas also
+// CPU = minimum and median process CPU time (all threads), wall = minimum and median elapsed
+// time. The speed-ups over the sequential kernels use the minimum CPU time with one thread (the
+// measure other jobs on the machine disturb least: they only add cache misses) and the minimum
+// wall time with more threads (spinning at a barrier while a sibling thread is preempted
+// inflates CPU time). GFLOP/s are effective, against the
+// sequential op's count (6 d Dv forward, 14 d Dv backward per token-head). --gemm own,blas also
 // runs the chunkwise kernels with every product through OpenBLAS outside parallel regions.
 #include <omp.h>
 #include <time.h>
@@ -35,6 +38,7 @@ namespace {
 struct Config {
   std::vector<int> threads = {1};
   std::vector<int64_t> d = {16, 32, 64, 128};
+  std::vector<int64_t> dv = {0};  // 0: Dv = d
   std::vector<int64_t> T = {256, 1024, 4096};
   std::vector<int64_t> bh = {1, 8, 64};
   std::vector<int64_t> C = {16, 32, 64};
@@ -44,7 +48,9 @@ struct Config {
 };
 
 struct Timing {
-  double cpu = 0, wall = 0, wall_min = 0;  // ms per call
+  std::vector<double> cpu, wall;  // ms per call, one per rep
+  double min_cpu() const { return *std::min_element(cpu.begin(), cpu.end()); }
+  double min_wall() const { return *std::min_element(wall.begin(), wall.end()); }
 };
 
 double cpu_now_ms() {
@@ -56,17 +62,12 @@ double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
-Timing time_it(const std::function<void()>& f, int reps) {
-  f();  // warm-up
-  std::vector<double> cpu, wall;
-  for (int r = 0; r < reps; ++r) {
-    const double c0 = cpu_now_ms();
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    wall.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    cpu.push_back(cpu_now_ms() - c0);
-  }
-  return {median(cpu), median(wall), *std::min_element(wall.begin(), wall.end())};
+void time_once(const std::function<void()>& f, Timing& t) {
+  const double c0 = cpu_now_ms();
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  t.wall.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  t.cpu.push_back(cpu_now_ms() - c0);
 }
 
 Tensor simplex(int64_t rows, int64_t D, Rng& rng) {
@@ -82,43 +83,50 @@ Tensor simplex(int64_t rows, int64_t D, Rng& rng) {
 
 // Inputs, upstream gradients and every output buffer of one (d, T, B*H) point.
 struct Buffers {
-  int64_t BH, T, d;
+  int64_t BH, T, d, e;  // e = Dv
   Tensor q, k, v, beta, gy, gWT, y, WT, saved, dq, dk, dv, dbeta, dW0, ws;
-  Buffers(int64_t BH_, int64_t T_, int64_t d_) : BH(BH_), T(T_), d(d_) {
+  Buffers(int64_t BH_, int64_t T_, int64_t d_, int64_t e_) : BH(BH_), T(T_), d(d_), e(e_) {
     Rng rng(1);
     q = simplex(BH * T, d, rng);
     k = simplex(BH * T, d, rng);
-    v = Tensor::randn({BH * T, d}, rng);
+    v = Tensor::randn({BH * T, e}, rng);
     beta = Tensor::uniform({BH * T}, rng, 0.1, 0.9);
-    gy = Tensor::randn({BH * T, d}, rng);
-    gWT = Tensor::randn({BH, d, d}, rng);
-    for (Tensor* t : {&y, &saved, &dq, &dk, &dv}) *t = Tensor::empty({BH * T, d});
-    WT = Tensor::empty({BH, d, d});
-    dW0 = Tensor::empty({BH, d, d});
+    gy = Tensor::randn({BH * T, e}, rng);
+    gWT = Tensor::randn({BH, e, d}, rng);
+    for (Tensor* t : {&y, &saved, &dv}) *t = Tensor::empty({BH * T, e});
+    for (Tensor* t : {&dq, &dk}) *t = Tensor::empty({BH * T, d});
+    WT = Tensor::empty({BH, e, d});
+    dW0 = Tensor::empty({BH, e, d});
     dbeta = Tensor::empty({BH * T});
   }
   float* f(Tensor& t) { return t.data<float>(); }
   void seq_forward() {
     kn::delta_rule_forward_cpu<float>(f(y), f(WT), f(saved), f(q), f(k), f(v), f(beta), nullptr,
-                                      BH, T, d, d, f(ws));
+                                      BH, T, d, e, f(ws));
   }
   void seq_backward() {
     kn::delta_rule_backward_cpu<float>(f(dq), f(dk), f(dv), f(dbeta), f(dW0), f(gy), f(gWT), f(q),
-                                       f(k), f(beta), f(saved), f(WT), BH, T, d, d, f(ws));
+                                       f(k), f(beta), f(saved), f(WT), BH, T, d, e, f(ws));
   }
   void chunk_forward(int64_t C, kn::ChunkGemm g) {
     kn::delta_chunk_forward_cpu<float>(f(y), f(WT), f(saved), f(q), f(k), f(v), f(beta), nullptr,
-                                       BH, T, d, d, C, f(ws), g);
+                                       BH, T, d, e, C, f(ws), g);
   }
   void chunk_backward(int64_t C, kn::Saved kind, kn::ChunkGemm g) {
     kn::delta_chunk_backward_cpu<float>(f(dq), f(dk), f(dv), f(dbeta), f(dW0), f(gy), f(gWT),
                                         f(q), f(k), f(v), f(beta), f(saved), kind, f(WT), BH, T,
-                                        d, d, C, f(ws), g);
+                                        d, e, C, f(ws), g);
   }
 };
 
-struct Pair {
-  Timing fwd, bwd;
+// One algorithm of the table: its forward and backward (the backward reads what the forward
+// saved), its workspace size and its timings.
+struct Algorithm {
+  std::string name;
+  int64_t C;
+  std::function<void()> fwd, bwd;
+  int64_t ws;
+  Timing f, b;
 };
 
 }  // namespace
@@ -127,73 +135,90 @@ int main(int argc, char** argv) {
   Config cfg;
   CLI::App app{"bench_delta_chunk: chunkwise vs sequential delta-rule kernels (f32)"};
   app.add_option("--threads", cfg.threads, "OpenMP thread counts")->delimiter(',');
-  app.add_option("--d", cfg.d, "head widths (Ddot = Dv = d)")->delimiter(',');
+  app.add_option("--d", cfg.d, "key widths Ddot")->delimiter(',');
+  app.add_option("--dv", cfg.dv, "value widths Dv (0: Dv = Ddot)")->delimiter(',');
   app.add_option("--T", cfg.T, "sequence lengths")->delimiter(',');
   app.add_option("--bh", cfg.bh, "numbers of sequences B*H")->delimiter(',');
   app.add_option("--C", cfg.C, "chunk sizes")->delimiter(',');
   app.add_option("--gemm", cfg.gemm, "own and/or blas")
       ->delimiter(',')
       ->check(CLI::IsMember({"own", "blas"}));
-  app.add_option("--reps", cfg.reps, "timed runs (median)")->check(CLI::PositiveNumber);
+  app.add_option("--reps", cfg.reps, "timed runs per algorithm (after one warm-up)")->check(CLI::PositiveNumber);
   app.add_option("--csv", cfg.csv, "also write the rows as CSV to this file");
   CLI11_PARSE(app, argc, argv);
   std::ofstream csv;
   if (!cfg.csv.empty()) {
     csv.open(cfg.csv);
-    csv << "threads,d,T,BH,algorithm,C,fwd_cpu,bwd_cpu,fwd_wall,bwd_wall,fwd_wall_min,"
-           "bwd_wall_min,speedup_fwd,speedup_bwd,speedup_total\n";
+    csv << "threads,d,Dv,T,BH,algorithm,C,fwd_cpu_min,fwd_cpu_median,bwd_cpu_min,bwd_cpu_median,"
+           "fwd_wall_min,fwd_wall_median,bwd_wall_min,bwd_wall_median,speedup_fwd,speedup_bwd,"
+           "speedup_total\n";
   }
   std::printf("bench_delta_chunk: f32, reps %d, ns per token-head\n\n", cfg.reps);
-  std::printf("| threads | d | T | B*H | algorithm | C | fwd CPU | bwd CPU | fwd+bwd CPU | fwd wall "
-              "(min) | bwd wall (min) | fwd+bwd GFLOP/s | speed-up fwd | bwd | fwd+bwd |\n"
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("| threads | Ddot | Dv | T | B*H | algorithm | C | fwd CPU min (median) | bwd CPU min "
+              "(median) | fwd+bwd CPU min | fwd wall min (median) | bwd wall min (median) | "
+              "fwd+bwd GFLOP/s | speed-up fwd | bwd | fwd+bwd |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (int nt : cfg.threads)
     for (int64_t d : cfg.d)
+      for (int64_t dv_opt : cfg.dv)
       for (int64_t T : cfg.T)
         for (int64_t BH : cfg.bh) {
+          const int64_t e = dv_opt > 0 ? dv_opt : d;
           omp_set_num_threads(nt);
-          Buffers b(BH, T, d);
+          Buffers b(BH, T, d, e);
           const double ns = 1e6 / double(BH * T);  // ms per call -> ns per token-head
-          auto measure = [&](const std::function<void()>& fwd, const std::function<void()>& bwd) {
-            Pair p;
-            p.fwd = time_it(fwd, cfg.reps);
-            fwd();  // the backward reads what this forward saved
-            p.bwd = time_it(bwd, cfg.reps);
-            return p;
-          };
-          b.ws = Tensor::empty({kn::delta_rule_workspace_size<float>(BH, d, d)});
-          const Pair seq = measure([&] { b.seq_forward(); }, [&] { b.seq_backward(); });
-          auto key = [&](const Timing& t) { return nt == 1 ? t.cpu : t.wall_min; };
-          auto print = [&](const std::string& name, int64_t C, const Timing& f, const Timing& w) {
-            const double sf = key(seq.fwd) / key(f), sb = key(seq.bwd) / key(w);
-            const double st = (key(seq.fwd) + key(seq.bwd)) / (key(f) + key(w));
-            const double tot = (nt == 1 ? f.cpu + w.cpu : f.wall_min + w.wall_min) * ns;
-            std::printf("| %d | %ld | %ld | %ld | %s | %ld | %.1f | %.1f | %.1f | %.1f (%.1f) | "
-                        "%.1f (%.1f) | %.1f | %.2f | %.2f | %.2f |\n",
-                        nt, long(d), long(T), long(BH), name.c_str(), long(C), f.cpu * ns,
-                        w.cpu * ns, (f.cpu + w.cpu) * ns, f.wall * ns, f.wall_min * ns,
-                        w.wall * ns, w.wall_min * ns, 20.0 * d * d / tot, sf, sb, st);
-            std::fflush(stdout);
-            if (csv.is_open())
-              csv << nt << ',' << d << ',' << T << ',' << BH << ',' << name << ',' << C << ','
-                  << f.cpu * ns << ',' << w.cpu * ns << ',' << f.wall * ns << ',' << w.wall * ns
-                  << ',' << f.wall_min * ns << ',' << w.wall_min * ns << ',' << sf << ',' << sb
-                  << ',' << st << '\n' << std::flush;
-          };
-          print("sequential", 0, seq.fwd, seq.bwd);
+          std::vector<Algorithm> algs;
+          algs.push_back({"sequential", 0, [&] { b.seq_forward(); }, [&] { b.seq_backward(); },
+                          kn::delta_rule_workspace_size<float>(BH, d, e), {}, {}});
           for (const std::string& g : cfg.gemm)
             for (int64_t C : cfg.C) {
               const auto kind = g == "own" ? kn::ChunkGemm::own : kn::ChunkGemm::blas;
-              b.ws = Tensor::empty({std::max(kn::delta_rule_workspace_size<float>(BH, d, d),
-                                             kn::delta_chunk_workspace_size<float>(BH, T, d, d, C, kind))});
-              const Pair ch = measure([&] { b.chunk_forward(C, kind); },
-                                      [&] { b.chunk_backward(C, kn::Saved::u, kind); });
-              print(g == "own" ? "chunkwise" : "chunkwise (BLAS)", C, ch.fwd, ch.bwd);
-              if (g != "own") continue;
-              const Pair mix = measure([&] { b.seq_forward(); },
-                                       [&] { b.chunk_backward(C, kn::Saved::v_minus_vbar, kind); });
-              print("seq fwd + chunk bwd", C, seq.fwd, mix.bwd);
+              const int64_t ws = kn::delta_chunk_workspace_size<float>(BH, T, d, e, C, kind);
+              algs.push_back({g == "own" ? "chunkwise" : "chunkwise (BLAS)", C,
+                              [&b, C, kind] { b.chunk_forward(C, kind); },
+                              [&b, C, kind] { b.chunk_backward(C, kn::Saved::u, kind); }, ws, {}, {}});
+              if (g == "own")
+                algs.push_back({"seq fwd + chunk bwd", C, [&] { b.seq_forward(); },
+                                [&b, C, kind] { b.chunk_backward(C, kn::Saved::v_minus_vbar, kind); },
+                                std::max(ws, kn::delta_rule_workspace_size<float>(BH, d, e)), {}, {}});
             }
+          int64_t ws = 0;
+          for (const Algorithm& a : algs) ws = std::max(ws, a.ws);
+          b.ws = Tensor::empty({ws});
+          for (int rep = 0; rep <= cfg.reps; ++rep)  // rep 0 warms up
+            for (Algorithm& a : algs) {
+              Timing f, w;
+              time_once(a.fwd, f);
+              time_once(a.bwd, w);
+              if (rep == 0) continue;
+              a.f.cpu.push_back(f.cpu[0]), a.f.wall.push_back(f.wall[0]);
+              a.b.cpu.push_back(w.cpu[0]), a.b.wall.push_back(w.wall[0]);
+            }
+          // the mixed algorithm's forward is the sequential one: report the same numbers
+          for (Algorithm& a : algs)
+            if (a.name == "seq fwd + chunk bwd") a.f = algs[0].f;
+          const Algorithm& seq = algs[0];
+          auto key = [&](const Timing& t) { return nt == 1 ? t.min_cpu() : t.min_wall(); };
+          for (const Algorithm& a : algs) {
+            const double sf = key(seq.f) / key(a.f), sb = key(seq.b) / key(a.b);
+            const double st = (key(seq.f) + key(seq.b)) / (key(a.f) + key(a.b));
+            const double tot = (key(a.f) + key(a.b)) * ns;
+            std::printf("| %d | %ld | %ld | %ld | %ld | %s | %ld | %.1f (%.1f) | %.1f (%.1f) | %.1f | "
+                        "%.1f (%.1f) | %.1f (%.1f) | %.1f | %.2f | %.2f | %.2f |\n",
+                        nt, long(d), long(e), long(T), long(BH), a.name.c_str(), long(a.C),
+                        a.f.min_cpu() * ns, median(a.f.cpu) * ns, a.b.min_cpu() * ns,
+                        median(a.b.cpu) * ns, (a.f.min_cpu() + a.b.min_cpu()) * ns,
+                        a.f.min_wall() * ns, median(a.f.wall) * ns, a.b.min_wall() * ns,
+                        median(a.b.wall) * ns, 20.0 * d * e / tot, sf, sb, st);
+            if (csv.is_open())
+              csv << nt << ',' << d << ',' << e << ',' << T << ',' << BH << ',' << a.name << ',' << a.C << ','
+                  << a.f.min_cpu() * ns << ',' << median(a.f.cpu) * ns << ',' << a.b.min_cpu() * ns
+                  << ',' << median(a.b.cpu) * ns << ',' << a.f.min_wall() * ns << ','
+                  << median(a.f.wall) * ns << ',' << a.b.min_wall() * ns << ','
+                  << median(a.b.wall) * ns << ',' << sf << ',' << sb << ',' << st << '\n';
+          }
+          std::fflush(stdout);
+          if (csv.is_open()) csv.flush();
         }
   return 0;
 }

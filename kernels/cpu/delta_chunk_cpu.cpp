@@ -58,7 +58,6 @@ void backward_task(const Gemm& mm, Real* dq, Real* dk, Real* dv, Real* dbeta, Re
                    const Real* gy, const Real* gWT, const Real* q, const Real* k, const Real* v,
                    const Real* beta, const Real* u, Saved kind, const Real* WT, const Sizes& z,
                    Real* ws) {
-  using V = Vec<Real>;
   constexpr int64_t Ln = kLanes<Real>;
   Carve<Real> carve{ws};
   BackwardBuffers<Real> b(carve, z);
@@ -110,16 +109,16 @@ void backward_task(const Gemm& mm, Real* dq, Real* dk, Real* dv, Real* dbeta, Re
     mm(b.dTm, Cp, mdU, cp, 1, b.Vt, Cp, C, Cp, cols, Real(-1), true, Tri::none, true);
     keep_lower(b.dTm, Cp, C);
     mm(b.dK, Dkp, b.Tm, 1, Cp, dWy, Dkp, C, Dkp, C, Real(1), true, Tri::upper);
-    // 7: (I + L)^T M1 = dTm, from the last row up;  dbeta_t = M1_tt
-    for (int64_t t = C - 1; t >= 0; --t) {
-      Real* row = b.M1 + t * Cp;
-      for (int64_t c = 0; c < Cp; c += Ln) {
-        V acc = loadu(b.dTm + t * Cp + c);
-        for (int64_t s = t + 1; s < C; ++s) acc -= b.L[s * Cp + t] * loadu(b.M1 + s * Cp + c);
-        storeu(row + c, acc);
+    // 7: (I + L)^T M1 = dTm, i.e. M1_t = dTm_t - sum_{s>t} L_st M1_s: from the last row up, each
+    //    final row taken out of all earlier ones at once;  dbeta_t = M1_tt
+    std::copy(b.dTm, b.dTm + C * Cp, b.M1);
+    for (int64_t s = C - 1; s > 0; --s)
+      for (int64_t t = 0; t < s; ++t) {
+        const Real l = b.L[s * Cp + t];
+        for (int64_t c = 0; c < Cp; c += Ln)
+          storeu(b.M1 + t * Cp + c, loadu(b.M1 + t * Cp + c) - l * loadu(b.M1 + s * Cp + c));
       }
-      b.dbeta[t] = row[t];
-    }
+    for (int64_t t = 0; t < C; ++t) b.dbeta[t] = b.M1[t * Cp + t];
     // 8: dL = tril(-M1 Tm^T, -1);  dbeta_t += sum_s dL_ts G_ts;  E = dG + dG^T, dG = diag(beta) dL
     transpose(b.TmT, Cp, b.Tm, Cp, C, C);
     mm(b.E, Cp, b.M1, Cp, 1, b.TmT, Cp, C, Cp, C, Real(-1), false, Tri::none, true);

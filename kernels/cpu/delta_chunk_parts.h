@@ -148,7 +148,7 @@ void keep_lower(Real* X, int64_t ld, int64_t C) {
 }
 
 // The matrices of a chunk that depend only on K, Q and beta (docs/CHUNKWISE.md, forward 1-4):
-//   G = K K^T;  L = tril(diag(beta) G, -1);  (I + L) Tm = diag(beta) row by row,
+//   G = K K^T;  L = tril(diag(beta) G, -1);  (I + L) Tm = diag(beta), i.e. for the rows
 //   Tm_t = beta_t e_t - sum_{s<t} L_ts Tm_s;  P = (Q K^T) .* M (M incl. the diagonal);  Wy = Tm K.
 // G may be L's buffer (the forward does not need G again).
 template <typename Real, typename Gemm>
@@ -159,16 +159,16 @@ void prepare_chunk(const Gemm& mm, Real* G, Real* L, Real* Tm, Real* P, Real* Wy
   mm(G, Cp, K, z.Dkp, 1, Kt, Cp, C, Cp, z.Dk, Real(1), false, Tri::none, true);
   for (int64_t t = 0; t < C; ++t)
     for (int64_t s = 0; s < Cp; ++s) L[t * Cp + s] = s < t ? beta[t] * G[t * Cp + s] : Real(0);
-  for (int64_t t = 0; t < C; ++t) {
-    Real* row = Tm + t * Cp;
-    for (int64_t s = 0; s < Cp; ++s) row[s] = 0;
-    for (int64_t s = 0; s < t; ++s) {  // row s of Tm is zero beyond column s
+  // column by column: once row s is final, take its share out of every later row (independent
+  // updates, not one long dependent chain per row); row s of Tm is zero beyond column s
+  for (int64_t t = 0; t < C; ++t)
+    for (int64_t s = 0; s < Cp; ++s) Tm[t * Cp + s] = s == t ? beta[t] : Real(0);
+  for (int64_t s = 0; s < C; ++s)
+    for (int64_t t = s + 1; t < C; ++t) {
       const Real l = L[t * Cp + s];
       for (int64_t c = 0; c < vec_count<Real>(s + 1); ++c)
-        storeu(row + c * Ln, loadu(row + c * Ln) - l * loadu(Tm + s * Cp + c * Ln));
+        storeu(Tm + t * Cp + c * Ln, loadu(Tm + t * Cp + c * Ln) - l * loadu(Tm + s * Cp + c * Ln));
     }
-    row[t] = beta[t];
-  }
   mm(P, Cp, Q, z.Dkp, 1, Kt, Cp, C, Cp, z.Dk, Real(1), false, Tri::none, true);
   keep_lower(P, Cp, C);
   mm(Wy, z.Dkp, Tm, Cp, 1, K, z.Dkp, C, z.Dkp, C, Real(1), false, Tri::lower);

@@ -181,30 +181,38 @@ TEST_CASE("the delta rule setting chooses the kernels of delta_rule()", "[autogr
   CHECK(bit_equal(chunk, run(chunkwise(16), in)));
   CHECK_FALSE(bit_equal(chunk, seq));  // the two algorithms round differently: the test can fail
   compare(chunk, seq, 1e-5);
-  // automatic: whatever the plan says, bit for bit, and close to the sequential op
-  for (int64_t d : {16, 256}) {
-    std::vector<Tensor> x = make_inputs(1, 1, 40, d, d, DType::f32, 10 + d);
-    const DeltaRulePlan plan = delta_rule_plan(1, 40, d, d, true);
+  // automatic: whatever the plan says, bit for bit, and close to the sequential op; the table
+  // keeps d = 16 sequential and gives (Ddot, Dv) = (96, 64), T = 1024 the chunkwise backward
+  struct Shape3 {
+    int64_t T, Dk, Dv;
+  };
+  for (Shape3 s : {Shape3{40, 16, 16}, Shape3{1024, 96, 64}}) {
+    std::vector<Tensor> x = make_inputs(1, 1, s.T, s.Dk, s.Dv, DType::f32, 10 + s.Dk);
+    const DeltaRulePlan plan = delta_rule_plan(s.T, s.Dk, s.Dv, true, DType::f32);
+    INFO("T=" << s.T << " Ddot=" << s.Dk << " Dv=" << s.Dv << " plan: chunk_forward="
+              << plan.chunk_forward << " chunk_backward=" << plan.chunk_backward << " C=" << plan.chunk);
+    CHECK(plan.uses_chunks() == (s.Dk == 96));
     Fn planned = [plan](const V& v) {
+      DeltaRuleAlgorithmGuard guard(DeltaRuleAlgorithm::sequential);
       DeltaRuleResult r = plan.uses_chunks() ? delta_rule_with_plan(v[0], v[1], v[2], v[3], v[4], plan)
                                              : delta_rule(v[0], v[1], v[2], v[3], v[4]);
       return V{r.y, r.state};
     };
     std::vector<Tensor> autom = run(with_setting(DeltaRuleAlgorithm::automatic), x);
-    INFO("d=" << d << " plan: chunk_forward=" << plan.chunk_forward
-              << " chunk_backward=" << plan.chunk_backward << " C=" << plan.chunk);
     CHECK(bit_equal(autom, run(planned, x)));
     compare(autom, run(with_setting(DeltaRuleAlgorithm::sequential), x), 1e-5);
   }
-  {  // a chunk size given with the setting overrides the table's
+  CHECK_FALSE(delta_rule_plan(4096, 96, 64, false, DType::f32).uses_chunks());  // no backward
+  {  // a chunk size given with the setting overrides the default
     DeltaRuleAlgorithmGuard guard(DeltaRuleAlgorithm::chunkwise, 24);
-    CHECK(delta_rule_plan(8, 100, 64, 64, true).chunk == 24);
-    CHECK(delta_rule_plan(8, 100, 64, 64, false).chunk_forward);
+    CHECK(delta_rule_plan(100, 64, 64, true, DType::f32).chunk == 24);
+    CHECK(delta_rule_plan(100, 64, 64, false, DType::f32).chunk_forward);
   }
   {
     DeltaRuleAlgorithmGuard guard(DeltaRuleAlgorithm::sequential);
-    CHECK_FALSE(delta_rule_plan(1, 4096, 256, 256, true).uses_chunks());
+    CHECK_FALSE(delta_rule_plan(4096, 256, 256, true, DType::f32).uses_chunks());
   }
+  CHECK(delta_rule_plan(4096, 256, 256, true, DType::f32).chunk_backward);  // automatic again
   CHECK(delta_rule_algorithm() == DeltaRuleAlgorithm::automatic);  // guards restored it
 }
 
