@@ -149,6 +149,7 @@ DeltaRuleResult delta_rule_with_plan(const Variable& q, const Variable& k, const
                                      const Variable& beta, const Variable& W0,
                                      const DeltaRulePlan& plan) {
   FWP_ASSERT(plan.uses_chunks() && plan.chunk >= 1);
+  FWP_CHECK(beta.defined(), "delta_rule: beta must be defined");
   const FastWeightDims dims = check_fast_weight_args("delta_rule", q, k, v, beta, W0, {});
   const auto [B, H, T, Dk, Dv] = dims;
   std::vector<Variable> inputs = {q, k, v, beta};

@@ -22,9 +22,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 
+#include "core/error.h"
 #include "core/rng.h"
 #include "core/tensor.h"
 #include "kernels/delta_chunk.h"
@@ -129,6 +131,66 @@ struct Algorithm {
   Timing f, b;
 };
 
+// The pairings of one point (nt threads, Ddot = d, Dv = e, T, B*H), timed in turns; prints their
+// rows (and CSV lines).
+void run_point(const Config& cfg, int nt, int64_t d, int64_t e, int64_t T, int64_t BH,
+               std::ofstream& csv) {
+  omp_set_num_threads(nt);
+  Buffers b(BH, T, d, e);
+  const double ns = 1e6 / double(BH * T);  // ms per call -> ns per token-head
+  const int64_t seq_ws = kn::delta_rule_workspace_size<float>(BH, d, e);
+  std::vector<Algorithm> algs;
+  algs.push_back({"sequential", 0, [&] { b.seq_forward(); }, [&] { b.seq_backward(); }, seq_ws,
+                  {}, {}});
+  for (const std::string& g : cfg.gemm)
+    for (int64_t C : cfg.C) {
+      const auto kind = g == "own" ? kn::ChunkGemm::own : kn::ChunkGemm::blas;
+      const int64_t ws = kn::delta_chunk_workspace_size<float>(BH, T, d, e, C, kind);
+      algs.push_back({g == "own" ? "chunkwise" : "chunkwise (BLAS)", C,
+                      [&b, C, kind] { b.chunk_forward(C, kind); },
+                      [&b, C, kind] { b.chunk_backward(C, kn::Saved::u, kind); }, ws, {}, {}});
+      if (g == "own")
+        algs.push_back({"seq fwd + chunk bwd", C, [&] { b.seq_forward(); },
+                        [&b, C, kind] { b.chunk_backward(C, kn::Saved::v_minus_vbar, kind); },
+                        std::max(ws, seq_ws), {}, {}});
+    }
+  int64_t ws = 0;
+  for (const Algorithm& a : algs) ws = std::max(ws, a.ws);
+  b.ws = Tensor::empty({ws});
+  for (int rep = 0; rep <= cfg.reps; ++rep)  // rep 0 warms up
+    for (Algorithm& a : algs) {
+      Timing f, w;
+      time_once(a.fwd, f);
+      time_once(a.bwd, w);
+      if (rep == 0) continue;
+      a.f.cpu.push_back(f.cpu[0]), a.f.wall.push_back(f.wall[0]);
+      a.b.cpu.push_back(w.cpu[0]), a.b.wall.push_back(w.wall[0]);
+    }
+  for (Algorithm& a : algs)  // the mixed pairing's forward is the sequential one
+    if (a.name == "seq fwd + chunk bwd") a.f = algs[0].f;
+  const Algorithm& seq = algs[0];
+  auto key = [&](const Timing& t) { return nt == 1 ? t.min_cpu() : t.min_wall(); };
+  for (const Algorithm& a : algs) {
+    const double sf = key(seq.f) / key(a.f), sb = key(seq.b) / key(a.b);
+    const double st = (key(seq.f) + key(seq.b)) / (key(a.f) + key(a.b));
+    const double fc = a.f.min_cpu() * ns, fcm = median(a.f.cpu) * ns;
+    const double bc = a.b.min_cpu() * ns, bcm = median(a.b.cpu) * ns;
+    const double fw = a.f.min_wall() * ns, fwm = median(a.f.wall) * ns;
+    const double bw = a.b.min_wall() * ns, bwm = median(a.b.wall) * ns;
+    std::printf("| %d | %ld | %ld | %ld | %ld | %s | %ld | %.1f (%.1f) | %.1f (%.1f) | %.1f | "
+                "%.1f (%.1f) | %.1f (%.1f) | %.1f | %.1f | %.2f | %.2f | %.2f |\n",
+                nt, long(d), long(e), long(T), long(BH), a.name.c_str(), long(a.C), fc, fcm, bc,
+                bcm, fc + bc, fw, fwm, bw, bwm, 6.0 * d * e / (key(a.f) * ns),
+                20.0 * d * e / ((key(a.f) + key(a.b)) * ns), sf, sb, st);
+    if (csv.is_open())
+      csv << nt << ',' << d << ',' << e << ',' << T << ',' << BH << ',' << a.name << ',' << a.C
+          << ',' << fc << ',' << fcm << ',' << bc << ',' << bcm << ',' << fw << ',' << fwm << ','
+          << bw << ',' << bwm << ',' << sf << ',' << sb << ',' << st << '\n';
+  }
+  std::fflush(stdout);
+  if (csv.is_open()) csv.flush();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -153,72 +215,35 @@ int main(int argc, char** argv) {
            "fwd_wall_min,fwd_wall_median,bwd_wall_min,bwd_wall_median,speedup_fwd,speedup_bwd,"
            "speedup_total\n";
   }
-  std::printf("bench_delta_chunk: f32, reps %d, ns per token-head\n\n", cfg.reps);
+  auto list = [](const auto& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ",") + std::string(x);
+    return s;
+  };
+  auto nums = [&](const auto& v) {
+    std::vector<std::string> s;
+    for (auto x : v) s.push_back(std::to_string(x));
+    return list(s);
+  };
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  std::printf("bench_delta_chunk: f32, threads %s, Ddot %s, Dv %s, T %s, B*H %s, C %s, gemm %s, "
+              "reps %d, OPENBLAS_CORETYPE=%s; ns per token-head\n\n",
+              nums(cfg.threads).c_str(), nums(cfg.d).c_str(), nums(cfg.dv).c_str(),
+              nums(cfg.T).c_str(), nums(cfg.bh).c_str(), nums(cfg.C).c_str(),
+              list(cfg.gemm).c_str(), cfg.reps, coretype ? coretype : "(unset)");
   std::printf("| threads | Ddot | Dv | T | B*H | algorithm | C | fwd CPU min (median) | bwd CPU min "
               "(median) | fwd+bwd CPU min | fwd wall min (median) | bwd wall min (median) | "
-              "fwd+bwd GFLOP/s | speed-up fwd | bwd | fwd+bwd |\n"
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-  for (int nt : cfg.threads)
-    for (int64_t d : cfg.d)
-      for (int64_t dv_opt : cfg.dv)
-      for (int64_t T : cfg.T)
-        for (int64_t BH : cfg.bh) {
-          const int64_t e = dv_opt > 0 ? dv_opt : d;
-          omp_set_num_threads(nt);
-          Buffers b(BH, T, d, e);
-          const double ns = 1e6 / double(BH * T);  // ms per call -> ns per token-head
-          std::vector<Algorithm> algs;
-          algs.push_back({"sequential", 0, [&] { b.seq_forward(); }, [&] { b.seq_backward(); },
-                          kn::delta_rule_workspace_size<float>(BH, d, e), {}, {}});
-          for (const std::string& g : cfg.gemm)
-            for (int64_t C : cfg.C) {
-              const auto kind = g == "own" ? kn::ChunkGemm::own : kn::ChunkGemm::blas;
-              const int64_t ws = kn::delta_chunk_workspace_size<float>(BH, T, d, e, C, kind);
-              algs.push_back({g == "own" ? "chunkwise" : "chunkwise (BLAS)", C,
-                              [&b, C, kind] { b.chunk_forward(C, kind); },
-                              [&b, C, kind] { b.chunk_backward(C, kn::Saved::u, kind); }, ws, {}, {}});
-              if (g == "own")
-                algs.push_back({"seq fwd + chunk bwd", C, [&] { b.seq_forward(); },
-                                [&b, C, kind] { b.chunk_backward(C, kn::Saved::v_minus_vbar, kind); },
-                                std::max(ws, kn::delta_rule_workspace_size<float>(BH, d, e)), {}, {}});
-            }
-          int64_t ws = 0;
-          for (const Algorithm& a : algs) ws = std::max(ws, a.ws);
-          b.ws = Tensor::empty({ws});
-          for (int rep = 0; rep <= cfg.reps; ++rep)  // rep 0 warms up
-            for (Algorithm& a : algs) {
-              Timing f, w;
-              time_once(a.fwd, f);
-              time_once(a.bwd, w);
-              if (rep == 0) continue;
-              a.f.cpu.push_back(f.cpu[0]), a.f.wall.push_back(f.wall[0]);
-              a.b.cpu.push_back(w.cpu[0]), a.b.wall.push_back(w.wall[0]);
-            }
-          // the mixed algorithm's forward is the sequential one: report the same numbers
-          for (Algorithm& a : algs)
-            if (a.name == "seq fwd + chunk bwd") a.f = algs[0].f;
-          const Algorithm& seq = algs[0];
-          auto key = [&](const Timing& t) { return nt == 1 ? t.min_cpu() : t.min_wall(); };
-          for (const Algorithm& a : algs) {
-            const double sf = key(seq.f) / key(a.f), sb = key(seq.b) / key(a.b);
-            const double st = (key(seq.f) + key(seq.b)) / (key(a.f) + key(a.b));
-            const double tot = (key(a.f) + key(a.b)) * ns;
-            std::printf("| %d | %ld | %ld | %ld | %ld | %s | %ld | %.1f (%.1f) | %.1f (%.1f) | %.1f | "
-                        "%.1f (%.1f) | %.1f (%.1f) | %.1f | %.2f | %.2f | %.2f |\n",
-                        nt, long(d), long(e), long(T), long(BH), a.name.c_str(), long(a.C),
-                        a.f.min_cpu() * ns, median(a.f.cpu) * ns, a.b.min_cpu() * ns,
-                        median(a.b.cpu) * ns, (a.f.min_cpu() + a.b.min_cpu()) * ns,
-                        a.f.min_wall() * ns, median(a.f.wall) * ns, a.b.min_wall() * ns,
-                        median(a.b.wall) * ns, 20.0 * d * e / tot, sf, sb, st);
-            if (csv.is_open())
-              csv << nt << ',' << d << ',' << e << ',' << T << ',' << BH << ',' << a.name << ',' << a.C << ','
-                  << a.f.min_cpu() * ns << ',' << median(a.f.cpu) * ns << ',' << a.b.min_cpu() * ns
-                  << ',' << median(a.b.cpu) * ns << ',' << a.f.min_wall() * ns << ','
-                  << median(a.f.wall) * ns << ',' << a.b.min_wall() * ns << ','
-                  << median(a.b.wall) * ns << ',' << sf << ',' << sb << ',' << st << '\n';
-          }
-          std::fflush(stdout);
-          if (csv.is_open()) csv.flush();
-        }
+              "fwd GFLOP/s | fwd+bwd GFLOP/s | speed-up fwd | bwd | fwd+bwd |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  try {
+    for (int nt : cfg.threads)
+      for (int64_t d : cfg.d)
+        for (int64_t dv : cfg.dv)
+          for (int64_t T : cfg.T)
+            for (int64_t BH : cfg.bh) run_point(cfg, nt, d, dv > 0 ? dv : d, T, BH, csv);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "bench_delta_chunk: %s\n", e.what());
+    return 1;
+  }
   return 0;
 }

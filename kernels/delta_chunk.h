@@ -1,16 +1,11 @@
-// The delta rule in chunkwise-parallel form (Yang, Wang, Zhang, Shen, Kim, NeurIPS 2024,
-// "Parallelizing Linear Transformers with the Delta Rule over Sequence Length"): the same
-// function as kernels/delta_rule.h, computed C steps at a time with matrix products.
-// In state orientation S = W^T (Dk x Dv), per chunk of rows K, Q (C x Dk), V (C x Dv), beta:
-//   L  = tril(diag(beta) K K^T, -1);  Tm = (I + L)^{-1} diag(beta)   (unit lower-triangular solve)
-//   Wy = Tm K;   U = Tm V - Wy S0     (rows of U are exactly the sequential u_t)
-//   O  = Q S0 + ((Q K^T) .* M) U      (M: causal mask incl. the diagonal);   S_C = S0 + K^T U
-// Derivation of the forward and backward: docs/CHUNKWISE.md. The forward saves U (as u, (BH, T,
-// Dv)) beside W_T; the backward runs the chunks in reverse, REBUILDS S0 = S_C - K^T U and
-// recomputes Tm, Wy, Q K^T per chunk, so it keeps O(T Dv) per sequence, as the sequential op.
-// Outputs are overwritten. *_cpu: OpenMP over sequences (and over blocks of Dv columns when
-// there are fewer sequences than threads), own SIMD micro-kernels inside the parallel region
-// (kernels/cpu/small_gemm.h); *_naive: the plain loops of docs/CHUNKWISE.md.
+// The delta rule in chunkwise-parallel form (Yang et al., NeurIPS 2024): the function of
+// kernels/delta_rule.h computed C steps at a time. In state orientation S = W^T (Dk x Dv), per chunk
+// of rows K, Q (C x Dk), V (C x Dv), beta, entering state S0 (derivation: docs/CHUNKWISE.md):
+//   L = tril(diag(beta) K K^T, -1);  Tm = (I + L)^{-1} diag(beta);  Wy = Tm K;  U = Tm V - Wy S0
+//   O = Q S0 + ((Q K^T) .* M) U  (M: causal mask incl. the diagonal);  S_C = S0 + K^T U
+// The rows of U are the sequential u_t, and U is all the forward saves (beside W_T): the backward
+// runs the chunks in reverse and REBUILDS S0 = S_C - K^T U. Outputs are overwritten. *_cpu: OpenMP
+// over sequences (or blocks of Dv columns), own SIMD products in the region; *_naive: plain loops.
 #pragma once
 #include <cstdint>
 

@@ -51,24 +51,51 @@ void forward_task(const Gemm& mm, Real* y, Real* WT, Real* u, const Real* q, con
     for (int64_t j = 0; j < Dk; ++j) WT[i * Dk + j] = b.S[j * cp + i];
 }
 
-// One backward task (docs/CHUNKWISE.md, backward steps 0-12), chunks in reverse. Pointers as in
+// Backward through the triangular inverse and the Gram matrix (docs/CHUNKWISE.md, B3-B1), given
+// dTm on and below the diagonal in b.dTm: dbeta of the chunk into b.dbeta, and dK += (dG + dG^T) K.
+//   (I + L)^T M1 = dTm;  dbeta_t = M1_tt + sum_{s<t} dL_ts G_ts;  dL = tril(-M1 Tm^T, -1);
+//   dG = diag(beta) dL.
+template <typename Real, typename Gemm>
+void triangular_backward(const Gemm& mm, BackwardBuffers<Real>& b, const Sizes& z) {
+  constexpr int64_t Ln = kLanes<Real>;
+  const int64_t C = z.C, Cp = z.Cp, Dkp = z.Dkp;
+  // M1_t = dTm_t - sum_{s>t} L_st M1_s from the last row up: each row, once final, is taken out
+  // of all earlier rows at once (independent updates, not one dependent chain per row)
+  std::copy(b.dTm, b.dTm + C * Cp, b.M1);
+  for (int64_t s = C - 1; s > 0; --s)
+    for (int64_t t = 0; t < s; ++t) {
+      const Real l = b.L[s * Cp + t];
+      for (int64_t c = 0; c < Cp; c += Ln)
+        storeu(b.M1 + t * Cp + c, loadu(b.M1 + t * Cp + c) - l * loadu(b.M1 + s * Cp + c));
+    }
+  for (int64_t t = 0; t < C; ++t) b.dbeta[t] = b.M1[t * Cp + t];
+  transpose(b.TmT, Cp, b.Tm, Cp, C, C);
+  mm(b.E, Cp, b.M1, Cp, 1, b.TmT, Cp, C, Cp, C, Real(-1), false, Tri::none, true);  // -M1 Tm^T
+  for (int64_t t = 0; t < C; ++t) {  // E = dG + dG^T, built in place from the lower triangle
+    for (int64_t s = 0; s < t; ++s) {
+      const Real dL = b.E[t * Cp + s];
+      b.dbeta[t] += dL * b.G[t * Cp + s];
+      b.E[t * Cp + s] = b.E[s * Cp + t] = b.beta[t] * dL;
+    }
+    b.E[t * Cp + t] = 0;
+  }
+  mm(b.dK, Dkp, b.E, Cp, 1, b.K, Dkp, C, Dkp, C, Real(1), true);
+}
+
+// One backward task (docs/CHUNKWISE.md, sections 3 and 4), chunks in reverse. Pointers as in
 // forward_task; dq, dk, dbeta may be a block's partial buffers (same layout as the outputs).
 template <typename Real, typename Gemm>
 void backward_task(const Gemm& mm, Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0,
                    const Real* gy, const Real* gWT, const Real* q, const Real* k, const Real* v,
                    const Real* beta, const Real* u, Saved kind, const Real* WT, const Sizes& z,
                    Real* ws) {
-  constexpr int64_t Ln = kLanes<Real>;
   Carve<Real> carve{ws};
   BackwardBuffers<Real> b(carve, z);
   const int64_t C = z.C, Cp = z.Cp, Dk = z.Dk, Dkp = z.Dkp, cols = z.cols, cp = z.cp, Dv = z.Dv;
-  Real* Q = b.QW;
-  Real* Wy = b.QW + C * Dkp;
-  Real* dO = b.R;
-  Real* mdU = b.R + C * cp;  // -dU
-  Real* dQ = b.dQW;
-  Real* dWy = b.dQW + C * Dkp;
-  copy_rows(b.W, Dkp, WT, Dk, cols, cols, Dk);  // W = W_T, dW = dL/dW_T
+  Real *Q = b.QW, *Wy = b.QW + C * Dkp;       // [Q; Wy]
+  Real *dO = b.R, *mdU = b.R + C * cp;        // [dO; -dU]
+  Real *dQ = b.dQW, *dWy = b.dQW + C * Dkp;   // [dQ; dWy]
+  copy_rows(b.W, Dkp, WT, Dk, cols, cols, Dk);  // W = W_T, dW = dL/dW_T (or zero)
   copy_rows(b.dW, Dkp, gWT ? gWT : WT, Dk, gWT ? cols : 0, cols, Dk);
   for (int64_t t0 = z.T > 0 ? (z.T - 1) / C * C : -1; t0 >= 0; t0 -= C) {
     const int64_t r = std::min(C, z.T - t0);
@@ -83,66 +110,41 @@ void backward_task(const Gemm& mm, Real* dq, Real* dk, Real* dv, Real* dbeta, Re
     transpose(b.Vt, Cp, v + t0 * Dv, Dv, r, cols);
     transpose(b.Ut, Cp, b.U, cp, C, cols);
     transpose(b.Kt, Cp, b.K, Dkp, C, Dk);
-    // 0: W0 = W_C - U^T K (the state rebuilt), and the matrices of the chunk
+    // the state entering the chunk, W0 = W_C - U^T K (section 4), and the chunk's matrices
     mm(b.W, Dkp, b.U, 1, cp, b.K, Dkp, cols, Dkp, C, Real(-1), true);
     prepare_chunk(mm, b.G, b.L, b.Tm, b.P, Wy, b.K, b.Kt, Q, b.beta, z);
-    // 1: dU^T = dO^T P + dW K^T  (dU = P^T dO + K dS), kept negated in R's lower half
+    // B8, B7: dU^T = dO^T P + dW K^T  (dU = P^T dO + K dS), kept negated in R's lower half
     mm(b.dUt, Cp, dO, 1, cp, b.P, Cp, cols, Cp, C, Real(1), false);
     mm(b.dUt, Cp, b.dW, Dkp, 1, b.Kt, Cp, cols, Cp, Dk, Real(1), true);
     transpose(mdU, cp, b.dUt, Cp, cols, C, Real(-1));
-    for (int64_t t = 0; t < C; ++t)
-      for (int64_t i = cols; i < cp; ++i) mdU[t * cp + i] = 0;
-    // 2: [dQ; dWy] = [dO; -dU] W0  (dQ = dO S0^T + ..., dWy = -dU S0^T)
+    for (int64_t t = 0; t < C; ++t) std::fill(mdU + t * cp + cols, mdU + (t + 1) * cp, Real(0));
+    // B7, B5: [dQ; dWy] = [dO; -dU] W0  (dO S0^T and -dU S0^T)
     mm(b.dQW, Dkp, b.R, cp, 1, b.W, Dkp, 2 * C, Dkp, cols, Real(1), false);
-    // 3: dK = U dW  (U dS^T), before dW moves on
+    // B8: dK = U dW  (U dS^T), before dW moves on
     mm(b.dK, Dkp, b.U, cp, 1, b.dW, Dkp, C, Dkp, cols, Real(1), false);
-    // 4: dW += [dO; -dU]^T [Q; Wy]  (dS0 = dS + Q^T dO - Wy^T dU)
+    // B8, B7, B5: dW += [dO; -dU]^T [Q; Wy]  (dS0 = dS + Q^T dO - Wy^T dU)
     mm(b.dW, Dkp, b.R, 1, cp, b.QW, Dkp, cols, Dkp, 2 * C, Real(1), true);
-    // 5: dP = (dO U^T) .* M;  dQ += dP K;  dK += dP^T Q
+    // B7, B6: dP = (dO U^T) .* M;  dQ += dP K;  dK += dP^T Q
     mm(b.dP, Cp, dO, cp, 1, b.Ut, Cp, C, Cp, cols, Real(1), false, Tri::none, true);
     keep_lower(b.dP, Cp, C);
     mm(dQ, Dkp, b.dP, Cp, 1, b.K, Dkp, C, Dkp, C, Real(1), true, Tri::lower);
     mm(b.dK, Dkp, b.dP, 1, Cp, Q, Dkp, C, Dkp, C, Real(1), true, Tri::upper);
-    // 6: dV = Tm^T dU;  dTm = (dWy K^T + dU V^T) .* M;  dK += Tm^T dWy
+    // B4: dV = Tm^T dU;  dTm = (dWy K^T + dU V^T) .* M;  dK += Tm^T dWy
     mm(b.dV, cp, b.Tm, 1, Cp, mdU, cp, C, cp, C, Real(-1), false, Tri::upper);
     mm(b.dTm, Cp, dWy, Dkp, 1, b.Kt, Cp, C, Cp, Dk, Real(1), false, Tri::none, true);
     mm(b.dTm, Cp, mdU, cp, 1, b.Vt, Cp, C, Cp, cols, Real(-1), true, Tri::none, true);
     keep_lower(b.dTm, Cp, C);
     mm(b.dK, Dkp, b.Tm, 1, Cp, dWy, Dkp, C, Dkp, C, Real(1), true, Tri::upper);
-    // 7: (I + L)^T M1 = dTm, i.e. M1_t = dTm_t - sum_{s>t} L_st M1_s: from the last row up, each
-    //    final row taken out of all earlier ones at once;  dbeta_t = M1_tt
-    std::copy(b.dTm, b.dTm + C * Cp, b.M1);
-    for (int64_t s = C - 1; s > 0; --s)
-      for (int64_t t = 0; t < s; ++t) {
-        const Real l = b.L[s * Cp + t];
-        for (int64_t c = 0; c < Cp; c += Ln)
-          storeu(b.M1 + t * Cp + c, loadu(b.M1 + t * Cp + c) - l * loadu(b.M1 + s * Cp + c));
-      }
-    for (int64_t t = 0; t < C; ++t) b.dbeta[t] = b.M1[t * Cp + t];
-    // 8: dL = tril(-M1 Tm^T, -1);  dbeta_t += sum_s dL_ts G_ts;  E = dG + dG^T, dG = diag(beta) dL
-    transpose(b.TmT, Cp, b.Tm, Cp, C, C);
-    mm(b.E, Cp, b.M1, Cp, 1, b.TmT, Cp, C, Cp, C, Real(-1), false, Tri::none, true);
-    for (int64_t t = 0; t < C; ++t) {
-      for (int64_t s = 0; s < t; ++s) {
-        const Real dL = b.E[t * Cp + s];
-        b.dbeta[t] += dL * b.G[t * Cp + s];
-        b.E[t * Cp + s] = b.E[s * Cp + t] = b.beta[t] * dL;
-      }
-      b.E[t * Cp + t] = 0;
-    }
-    // 9: dK += E K
-    mm(b.dK, Dkp, b.E, Cp, 1, b.K, Dkp, C, Dkp, C, Real(1), true);
+    // B3-B1: dbeta, and the Gram matrix's share of dK
+    triangular_backward(mm, b, z);
     for (int64_t t = 0; t < r; ++t) {
-      for (int64_t j = 0; j < Dk; ++j) {
-        dq[(t0 + t) * Dk + j] = dQ[t * Dkp + j];
-        dk[(t0 + t) * Dk + j] = b.dK[t * Dkp + j];
-      }
-      for (int64_t i = 0; i < cols; ++i) dv[(t0 + t) * Dv + i] = b.dV[t * cp + i];
+      std::copy(dQ + t * Dkp, dQ + t * Dkp + Dk, dq + (t0 + t) * Dk);
+      std::copy(b.dK + t * Dkp, b.dK + t * Dkp + Dk, dk + (t0 + t) * Dk);
+      std::copy(b.dV + t * cp, b.dV + t * cp + cols, dv + (t0 + t) * Dv);
       dbeta[t0 + t] = b.dbeta[t];
     }
   }
-  for (int64_t i = 0; i < cols; ++i)
-    for (int64_t j = 0; j < Dk; ++j) dW0[i * Dk + j] = b.dW[i * Dkp + j];
+  for (int64_t i = 0; i < cols; ++i) std::copy(b.dW + i * Dkp, b.dW + i * Dkp + Dk, dW0 + i * Dk);
 }
 
 }  // namespace
