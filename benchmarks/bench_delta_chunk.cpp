@@ -1,20 +1,12 @@
 // bench_delta_chunk: the chunkwise delta-rule kernels (kernels/delta_chunk.h) against the
-// sequential ones (kernels/delta_rule.h), f32, on buffers allocated once (no autograd, W0 = 0,
-// random upstream gradients on y and W_T). For each threads x d (Ddot = d; Dv = d, or each of
-// --dv) x T x B*H it
-// times the forward and the backward separately and prints one markdown row per algorithm, in
-// ns per token-head; the algorithms take turns rep by rep (one warm-up each, then --reps), so a
-// change of load on the machine hits them alike:
-//   sequential             sequential forward + sequential backward
-//   chunkwise C            chunkwise forward + chunkwise backward (from the saved u)
-//   seq fwd + chunk bwd C  sequential forward + chunkwise backward (from the saved v - vbar)
-// CPU = minimum and median process CPU time (all threads), wall = minimum and median elapsed
-// time. The speed-ups over the sequential kernels use the minimum CPU time with one thread (the
-// measure other jobs on the machine disturb least: they only add cache misses) and the minimum
-// wall time with more threads (spinning at a barrier while a sibling thread is preempted
-// inflates CPU time). GFLOP/s are effective, against the
-// sequential op's count (6 d Dv forward, 14 d Dv backward per token-head). --gemm own,blas also
-// runs the chunkwise kernels with every product through OpenBLAS outside parallel regions.
+// sequential ones (kernels/delta_rule.h), f32, on buffers allocated once (no autograd; W0 = 0;
+// random upstream gradients on y and W_T), in ns per token-head, forward and backward timed
+// separately. Pairings: sequential fwd + bwd; chunkwise fwd + bwd (C); sequential fwd + chunkwise
+// bwd (C, from the saved v - vbar). They take turns rep by rep, so a change of load hits them
+// alike. Speed-ups use the minimum process CPU time with one thread (other jobs only add cache
+// misses to it) and the minimum wall time with more (a preempted sibling thread inflates CPU
+// time by spinning). GFLOP/s are effective: 6 Ddot Dv (forward), 20 Ddot Dv (fwd + bwd) per
+// token-head. --gemm blas runs the chunkwise kernels on OpenBLAS called outside parallel regions.
 #include <omp.h>
 #include <time.h>
 
