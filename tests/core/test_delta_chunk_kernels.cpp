@@ -61,14 +61,14 @@ const std::vector<Case> kCases = {
 
 // Keys and queries on the simplex (sum-normalised), as the layers feed them.
 Tensor simplex_rows(int64_t rows, int64_t D, Rng& rng, DType dt) {
-  Tensor x = Tensor::uniform({rows, std::max<int64_t>(D, 1)}, rng, 0.05, 1.0, DType::f64);
+  Tensor x = Tensor::uniform({rows, D}, rng, 0.05, 1.0, DType::f64);
   double* q = x.data<double>();
   for (int64_t r = 0; r < rows; ++r) {
     double s = 0;
     for (int64_t j = 0; j < D; ++j) s += q[r * D + j];
     for (int64_t j = 0; j < D; ++j) q[r * D + j] /= s;
   }
-  return x.reshape({rows * std::max<int64_t>(D, 1)}).to(dt);
+  return x.reshape({rows * D}).to(dt);
 }
 
 struct Data {
