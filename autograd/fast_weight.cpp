@@ -4,6 +4,7 @@
 // the fast weights instead of storing one per step.
 #include "autograd/fast_weight.h"
 
+#include "autograd/delta_chunk.h"
 #include "autograd/tape.h"
 #include "core/functional.h"
 #include "kernels/delta_rule.h"
@@ -151,6 +152,9 @@ DeltaRuleResult delta_rule(const Variable& q, const Variable& k, const Variable&
   std::vector<Variable> inputs = {q, k, v, beta};
   if (W0.defined()) inputs.push_back(W0);
   const bool grad = any_requires_grad(inputs);
+  // the sequential kernels below, or chunkwise ones where the setting or table says so
+  if (const DeltaRulePlan plan = delta_rule_plan(T, Dk, Dv, grad, q.dtype()); plan.uses_chunks())
+    return delta_rule_with_plan(q, k, v, beta, W0, plan);
   const DType dt = q.dtype();
   Tensor y = Tensor::empty({B, H, T, Dv}, dt), WT = Tensor::empty({B, H, Dv, Dk}, dt);
   Tensor d = grad ? Tensor::empty({B, H, T, Dv}, dt) : Tensor();
