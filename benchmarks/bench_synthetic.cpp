@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "autograd/delta_chunk.h"
 #include "autograd/tape.h"
 #include "benchmarks/bench_util.h"
 #include "experiments/synthetic/retrieval_model.h"
@@ -27,9 +28,15 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "OpenMP threads");
   app.add_option("--reps", reps, "timed steps");
   app.add_option("--warmup", warmup, "untimed steps first");
+  std::string algorithm = "automatic";
+  app.add_option("--delta-algorithm", algorithm, "delta-rule kernels: automatic, sequential or chunkwise")
+      ->check(CLI::IsMember({"automatic", "sequential", "chunkwise"}));
   CLI11_PARSE(app, argc, argv);
   try {
     omp_set_num_threads(threads);
+    set_delta_rule_algorithm(algorithm == "sequential"  ? DeltaRuleAlgorithm::sequential
+                             : algorithm == "chunkwise" ? DeltaRuleAlgorithm::chunkwise
+                                                        : DeltaRuleAlgorithm::automatic);
     RetrievalTask task(setting, S);
     Rng init(1), data(2);
     RetrievalModel model(config_from_name(config, S), init, 3);
