@@ -2,6 +2,7 @@
 """Draws the paper's synthetic-retrieval figures from fwp-synthetic's summary.csv files.
 
   scripts/plot_synthetic.py runs/fig1/summary.csv [runs/fig2/summary.csv ...] --out docs/img
+  scripts/plot_synthetic.py runs/fig1/summary.csv --table     (markdown tables, no plots)
 
 Setting 1 (Figure 2): final eval loss against S, linear y axis, one curve per configuration.
 Setting 2 (Figure 3): the same with a log y axis. Unless --no-authors is given, the authors'
@@ -79,14 +80,40 @@ def plot_setting(runs, setting, out_dir, authors):
     return path
 
 
+def print_tables(runs):
+    """One markdown table per setting: final eval loss per config (rows) and S (columns), the S
+    where the loss first exceeds 0.01, and the authors' values quoted in PAPER.md below each row."""
+    for setting in (1, 2):
+        keys = sorted(k for k in runs if k[0] == setting)
+        if not keys:
+            continue
+        Ss = sorted({S for k in keys for S in runs[k]})
+        print(f"\nSetting {setting}: final eval loss (first S with loss > 0.01 in the last column)\n")
+        print("| config | " + " | ".join(f"S={S}" for S in Ss) + " | > 0.01 from |")
+        print("|---" * (len(Ss) + 2) + "|")
+        for key in keys:
+            row = runs[key]
+            cells = [f"{row[S]:.3g}" if S in row else "" for S in Ss]
+            first = next((S for S in sorted(row) if row[S] > 0.01), None)
+            print(f"| {key[1]} | " + " | ".join(cells) + f" | {first if first is not None else '-'} |")
+            if key in AUTHORS:
+                ref = AUTHORS[key]
+                print(f"| (authors) | " + " | ".join(f"{ref[S]:.3g}" if S in ref else "" for S in Ss)
+                      + " | |")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("summaries", nargs="+", help="summary.csv files written by fwp-synthetic")
     p.add_argument("--out", default="docs/img", help="folder for the PNG files")
     p.add_argument("--no-authors", action="store_true", help="leave out the authors' values")
+    p.add_argument("--table", action="store_true", help="print markdown tables instead of plotting")
     args = p.parse_args()
-    os.makedirs(args.out, exist_ok=True)
     runs = read_summaries(args.summaries)
+    if args.table:
+        print_tables(runs)
+        return
+    os.makedirs(args.out, exist_ok=True)
     for setting in (1, 2):
         path = plot_setting(runs, setting, args.out, not args.no_authors)
         if path:
