@@ -232,10 +232,11 @@ void save_training_checkpoint(const std::string& path, const Module& module,
   for (const auto& [name, t] : module.named_buffers()) sum += tensor_hash(t);
   for (const std::string& kind : optimizer.state_kinds())
     for (size_t i = 0; i < optimizer.params().size(); ++i) sum += tensor_hash(optimizer.state(kind, i));
+  for (const auto& [name, t] : state.tensors) sum += tensor_hash(t);
   std::map<std::string, std::string> hashed = meta;
   hashed["optimizer.step"] = std::to_string(optimizer.step_count());  // as save_checkpoint writes it
   meta["train.checksum"] = hex(sum + metadata_hash(hashed));
-  save_checkpoint(path, module, &optimizer, meta);
+  save_checkpoint(path, module, &optimizer, meta, state.tensors);
 }
 
 TrainingState load_training_checkpoint(const std::string& path, Module& module,
@@ -279,7 +280,7 @@ TrainingState load_training_checkpoint(const std::string& path, Module& module,
 
   // pass 2: parameters, buffers and optimizer (load_checkpoint checks names and shapes before
   // it copies anything), then the generators
-  load_checkpoint(path, module, &optimizer);
+  load_checkpoint(path, module, &optimizer, &s.tensors);
   for (auto& [rng, words] : rng_states) rng->set_state(words);
   return s;
 }

@@ -75,9 +75,11 @@ struct TrainingState {
   int64_t position = 0;       // ... and the next batch/segment within it
   double seconds = 0.0;       // training wall time so far (a resumed run keeps counting)
   std::map<std::string, std::string> extra;  // anything else the program needs (strings)
+  std::map<std::string, Tensor> tensors;     // ... and tensors (e.g. a carried recurrent state)
 };
 
-// Writes, atomically, the module's parameters and buffers, the optimizer's state, `state`, the
+// Writes, atomically, the module's parameters and buffers, the optimizer's state, `state` (its
+// tensors as "run.<name>", optim/checkpoint.h), the
 // states of module.named_rngs() and of the program's `rngs` (by name), the `fingerprint` (e.g.
 // the run's config as JSON: what must not change between a run and its resumption) and a
 // checksum over all of it. Metadata keys: "train.*", "rng.module.<path>", "rng.run.<name>".

@@ -108,7 +108,7 @@ TEST_CASE("training checkpoint resumes bit-identically", "[experiments][training
   Rng a_data(5);
   train(a, a_opt, a_data, 3, kSchedule);
   TrainingState st{.step = 3, .tokens_seen = 12, .epoch = 1, .position = 9, .seconds = 0.25,
-                   .extra = {{"note", "x y"}}};
+                   .extra = {{"note", "x y"}}, .tensors = {{"carry", Tensor::from_vector({0.5, 2.0}, {2})}}};
   save_training_checkpoint(tmp.file("ck.safetensors"), a, a_opt, st, {{"data", &a_data}}, "{\"lr\": 1}");
 
   Net b(99);  // other initial weights and dropout seed: everything must come from the file
@@ -122,6 +122,8 @@ TEST_CASE("training checkpoint resumes bit-identically", "[experiments][training
   CHECK(got.position == 9);
   CHECK(got.seconds == 0.25);
   CHECK(got.extra == std::map<std::string, std::string>{{"note", "x y"}});
+  REQUIRE(got.tensors.count("carry") == 1);
+  CHECK(got.tensors.at("carry").to_vector() == std::vector<double>{0.5, 2.0});
   CHECK(b_opt.step_count() == 3);
   train(b, b_opt, b_data, 4, kSchedule);
   CHECK(flat_params(b) == flat_params(ref));  // bitwise
