@@ -78,9 +78,7 @@ LmTrainResult train_lm(TransformerLM& model, const std::vector<int64_t>& train,
   FWP_CHECK(o.steps > 0 && o.log_every > 0 && o.eval_every > 0 && o.checkpoint_every > 0,
             "--steps, --log-every, --eval-every and --checkpoint-every must be positive");
   data::LmBatches batches(train, o.batch, o.context);
-  const int64_t n_segments = batches.num_segments();
-  FWP_CHECK(n_segments > 0, "the training data (", train.size(), " tokens) is too short for ",
-            o.batch, " streams of ", o.context, " + 1 tokens");
+  const int64_t n_segments = batches.num_segments();  // >= 1 (LmBatches checks)
   const std::vector<int64_t> valid = head(valid_all, o.valid_tokens);
   experiments::make_dirs(o.out);
   const std::string ckpt = o.out + "/checkpoint.safetensors";
@@ -175,7 +173,6 @@ LmBenchResult bench_lm_training(TransformerLM& model, const std::vector<int64_t>
   check_carry(model, o.carry_over);
   FWP_CHECK(steps > 0 && warmup >= 0, "--bench needs a positive number of steps");
   data::LmBatches batches(train, o.batch, o.context);
-  FWP_CHECK(batches.num_segments() > 0, "bench: the data is too short for one segment");
   Adam optimizer(model.parameters(), AdamOptions{.lr = o.lr});
   experiments::LrSchedule schedule{experiments::LrSchedule::Kind::constant, o.lr, 0, 1};
   model.train();
