@@ -1,6 +1,8 @@
 // The training loop of fwp-lm, its benchmark, and the final evaluation of a split.
 #include "experiments/lm/lm_train.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <cmath>
 #include <ostream>
@@ -57,6 +59,18 @@ LMState lm_state_from_tensors(const std::map<std::string, Tensor>& tensors, int6
 }
 
 namespace {
+
+double cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
 
 std::vector<int64_t> head(const std::vector<int64_t>& tokens, int64_t n) {
   if (n <= 0 || n >= int64_t(tokens.size())) return tokens;
@@ -177,19 +191,23 @@ LmBenchResult bench_lm_training(TransformerLM& model, const std::vector<int64_t>
   experiments::LrSchedule schedule{experiments::LrSchedule::Kind::constant, o.lr, 0, 1};
   model.train();
   LMState carry;
-  std::vector<double> times;
+  std::vector<double> times, cpu;
   for (int64_t i = 0; i < warmup + steps; ++i) {
     data::LmBatches::Segment seg = batches.segment(i % batches.num_segments());
+    const double c0 = cpu_seconds();
     experiments::Stopwatch sw;
     Variable logits = model.forward(seg.input, o.carry_over ? &carry : nullptr);
     experiments::train_step(optimizer, cross_entropy(logits, seg.target), schedule, o.clip);
     if (o.carry_over) carry.detach();
-    if (i >= warmup) times.push_back(sw.seconds());
+    if (i >= warmup) {
+      times.push_back(sw.seconds());
+      cpu.push_back(cpu_seconds() - c0);
+    }
   }
-  std::sort(times.begin(), times.end());
   LmBenchResult r;
-  r.median_seconds = times[times.size() / 2];
-  r.min_seconds = times.front();
+  r.median_seconds = median(times);
+  r.min_seconds = *std::min_element(times.begin(), times.end());
+  r.median_cpu_seconds = median(cpu);
   r.tokens_per_second = double(o.batch * o.context) / r.median_seconds;
   return r;
 }

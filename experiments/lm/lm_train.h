@@ -51,9 +51,10 @@ LmTrainResult train_lm(TransformerLM& model, const std::vector<int64_t>& train,
                        const std::string& fingerprint, std::ostream& log);
 
 // Times `steps` training steps (forward, backward, clip, Adam) after `warmup` untimed ones, on
-// consecutive segments of `train`. tokens/s = B T / median step time.
+// consecutive segments of `train`. tokens/s = B T / median step time. The process CPU time (all
+// threads) per step is the steadier measure on a machine shared with other jobs.
 struct LmBenchResult {
-  double median_seconds = 0.0, min_seconds = 0.0, tokens_per_second = 0.0;
+  double median_seconds = 0.0, min_seconds = 0.0, median_cpu_seconds = 0.0, tokens_per_second = 0.0;
 };
 LmBenchResult bench_lm_training(TransformerLM& model, const std::vector<int64_t>& train,
                                 const LmTrainOptions& options, int64_t warmup, int64_t steps);
