@@ -323,9 +323,9 @@ extern "C" void on_stop_signal(int sig) {
 }
 }  // namespace
 
-void install_stop_handler() {
-  std::signal(SIGINT, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
+void install_stop_handler(bool on) {
+  std::signal(SIGINT, on ? on_stop_signal : SIG_DFL);
+  std::signal(SIGTERM, on ? on_stop_signal : SIG_DFL);
 }
 
 bool stop_requested() { return g_stop != 0; }

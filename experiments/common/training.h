@@ -121,7 +121,8 @@ void write_json(const std::string& path, const nlohmann::json& j);
 // ---------------------------------------------------------------- process
 // After install_stop_handler(), SIGINT/SIGTERM only set a flag: the loop checks stop_requested(),
 // writes its checkpoint and returns. A second signal gets the default action (terminates).
-void install_stop_handler();
+// install_stop_handler(false) restores the default action (e.g. once the last checkpoint is out).
+void install_stop_handler(bool on = true);
 bool stop_requested();
 
 // "cpu" is accepted; "cuda" throws "no CUDA backend in this build"; anything else throws.

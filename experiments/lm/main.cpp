@@ -152,6 +152,7 @@ int run(Config& c, const CLI::App& app, const std::string& command) {
   LmTrainResult r = train_lm(model, corpus.train, corpus.valid, c.train,
                              fingerprint(c, model_config), std::cout);
   if (r.interrupted) return 130;
+  experiments::install_stop_handler(false);  // the final checkpoint is written: Ctrl-C may end it
 
   std::cout << "final evaluation (context " << c.eval.context << ")" << std::endl;
   json results = {{"config", config_json(c, model_config)}, {"parameters", model.num_parameters()},
