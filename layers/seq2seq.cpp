@@ -51,6 +51,7 @@ Seq2Seq::Seq2Seq(const Seq2SeqConfig& c, uint64_t seed, DType dtype)
             "Seq2Seq: sizes must be positive, got src V=", c.src_vocab, " tgt V=", c.tgt_vocab,
             " D=", c.d_model, " layers=", c.n_encoder_layers, "+", c.n_decoder_layers);
   Rng rng(seed);
+  register_rng("dropout_rng", &dropout_rng_);
   src_embedding_ = register_parameter("src_embedding", Tensor::zeros({c.src_vocab, c.d_model}, dtype));
   tgt_embedding_ = register_parameter("tgt_embedding", Tensor::zeros({c.tgt_vocab, c.d_model}, dtype));
   encoder_ = register_module("encoder", std::make_shared<ModuleList<EncoderBlock>>());

@@ -1,0 +1,236 @@
+// The training loop of fwp-lm, its benchmark, and the final evaluation of a split.
+#include "experiments/lm/lm_train.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cmath>
+#include <ostream>
+
+#include "autograd/functions.h"
+#include "core/file_io.h"
+#include "experiments/common/training.h"
+#include "experiments/data/lm_data.h"
+
+namespace fwp::lm {
+
+using experiments::format_duration;
+
+nlohmann::json to_json(const LmTrainOptions& o) {
+  return {{"batch", o.batch}, {"context", o.context}, {"steps", o.steps}, {"lr", o.lr},
+          {"warmup", o.warmup}, {"clip", o.clip}, {"schedule", o.schedule},
+          {"carry_over", o.carry_over}, {"log_every", o.log_every}, {"eval_every", o.eval_every},
+          {"checkpoint_every", o.checkpoint_every}, {"valid_tokens", o.valid_tokens},
+          {"eval_batch", o.eval_batch}, {"out", o.out}, {"resume", o.resume},
+          {"stop_after", o.stop_after}};
+}
+
+std::map<std::string, Tensor> lm_state_to_tensors(const LMState& state) {
+  std::map<std::string, Tensor> out;
+  for (size_t l = 0; l < state.layers.size(); ++l) {
+    const AttentionState& s = state.layers[l];
+    FWP_CHECK(!s.keys.defined(), "lm_state_to_tensors: softmax key caches are not checkpointed");
+    if (s.W.defined()) out[cat("carry.", l, ".W")] = s.W.value();
+    if (s.z.defined()) out[cat("carry.", l, ".z")] = s.z.value();
+  }
+  if (!state.layers.empty()) out["carry.length"] = Tensor::scalar(double(state.length), DType::f64);
+  return out;
+}
+
+LMState lm_state_from_tensors(const std::map<std::string, Tensor>& tensors, int64_t n_layers) {
+  LMState state;
+  if (!tensors.count("carry.length")) return state;  // nothing was carried yet
+  state.layers.resize(n_layers);
+  state.length = static_cast<int64_t>(tensors.at("carry.length").item());
+  for (const auto& [name, t] : tensors) {
+    if (name == "carry.length") continue;
+    const size_t dot = name.find('.', 6);
+    FWP_CHECK(name.rfind("carry.", 0) == 0 && dot != std::string::npos,
+              "checkpoint: unexpected run tensor '", name, "'");
+    const int64_t l = std::stoll(name.substr(6, dot - 6));
+    const std::string what = name.substr(dot + 1);
+    FWP_CHECK(l >= 0 && l < n_layers && (what == "W" || what == "z"),
+              "checkpoint: run tensor '", name, "' does not fit a model of ", n_layers, " layers");
+    AttentionState& s = state.layers[l];
+    (what == "W" ? s.W : s.z) = Variable(t);
+    s.length = state.length;
+  }
+  return state;
+}
+
+namespace {
+
+double cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+std::vector<int64_t> head(const std::vector<int64_t>& tokens, int64_t n) {
+  if (n <= 0 || n >= int64_t(tokens.size())) return tokens;
+  return std::vector<int64_t>(tokens.begin(), tokens.begin() + n);
+}
+
+void check_carry(const TransformerLM& model, bool carry_over) {
+  FWP_CHECK(!carry_over || model.config().attention.kind == AttentionKind::fast_weight,
+            "--carry-over needs fast-weight attention (softmax attention has no fixed-size state "
+            "to carry)");
+}
+
+}  // namespace
+
+LmTrainResult train_lm(TransformerLM& model, const std::vector<int64_t>& train,
+                       const std::vector<int64_t>& valid_all, const LmTrainOptions& o,
+                       const std::string& fingerprint, std::ostream& log) {
+  check_carry(model, o.carry_over);
+  FWP_CHECK(o.steps > 0 && o.log_every > 0 && o.eval_every > 0 && o.checkpoint_every > 0,
+            "--steps, --log-every, --eval-every and --checkpoint-every must be positive");
+  data::LmBatches batches(train, o.batch, o.context);
+  const int64_t n_segments = batches.num_segments();  // >= 1 (LmBatches checks)
+  const std::vector<int64_t> valid = head(valid_all, o.valid_tokens);
+  experiments::make_dirs(o.out);
+  const std::string ckpt = o.out + "/checkpoint.safetensors";
+  experiments::MetricsCsv metrics(o.out + "/metrics.csv",
+                                  {"step", "tokens", "train_loss", "valid_loss", "valid_ppl", "lr",
+                                   "tokens_per_s", "grad_norm", "seconds"});
+  Adam optimizer(model.parameters(), AdamOptions{.lr = o.lr});
+  experiments::LrSchedule schedule{experiments::lr_schedule_kind_from_string(o.schedule), o.lr,
+                                   o.warmup, o.steps};
+  experiments::TrainingState st;
+  LMState carry;
+  if (o.resume && file_exists(ckpt)) {
+    st = experiments::load_training_checkpoint(ckpt, model, optimizer, {}, fingerprint);
+    carry = lm_state_from_tensors(st.tensors, model.config().n_layers);
+    metrics.resume(st.step);
+    log << "resumed from " << ckpt << " at step " << st.step << " (epoch " << st.epoch
+        << ", segment " << st.position << "/" << n_segments << ")" << std::endl;
+  } else {
+    FWP_CHECK(!file_exists(ckpt), "'", ckpt, "' exists: pass --resume to continue that run, or "
+              "choose another --out");
+    metrics.resume(0);  // a fresh file (drops rows an earlier run without checkpoint left)
+    if (o.resume) log << "no checkpoint in " << o.out << ": starting from step 0" << std::endl;
+  }
+  auto save = [&] {
+    st.tensors = o.carry_over ? lm_state_to_tensors(carry) : std::map<std::string, Tensor>{};
+    experiments::save_training_checkpoint(ckpt, model, optimizer, st, {}, fingerprint);
+  };
+
+  LmTrainResult result;
+  const int64_t first_step = st.step;
+  experiments::Progress progress(st.step, o.steps);
+  double loss_sum = 0.0, last_norm = 0.0;
+  int64_t loss_count = 0;
+  model.train();
+  while (st.step < o.steps) {
+    if (experiments::stop_requested() || (o.stop_after > 0 && st.step - first_step >= o.stop_after)) {
+      save();
+      log << "stopped at step " << st.step << "; checkpoint written, continue with --resume" << std::endl;
+      result.interrupted = true;
+      break;
+    }
+    experiments::Stopwatch iteration;
+    if (st.position >= n_segments) {  // a new epoch: streams start again from their beginning
+      st.position = 0;
+      ++st.epoch;
+      carry = LMState();
+    }
+    data::LmBatches::Segment seg = batches.segment(st.position);
+    Variable logits = model.forward(seg.input, o.carry_over ? &carry : nullptr);
+    experiments::StepResult r =
+        experiments::train_step(optimizer, cross_entropy(logits, seg.target), schedule, o.clip);
+    if (o.carry_over) carry.detach();
+    ++st.step;
+    ++st.position;
+    st.tokens_seen += seg.target.numel();
+    progress.step_done(seg.target.numel(), iteration.seconds());
+    loss_sum += r.loss;
+    ++loss_count;
+    last_norm = r.grad_norm;
+
+    const bool last = st.step == o.steps;
+    const bool do_log = st.step % o.log_every == 0 || last, do_eval = st.step % o.eval_every == 0 || last;
+    double valid_loss = NAN, valid_ppl = NAN;
+    if (do_log) {
+      result.train_loss = loss_sum / double(loss_count);
+      log << progress.line(st.step, result.train_loss, r.lr) << std::endl;
+    }
+    if (do_eval && !valid.empty()) {
+      EvalResult e = evaluate_segments(model, valid, o.context, o.eval_batch, o.carry_over);
+      valid_loss = e.loss();
+      valid_ppl = result.valid_perplexity = e.perplexity();
+      log << "  valid ppl " << experiments::format_double(valid_ppl, 5) << " (" << e.targets
+          << " tokens, " << format_duration(e.seconds) << ")" << std::endl;
+    }
+    st.seconds += iteration.seconds();
+    if (do_log || do_eval) {
+      metrics.add({double(st.step), double(st.tokens_seen), do_log ? result.train_loss : NAN,
+                   valid_loss, valid_ppl, r.lr, do_log ? progress.tokens_per_second() : NAN,
+                   last_norm, st.seconds});
+      if (do_log) loss_sum = 0.0, loss_count = 0;
+    }
+    if (st.step % o.checkpoint_every == 0 || last) save();
+  }
+  result.steps = st.step;
+  result.tokens_seen = st.tokens_seen;
+  result.seconds = st.seconds;
+  return result;
+}
+
+LmBenchResult bench_lm_training(TransformerLM& model, const std::vector<int64_t>& train,
+                                const LmTrainOptions& o, int64_t warmup, int64_t steps) {
+  check_carry(model, o.carry_over);
+  FWP_CHECK(steps > 0 && warmup >= 0, "--bench needs a positive number of steps");
+  data::LmBatches batches(train, o.batch, o.context);
+  Adam optimizer(model.parameters(), AdamOptions{.lr = o.lr});
+  experiments::LrSchedule schedule{experiments::LrSchedule::Kind::constant, o.lr, 0, 1};
+  model.train();
+  LMState carry;
+  std::vector<double> times, cpu;
+  for (int64_t i = 0; i < warmup + steps; ++i) {
+    data::LmBatches::Segment seg = batches.segment(i % batches.num_segments());
+    const double c0 = cpu_seconds();
+    experiments::Stopwatch sw;
+    Variable logits = model.forward(seg.input, o.carry_over ? &carry : nullptr);
+    experiments::train_step(optimizer, cross_entropy(logits, seg.target), schedule, o.clip);
+    if (o.carry_over) carry.detach();
+    if (i >= warmup) {
+      times.push_back(sw.seconds());
+      cpu.push_back(cpu_seconds() - c0);
+    }
+  }
+  LmBenchResult r;
+  r.median_seconds = median(times);
+  r.min_seconds = *std::min_element(times.begin(), times.end());
+  r.median_cpu_seconds = median(cpu);
+  r.tokens_per_second = double(o.batch * o.context) / r.median_seconds;
+  return r;
+}
+
+nlohmann::json evaluate_split(TransformerLM& model, const std::vector<int64_t>& tokens,
+                              const FinalEvalOptions& o, std::ostream& log) {
+  nlohmann::json out = nlohmann::json::object();
+  auto add = [&](const std::string& name, const EvalResult& e) {
+    out[name] = {{"ppl", e.perplexity()}, {"loss", e.loss()}, {"tokens", e.targets},
+                 {"seconds", e.seconds}};
+    log << "  " << name << ": ppl " << experiments::format_double(e.perplexity(), 5) << " ("
+        << e.targets << " tokens, " << format_duration(e.seconds) << ")" << std::endl;
+  };
+  add("segments", evaluate_segments(model, tokens, o.context, o.batch, false, &log));
+  if (model.config().attention.kind == AttentionKind::fast_weight)
+    add("segments_carry", evaluate_segments(model, tokens, o.context, o.batch, true, &log));
+  if (o.stride > 0)
+    add(cat("sliding_s", o.stride),
+        evaluate_sliding(model, tokens, o.context, o.stride, o.window_batch, &log));
+  if (o.slice > 0)
+    add(cat("sliding_s1_first", o.slice),
+        evaluate_sliding(model, head(tokens, o.slice), o.context, 1, o.window_batch, &log));
+  return out;
+}
+
+}  // namespace fwp::lm

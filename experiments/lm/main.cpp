@@ -1,0 +1,254 @@
+// fwp-lm: word-level language modelling with fast weight programmers (paper Sec. 6.3).
+//   fwp-lm --data data/bible-lm --attention delta --layers 4 --steps 5000 --out runs/lm/delta
+//   (the same command) --resume                          (continue an interrupted run)
+//   fwp-lm --out runs/lm/delta --eval-only --eval-stride 1 --eval-slice 2000
+//   fwp-lm --out runs/lm/delta --generate "In the beginning" --tokens 40
+//   fwp-lm --attention softmax --bench 10                (median training step time)
+// A run's folder holds command.txt, config.json, model.json, vocab.txt, checkpoint.safetensors,
+// metrics.csv and, at the end, results.json (valid/test perplexity by every protocol).
+// --eval-only and --generate need only --out: they read the model, vocabulary and data from it.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "core/allocator.h"
+#include "core/error.h"
+#include "core/file_io.h"
+#include "experiments/common/training.h"
+#include "experiments/data/lm_data.h"
+#include "experiments/lm/lm_config.h"
+#include "experiments/lm/lm_train.h"
+#include "layers/config_json.h"
+#include "optim/checkpoint.h"
+
+using namespace fwp;
+using namespace fwp::lm;
+using nlohmann::json;
+
+namespace {
+
+struct Config {
+  std::string data = "data/bible-lm";
+  int64_t min_count = 3, max_vocab = 0;  // vocabulary cut-off: rarer words become <unk>
+  ModelFlags model;
+  LmTrainOptions train;
+  int64_t train_tokens = 0;              // alternative to --steps: a token budget
+  FinalEvalOptions eval;
+  bool eval_only = false;
+  std::string generate;                  // prompt
+  int64_t gen_tokens = 50;
+  double temperature = 1.0;
+  int64_t bench = 0, bench_warmup = 2;
+  uint64_t seed = 1;
+  int threads = 0;
+  std::string device = "cpu";
+  int64_t cache_mb = 4096;               // CPU allocator cache (core/allocator.h)
+};
+
+json config_json(const Config& c, const LMConfig& model) {
+  return {{"data", c.data}, {"min_count", c.min_count}, {"max_vocab", c.max_vocab},
+          {"model", model}, {"train", to_json(c.train)},
+          {"eval", {{"context", c.eval.context}, {"batch", c.eval.batch}, {"stride", c.eval.stride},
+                    {"slice", c.eval.slice}, {"window_batch", c.eval.window_batch}}},
+          {"seed", c.seed}, {"threads", c.threads}, {"device", c.device}};
+}
+
+// What must not change between a run and its resumption.
+std::string fingerprint(const Config& c, const LMConfig& model) {
+  const LmTrainOptions& t = c.train;
+  return json{{"data", c.data}, {"min_count", c.min_count}, {"max_vocab", c.max_vocab},
+              {"model", model}, {"seed", c.seed}, {"batch", t.batch}, {"context", t.context},
+              {"steps", t.steps}, {"lr", t.lr}, {"warmup", t.warmup}, {"clip", t.clip},
+              {"schedule", t.schedule}, {"carry_over", t.carry_over}}.dump();
+}
+
+std::string decode(const std::vector<int64_t>& ids, const data::Vocabulary& vocab) {
+  std::string s;
+  for (int64_t id : ids) {
+    if (id == data::Vocabulary::kEosId) s += "\n";
+    else s += (s.empty() || s.back() == '\n' ? "" : " ") + vocab.word(id);
+  }
+  return s;
+}
+
+// --generate and --eval-only use a finished (or running) run's folder: model.json, vocab.txt,
+// and the parameters of checkpoint.safetensors.
+std::unique_ptr<TransformerLM> load_run_model(const Config& c, data::Vocabulary& vocab) {
+  const std::string dir = c.train.out;
+  vocab = data::Vocabulary::load(dir + "/vocab.txt");
+  LMConfig m = config_from_json_string<LMConfig>(read_file(dir + "/model.json"));
+  auto model = std::make_unique<TransformerLM>(m, c.seed);
+  load_checkpoint(dir + "/checkpoint.safetensors", *model);
+  return model;
+}
+
+int run(Config& c, const CLI::App& app, const std::string& command) {
+  experiments::check_device(c.device);
+  const int threads = experiments::set_threads(c.threads);
+  cpu_allocator_set_cache_limit(size_t(c.cache_mb) << 20);
+  if (!c.generate.empty()) {
+    data::Vocabulary vocab;
+    auto model = load_run_model(c, vocab);
+    Rng rng(c.seed);
+    std::vector<int64_t> prompt = data::encode_line(c.generate, vocab);
+    FWP_CHECK(!prompt.empty(), "--generate: the prompt has no words");
+    std::cout << decode(model->generate(prompt, c.gen_tokens, rng, c.temperature), vocab) << std::endl;
+    return 0;
+  }
+
+  if (c.eval_only) {
+    data::Vocabulary vocab;
+    auto model = load_run_model(c, vocab);
+    const json run_config = json::parse(read_file(c.train.out + "/config.json"));
+    if (!app.count("--data")) c.data = run_config.at("data").get<std::string>();
+    if (!app.count("--eval-context")) c.eval.context = run_config.at("train").at("context").get<int64_t>();
+    std::cout << "fwp-lm: evaluating " << c.train.out << "/checkpoint.safetensors ("
+              << model->config().attention.describe() << ") on " << c.data << ", context "
+              << c.eval.context << ", threads " << threads << std::endl;
+    json results;
+    for (const char* split : {"valid", "test"}) {
+      std::cout << split << ":" << std::endl;
+      const std::vector<int64_t> tokens = data::encode_file(data::split_file(c.data, split), vocab);
+      results[split] = evaluate_split(*model, tokens, c.eval, std::cout);
+    }
+    experiments::write_json(c.train.out + "/eval.json", results);
+    std::cout << "written " << c.train.out << "/eval.json" << std::endl;
+    return 0;
+  }
+
+  build_model_config(c.model, 1);  // bad model flags fail before the data is read
+  data::LmCorpus corpus = data::load_lm_corpus(c.data, {c.min_count, c.max_vocab});
+  const LMConfig model_config = build_model_config(c.model, corpus.vocab.size());
+  const int64_t tokens_per_step = c.train.batch * c.train.context;
+  if (c.train_tokens > 0) c.train.steps = (c.train_tokens + tokens_per_step - 1) / tokens_per_step;
+  if (!app.count("--eval-context")) c.eval.context = c.train.context;
+  TransformerLM model(model_config, c.seed);
+  std::cout << "fwp-lm configuration\n" << config_json(c, model_config).dump(2) << "\n"
+            << "  data        " << corpus.train.size() << " / " << corpus.valid.size() << " / "
+            << corpus.test.size() << " train / valid / test tokens, vocabulary " << corpus.vocab.size()
+            << " (min count " << c.min_count << ")\n"
+            << "  model       " << model_config.n_layers << " layers, D " << model_config.d_model
+            << ", FF " << model_config.d_ff << ", " << model_config.attention.describe() << ", "
+            << model.num_parameters() << " parameters\n"
+            << "  training    " << c.train.steps << " steps x " << tokens_per_step << " tokens = "
+            << c.train.steps * tokens_per_step << " tokens"
+            << (c.train.carry_over ? ", carry-over" : "") << "\n"
+            << "  threads     " << threads << std::endl;
+
+  if (c.bench > 0) {
+    LmBenchResult b = bench_lm_training(model, corpus.train, c.train, c.bench_warmup, c.bench);
+    std::cout << "bench: " << c.bench << " training steps of " << c.train.batch << " x "
+              << c.train.context << " tokens: median " << b.median_seconds * 1e3 << " ms (cpu "
+              << b.median_cpu_seconds * 1e3 << " ms, min " << b.min_seconds * 1e3 << " ms), "
+              << b.tokens_per_second << " tokens/s" << std::endl;
+    return 0;
+  }
+
+  experiments::make_dirs(c.train.out);
+  write_file_atomic(c.train.out + "/command.txt", command + "\n");
+  experiments::write_json(c.train.out + "/config.json", config_json(c, model_config));
+  write_file_atomic(c.train.out + "/model.json", config_to_json_string(model_config) + "\n");
+  corpus.vocab.save(c.train.out + "/vocab.txt");
+  experiments::install_stop_handler();
+  LmTrainResult r = train_lm(model, corpus.train, corpus.valid, c.train,
+                             fingerprint(c, model_config), std::cout);
+  if (r.interrupted) return 130;
+  experiments::install_stop_handler(false);  // the final checkpoint is written: Ctrl-C may end it
+
+  std::cout << "final evaluation (context " << c.eval.context << ")" << std::endl;
+  json results = {{"config", config_json(c, model_config)}, {"parameters", model.num_parameters()},
+                  {"steps", r.steps}, {"tokens_seen", r.tokens_seen}, {"train_seconds", r.seconds},
+                  {"train_loss", r.train_loss}};
+  for (auto [name, tokens] : {std::pair{"valid", &corpus.valid}, std::pair{"test", &corpus.test}}) {
+    std::cout << name << ":" << std::endl;
+    results[name] = evaluate_split(model, *tokens, c.eval, std::cout);
+  }
+  experiments::write_json(c.train.out + "/results.json", results);
+  std::cout << "valid ppl " << results["valid"]["segments"]["ppl"].get<double>() << ", test ppl "
+            << results["test"]["segments"]["ppl"].get<double>() << " (segments); written "
+            << c.train.out << "/results.json" << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config c;
+  c.train.out = "runs/lm";
+  CLI::App app{"fwp-lm: word-level language model with fast weight programmers (paper Sec. 6.3)"};
+  app.option_defaults()->always_capture_default();
+  ModelFlags& m = c.model;
+  const LMConfig d = default_model_config();  // shown as defaults; only flags given override
+  int64_t layers = d.n_layers, d_model = d.d_model, d_ff = d.d_ff, heads = d.attention.n_heads,
+          d_head = d.attention.d_head, nu = d.attention.phi.nu, fm = d.attention.phi.m;
+  double dropout = d.dropout;
+  std::string sum_norm = "preset", attn_norm = "preset";
+  app.add_option("--data", c.data, "WikiText-format folder: {train,valid,test}.tokens or wiki.*.tokens");
+  app.add_option("--min-count", c.min_count, "vocabulary: words seen fewer times in train become <unk>");
+  app.add_option("--max-vocab", c.max_vocab, "vocabulary: at most this many ids (0: no limit)");
+  app.add_option("--model-config", m.config_file, "JSON model config (layers/config_json.h); flags override it");
+  app.add_option("--attention", m.attention, "preset: softmax, linear, performer, dpfp, delta, dpfp_delta, favor_delta, fwm, ... (default delta)");
+  app.add_option("--rule", m.rule, "update rule override: sum, delta, fwm, ... (layers/attention.h)");
+  app.add_option("--phi", m.phi, "feature map override: linear, favor, dpfp, tanh, identity");
+  app.add_option("--nu", nu, "DPFP nu");
+  app.add_option("--m", fm, "FAVOR+ random features (Ddot = 2m)");
+  app.add_option("--favor-redraw", m.favor_redraw, "every_forward, training_only or fixed");
+  app.add_option("--sum-normalize", sum_norm, "on/off: k, q <- phi / sum(phi) (default: as the preset)")->check(CLI::IsMember({"on", "off", "preset"}));
+  app.add_option("--attention-normalize", attn_norm, "on/off: divide by z . q (default: as the preset)")->check(CLI::IsMember({"on", "off", "preset"}));
+  app.add_option("--layers", layers, "number of blocks");
+  app.add_option("--d-model", d_model, "model width D");
+  app.add_option("--heads", heads, "heads");
+  app.add_option("--d-head", d_head, "width per head");
+  app.add_option("--d-ff", d_ff, "feed-forward width");
+  app.add_option("--dropout", dropout, "dropout");
+  app.add_option("--batch", c.train.batch, "parallel streams B");
+  app.add_option("--context", c.train.context, "tokens per training segment T");
+  app.add_option("--steps", c.train.steps, "optimizer steps");
+  app.add_option("--train-tokens", c.train_tokens, "token budget instead of --steps (steps = tokens / (B T))");
+  app.add_option("--lr", c.train.lr, "Adam learning rate");
+  app.add_option("--warmup", c.train.warmup, "linear warm-up steps");
+  app.add_option("--schedule", c.train.schedule, "cosine, constant or inverse_sqrt");
+  app.add_option("--clip", c.train.clip, "global gradient-norm clip (<= 0: none)");
+  app.add_flag("--carry-over", c.train.carry_over, "pass the fast weights (detached) from segment to segment");
+  app.add_option("--log-every", c.train.log_every, "steps between progress lines / metrics rows");
+  app.add_option("--eval-every", c.train.eval_every, "steps between validation evaluations");
+  app.add_option("--checkpoint-every", c.train.checkpoint_every, "steps between checkpoints");
+  app.add_option("--valid-tokens", c.train.valid_tokens, "valid tokens evaluated during training (0: all)");
+  app.add_option("--eval-batch", c.eval.batch, "streams in the segment evaluation");
+  app.add_option("--eval-context", c.eval.context, "context of the final evaluation (default: --context)");
+  app.add_option("--eval-stride", c.eval.stride, "final sliding-window evaluation with this stride (0: none)");
+  app.add_option("--eval-slice", c.eval.slice, "also stride 1 over the first N tokens of valid and test");
+  app.add_option("--window-batch", c.eval.window_batch, "windows per forward pass in sliding evaluation");
+  app.add_flag("--eval-only", c.eval_only, "evaluate the checkpoint in --out (no training)");
+  app.add_option("--generate", c.generate, "prompt: continue it with the model in --out");
+  app.add_option("--tokens", c.gen_tokens, "words to generate");
+  app.add_option("--temperature", c.temperature, "sampling temperature (0: greedy)");
+  app.add_option("--bench", c.bench, "time this many training steps and exit");
+  app.add_option("--bench-warmup", c.bench_warmup, "untimed steps before --bench");
+  app.add_option("--seed", c.seed, "seed of initialisation, dropout and sampling");
+  app.add_option("--threads", c.threads, "OpenMP threads (default: all cores)");
+  app.add_option("--device", c.device, "cpu (cuda: no backend yet)");
+  app.add_option("--cache-mb", c.cache_mb, "freed tensor memory kept for reuse, MiB (a training step reallocates its activations)");
+  app.add_option("--out", c.train.out, "run folder");
+  app.add_flag("--resume", c.train.resume, "continue from the checkpoint in --out");
+  app.add_option("--stop-after", c.train.stop_after, "stop with a checkpoint after this many steps (0: run to --steps)");
+  CLI11_PARSE(app, argc, argv);
+  auto given = [&](const char* flag) { return app.count(flag) > 0; };
+  if (given("--layers")) m.layers = layers;
+  if (given("--d-model")) m.d_model = d_model;
+  if (given("--d-ff")) m.d_ff = d_ff;
+  if (given("--heads")) m.heads = heads;
+  if (given("--d-head")) m.d_head = d_head;
+  if (given("--dropout")) m.dropout = dropout;
+  if (given("--nu")) m.nu = nu;
+  if (given("--m")) m.m = fm;
+  if (sum_norm != "preset") m.sum_normalize = sum_norm == "on";
+  if (attn_norm != "preset") m.attention_normalize = attn_norm == "on";
+  try {
+    std::string command;
+    for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
+    return run(c, app, command);
+  } catch (const fwp::Error& e) {
+    std::cerr << "fwp-lm: error: " << e.what() << std::endl;
+    return 1;
+  }
+}
