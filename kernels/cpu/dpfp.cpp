@@ -46,11 +46,12 @@ void dpfp_backward(T* dx, const T* dphi, const T* x, int64_t N, int64_t Dk, int6
       for (int64_t i = 0; i < n; ++i) dr[i] = T(0);
       const T* g = dphi + row * nu * n;
       for (int64_t j = 1; j <= nu; ++j, g += n) {
-        for (int64_t i = 0; i < n; ++i) {
-          const int64_t b = i >= j ? i - j : n - j + i;  // phi = r[i] * r[b]
-          dr[i] += g[i] * r[b];
-          dr[b] += g[i] * r[i];
-        }
+        // phi_i = r[i] r[b(i)], b(i) = (i - j) mod n: dr[i] += g_i r[b(i)] and dr[b(i)] += g_i r[i],
+        // written as four unit-stride loops (no wrap-around index inside a loop: they vectorise)
+        for (int64_t i = 0; i < j; ++i) dr[i] += g[i] * r[n - j + i];
+        for (int64_t i = j; i < n; ++i) dr[i] += g[i] * r[i - j];
+        for (int64_t m = 0; m < n - j; ++m) dr[m] += g[m + j] * r[m + j];  // b = m for i = m + j
+        for (int64_t i = 0; i < j; ++i) dr[n - j + i] += g[i] * r[i];
       }
       const T* xr = x + row * Dk;
       T* d = dx + row * Dk;
