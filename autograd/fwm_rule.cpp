@@ -13,12 +13,15 @@
 
 #include <cmath>
 
+#include "autograd/fast_weight_util.h"
 #include "autograd/functions.h"
 #include "autograd/tape.h"
 #include "core/functional.h"
 #include "kernels/fwm_rule.h"
 
 namespace fwp {
+
+using namespace fast_weight_detail;
 
 namespace {
 
@@ -52,28 +55,6 @@ FwmDims check_fwm_args(const char* op, const Variable& q, const Variable& k, con
     check_same_type(op, "k", k.value(), "W0", W0.value());
   }
   return d;
-}
-
-template <typename Real>
-const Real* ptr_or_null(const Tensor& t) {
-  return t.defined() ? t.data<Real>() : nullptr;
-}
-template <typename Real>
-Real* ptr_or_null(Tensor& t) {
-  return t.defined() ? t.data<Real>() : nullptr;
-}
-
-// An upstream gradient the tape filled with zeros (the output was unused) becomes undefined,
-// which the kernel reads as "no gradient" without touching it.
-Tensor unless_zero(const Tensor& g) {
-  const bool zero = dispatch_dtype(g.dtype(), [&](auto tag) {
-    using Real = decltype(tag);
-    const Real* p = g.data<Real>();
-    for (int64_t i = 0; i < g.numel(); ++i)
-      if (p[i] != Real(0)) return false;
-    return true;
-  });
-  return zero ? Tensor() : g;
 }
 
 // Gradients as in the comment at the top of this file. Saves the inputs and the checkpoints
@@ -110,9 +91,7 @@ struct FwmRuleOp : Op {
     if (has_q) grads.push_back(dq);
     for (const Tensor& t : {dk, dv, dbeta}) grads.push_back(t);
     if (has_W0) grads.push_back(dW0);
-    for (size_t i = 0; i < grads.size(); ++i)
-      if (!need[i]) grads[i] = Tensor();
-    return grads;
+    return only_needed(grads, need);
   }
 };
 
@@ -137,7 +116,7 @@ FwmRuleResult fwm_rule(const Variable& q, const Variable& k, const Variable& v,
   Tensor WT = Tensor::empty({B, H, Dv, Dk}, dt);
   Tensor cps = grad ? Tensor::empty({B, H, kernels::fwm_rule_checkpoints(T, C), Dk, Dv}, dt)
                     : Tensor();
-  Tensor qt = q.defined() ? q.value() : Tensor(), W0t = W0.defined() ? W0.value() : Tensor();
+  Tensor qt = value_or_undefined(q), W0t = value_or_undefined(W0);
   dispatch_dtype(dt, [&](auto tag) {
     using Real = decltype(tag);
     Tensor ws = Tensor::empty({kernels::fwm_rule_workspace_size<Real>(B * H, Dk, Dv, C)}, dt);
