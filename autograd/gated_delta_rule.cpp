@@ -32,12 +32,10 @@ namespace fwp {
 
 using namespace fast_weight_detail;
 
-namespace {
-
-// The checks of the other fast-weight ops (autograd/fast_weight.h), plus alpha's.
-FastWeightDims check_gated_args(const char* op, const Variable& q, const Variable& k,
-                                const Variable& v, const Variable& beta, const Variable& alpha,
-                                const Variable& W0) {
+FastWeightDims fast_weight_detail::check_gated_args(const char* op, const Variable& q,
+                                                    const Variable& k, const Variable& v,
+                                                    const Variable& beta, const Variable& alpha,
+                                                    const Variable& W0) {
   FWP_CHECK(beta.defined() && alpha.defined(), op, ": beta and alpha must be defined");
   const FastWeightDims d = check_fast_weight_args(op, q, k, v, beta, W0, {});
   FWP_CHECK_SHAPE(alpha.shape() == Shape({d.B, d.H, d.T}), op, ": alpha must be (B, H, T) = ",
@@ -45,6 +43,8 @@ FastWeightDims check_gated_args(const char* op, const Variable& q, const Variabl
   check_same_type(op, "q", q.value(), "alpha", alpha.value());
   return d;
 }
+
+namespace {
 
 // Gradients as in the comment at the top of this file. Saves the inputs (handles, no copies) and
 // ceil(T / C) checkpoints per head, never a state per step.
