@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/cpu/fast_weight_state.h"
 #include "kernels/cpu/simd.h"
 
 namespace fwp::kernels {
@@ -104,17 +105,14 @@ void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict 
                       Real* __restrict ws) {
   using V = Vec<Real>;
   constexpr int M = kStepsPerPass, R = kAccSets<NV>;
-  constexpr int64_t nv = NV, Dvp = nv * kLanes<Real>;
+  constexpr int64_t nv = NV;
   V* __restrict S = reinterpret_cast<V*>(ws);  // row j of S = column j of W: S[j * nv + c]
   V local[(2 * M * R + M + 2) * NV];
   V* acc_k = local;
   V* acc_q = acc_k + M * R * nv;
   V* u = acc_q + M * R * nv;  // u of the M steps of a block
   V* out = u + M * nv;        // y, then v - vbar, of one step
-  for (int64_t j = 0; j < Dk; ++j) {
-    Real* row = reinterpret_cast<Real*>(S + j * nv);
-    for (int64_t i = 0; i < Dvp; ++i) row[i] = W0 && i < Dv ? W0[i * Dk + j] : Real(0);
-  }
+  load_transposed(S, W0, Dk, Dv);
   auto rows_at = [&](const Real* x, int64_t t0, const Real** p) {  // rows t0.. of x, clamped
     for (int m = 0; m < M; ++m) p[m] = x + std::min(t0 + m, T - 1) * Dk;
   };
@@ -164,8 +162,7 @@ void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict 
       pass_over_state<Real, NV, 1>(S, u, kc, kn, qn, acc_k, acc_q, Dk, nv);
     }
   }
-  for (int64_t i = 0; i < Dv; ++i)
-    for (int64_t j = 0; j < Dk; ++j) WT[i * Dk + j] = reinterpret_cast<Real*>(S + j * nv)[i];
+  store_transposed(WT, S, Dk, Dv);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/cpu/fast_weight_state.h"
 #include "kernels/cpu/simd.h"
 
 namespace fwp::kernels {
@@ -69,18 +70,15 @@ void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict 
                       int64_t Dk, int64_t Dv, int64_t ldv, Real* __restrict ws) {
   using V = Vec<Real>;
   constexpr int R = NV == 1 ? 4 : NV == 2 ? 2 : 1;
-  constexpr int64_t nv = NV, Dvp = nv * kLanes<Real>;
+  constexpr int64_t nv = NV;
   V* __restrict S = reinterpret_cast<V*>(ws);  // row j of S = column j of W: S[j * nv + c]
   Real* __restrict z = reinterpret_cast<Real*>(S + Dk * nv);
   V local[(R + 2) * NV];
   V* wq = local;  // R partial sums of W_{t-1} q_t
   V* vt = wq + R * nv;
   V* yt = vt + nv;
-  for (int64_t j = 0; j < Dk; ++j) {
-    Real* row = reinterpret_cast<Real*>(S + j * nv);
-    for (int64_t i = 0; i < Dvp; ++i) row[i] = W0 && i < Dv ? W0[i * Dk + j] : Real(0);
-    z[j] = z0 ? z0[j] : Real(0);
-  }
+  load_transposed(S, W0, Dk, Dv);
+  for (int64_t j = 0; j < Dk; ++j) z[j] = z0 ? z0[j] : Real(0);
   for (int64_t c = 0; c < R * nv; ++c) wq[c] = V{};
   for (int64_t j = 0; j < (T > 0 ? Dk : 0); ++j)  // the read of step 0
     for (int64_t c = 0; c < nv; ++c) wq[c] += q[j] * S[j * nv + c];
@@ -117,8 +115,7 @@ void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict 
         wq[c] += qn[j] * s;
       }
   }
-  for (int64_t i = 0; i < Dv; ++i)
-    for (int64_t j = 0; j < Dk; ++j) WT[i * Dk + j] = reinterpret_cast<Real*>(S + j * nv)[i];
+  store_transposed(WT, S, Dk, Dv);
   for (int64_t j = 0; zT && j < Dk; ++j) zT[j] = z[j];
 }
 
