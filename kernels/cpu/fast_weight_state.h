@@ -3,8 +3,10 @@
 // of Dv values, each row zero-padded to nv = vec_count(Dv) whole vectors, so that the hot loops
 // are unit-stride passes over rows of S. These helpers move a state between W (Dv x Dk,
 // row-major, as the kernels' callers hold it) and S; they run once per sequence, outside the
-// time loop. Also the update vector of one step, shared by the gated and FWM kernels.
+// time loop. Also the column blocks of the delta and sum forwards and the update vector of one
+// step, shared by the gated and FWM kernels.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/cpu/simd.h"
@@ -28,6 +30,15 @@ void store_transposed(Real* W, const Vec<Real>* S, int64_t Dk, int64_t Dv, Real 
   for (int64_t i = 0; i < Dv; ++i)
     for (int64_t j = 0; j < Dk; ++j)
       W[i * Dk + j] = scale * reinterpret_cast<const Real*>(S + j * nv)[i];
+}
+
+// The delta and sum forwards run in column blocks of S (rows of W) of at most this many vectors:
+// the rows of W evolve independently, so each block is its own OpenMP task with its accumulators
+// in registers (with_block_vec_count picks the block's fixed vector count).
+constexpr int64_t kForwardBlockVecs = 4;
+template <typename Real>
+int64_t forward_blocks(int64_t Dv) {
+  return std::max<int64_t>(1, (vec_count<Real>(Dv) + kForwardBlockVecs - 1) / kForwardBlockVecs);
 }
 
 // One step's update vector (nv vectors over Dv): d = v_t - s p and u = beta_t d, where s p is

@@ -22,12 +22,8 @@
 namespace fwp::kernels {
 
 namespace {
-// The forward runs in column blocks of S (rows of W) of at most this many vectors, one task each
-// (the rows of W evolve independently), with their accumulators in registers.
-constexpr int64_t kForwardBlockVecs = 4;
-template <typename Real> int64_t forward_blocks(int64_t Dv) {
-  return std::max<int64_t>(1, (vec_count<Real>(Dv) + kForwardBlockVecs - 1) / kForwardBlockVecs);
-}
+// The forward runs in column blocks of S of at most kForwardBlockVecs vectors, one task each
+// (kernels/cpu/fast_weight_state.h).
 
 // The backward runs in blocks of rows of W (then A) that fit in 32 KB, one after the other.
 template <typename Real>
@@ -133,19 +129,13 @@ void sum_rule_forward_cpu(Real* y, Real* WT, Real* zT, Real* den, const Real* q,
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < BH * nb; ++task) {
       const int64_t n = task / nb, c0 = (task % nb) * kCols, cols = std::min(kCols, Dv - c0);
-      auto run = [&](auto nv) {
+      with_block_vec_count(vec_count<Real>(cols), [&](auto nv) {
         forward_sequence<Real, decltype(nv)::value>(
             y + n * T * Dv + c0, WT + (n * Dv + c0) * Dk, c0 == 0 ? zT + n * Dk : nullptr,
             c0 == 0 && den ? den + n * T : nullptr, q + n * T * Dk, k + n * T * Dk,
             v + n * T * Dv + c0, W0 ? W0 + (n * Dv + c0) * Dk : nullptr,
             z0 ? z0 + n * Dk : nullptr, normalize, eps, T, Dk, cols, Dv, ws);
-      };
-      switch (vec_count<Real>(cols)) {
-        case 1: run(CountTag<1>{}); break;
-        case 2: run(CountTag<2>{}); break;
-        case 3: run(CountTag<3>{}); break;
-        default: run(CountTag<4>{}); break;
-      }
+      });
     }
   }
 }
