@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "kernels/cpu/fast_weight_state.h"
+#include "kernels/cpu/naive_loops.h"
 #include "kernels/cpu/simd.h"
 
 namespace fwp::kernels {
@@ -196,20 +197,14 @@ void delta_rule_forward_naive(Real* y, Real* WT, Real* d, const Real* q, const R
     for (int64_t t = 0; t < T; ++t) {
       const int64_t r = n * T + t;  // row of step t in the (BH * T, .) inputs
       const Real* kt = k + r * Dk;
-      for (int64_t i = 0; i < Dv; ++i) {  // vbar = W k
-        vbar[i] = 0;
-        for (int64_t j = 0; j < Dk; ++j) vbar[i] += W[i * Dk + j] * kt[j];
-      }
+      for (int64_t i = 0; i < Dv; ++i) vbar[i] = plain_dot(W + i * Dk, kt, Dk);  // vbar = W k
       for (int64_t i = 0; i < Dv; ++i) {  // u = beta (v - vbar);  W += u k^T
         const Real diff = v[r * Dv + i] - vbar[i], ui = beta[r] * diff;
         if (d) d[r * Dv + i] = diff;
         for (int64_t j = 0; j < Dk; ++j) W[i * Dk + j] += ui * kt[j];
       }
-      for (int64_t i = 0; i < Dv; ++i) {  // y = W q
-        Real acc = 0;
-        for (int64_t j = 0; j < Dk; ++j) acc += W[i * Dk + j] * q[r * Dk + j];
-        y[r * Dv + i] = acc;
-      }
+      for (int64_t i = 0; i < Dv; ++i)  // y = W q
+        y[r * Dv + i] = plain_dot(W + i * Dk, q + r * Dk, Dk);
     }
   }
 }
@@ -561,8 +556,7 @@ void delta_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* 
       }
       dbeta[r] = 0;
       for (int64_t i = 0; i < Dv; ++i) {  // a = A k;  dv = beta a;  dbeta = a . (v - vbar)
-        a[i] = 0;
-        for (int64_t j = 0; j < Dk; ++j) a[i] += A[i * Dk + j] * kt[j];
+        a[i] = plain_dot(A + i * Dk, kt, Dk);
         dv[r * Dv + i] = b * a[i];
         dbeta[r] += a[i] * d[r * Dv + i];
       }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "kernels/cpu/fast_weight_state.h"
+#include "kernels/cpu/naive_loops.h"
 #include "kernels/cpu/simd.h"
 
 namespace fwp::kernels {
@@ -37,14 +38,6 @@ int64_t slice_size(int64_t Dk, int64_t Dv) {
   const int64_t Dkp = padded<Real>(Dk), rows = padded<Real>(backward_block_rows<Real>(Dk, Dv));
   return std::max(Dk * kForwardBlockVecs * kLanes<Real> + Dkp,
                   rows * Dkp + 5 * Dkp + rows + kLanes<Real> * kLanes<Real>);
-}
-
-// a . b as a plain loop, for the naive kernels.
-template <typename Real>
-Real plain_dot(const Real* a, const Real* b, int64_t n) {
-  Real s = 0;
-  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
 }
 }  // namespace
 
