@@ -1,7 +1,8 @@
 // Helpers for the tests that hold a fused fast-weight op against its composed reference
 // (tests/autograd/test_fast_weight.cpp, test_gated_delta_rule.cpp, test_fwm_rule.cpp,
 // test_delta_chunk.cpp): run an op on fresh leaves under random upstream gradients on EVERY
-// output, then compare outputs and input gradients item by item, relative to each tensor's size.
+// output, then compare outputs and input gradients item by item, relative to each tensor's size;
+// also the f32-against-f64 drift check and the bytes an op keeps for its backward.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -59,6 +60,35 @@ inline void compare(const Fn& f, const Fn& reference, const std::vector<fwp::Ten
                     double tol, const char* items = "outputs, then gradients of the inputs") {
   check_all_close(outputs_and_grads(f, inputs, 99), outputs_and_grads(reference, inputs, 99), tol,
                   items);
+}
+
+// f run in f32 and in f64 on the same inputs (given in f64) and upstream gradients (seed): every
+// output and input gradient of the f32 run within tol of the f64 one (check_close).
+inline void check_f32_close_to_f64(const Fn& f, const std::vector<fwp::Tensor>& inputs64,
+                                   uint64_t seed, double tol, const char* items) {
+  std::vector<fwp::Tensor> inputs32;
+  for (const fwp::Tensor& t : inputs64) inputs32.push_back(t.to(fwp::DType::f32));
+  std::vector<fwp::Tensor> a = outputs_and_grads(f, inputs32, seed);
+  std::vector<fwp::Tensor> b = outputs_and_grads(f, inputs64, seed);
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO(items << ": item " << i);
+    check_close(a[i].to(fwp::DType::f64), b[i], tol);
+  }
+}
+
+// The bytes that f's outputs and saved tensors keep alive after its forward (leaves hold the
+// inputs themselves, no copies); checks that dropping the outputs and the tape frees them all.
+inline int64_t bytes_kept(const Fn& f, const std::vector<fwp::Tensor>& inputs) {
+  std::vector<fwp::Variable> x;
+  for (const fwp::Tensor& t : inputs) x.emplace_back(t, true);
+  const int64_t before = fwp::memory_stats().current_bytes;
+  std::vector<fwp::Variable> out = f(x);
+  const int64_t kept = fwp::memory_stats().current_bytes - before;
+  out.clear();
+  fwp::active_tape().clear();  // frees the ops and their saved tensors
+  CHECK(fwp::memory_stats().current_bytes == before);
+  return kept;
 }
 
 }  // namespace fwp_test

@@ -17,7 +17,6 @@ using fwp_test::check_close;
 using fwp_test::compare;
 using fwp_test::Fn;
 using fwp_test::HasSubstr;
-using fwp_test::outputs_and_grads;
 using fwp_test::simplex;
 using V = std::vector<Variable>;
 
@@ -162,16 +161,9 @@ TEST_CASE("delta_rule keeps O(T Dv) for its backward, never O(T Dv Ddot)",
           "[autograd][fast_weight]") {
   const int64_t B = 2, H = 2, T = 33, Dk = 24, Dv = 8;
   Inputs in = make_inputs(B, H, T, Dk, Dv, DType::f32, 2);
-  V x;
-  for (const Tensor& t : {in.q, in.k, in.v, in.beta, in.W0}) x.emplace_back(t, true);
-  const int64_t before = memory_stats().current_bytes;
-  DeltaRuleResult r = delta_rule(x[0], x[1], x[2], x[3], x[4]);
   // kept: y, W_T and the saved v_t - vbar_t; the kernel workspace is gone again
-  const int64_t kept = memory_stats().current_bytes - before;
-  CHECK(kept == int64_t(sizeof(float)) * (2 * B * H * T * Dv + B * H * Dv * Dk));
-  r = DeltaRuleResult{};
-  active_tape().clear();  // frees the op and its saved tensors
-  CHECK(memory_stats().current_bytes == before);
+  CHECK(fwp_test::bytes_kept(delta_fn(true), {in.q, in.k, in.v, in.beta, in.W0}) ==
+        int64_t(sizeof(float)) * (2 * B * H * T * Dv + B * H * Dv * Dk));
 }
 
 // f32 over a long sequence against f64 (the fused f64 op equals the composed reference to 1e-10,
@@ -185,13 +177,6 @@ TEST_CASE("delta_rule keeps O(T Dv) for its backward, never O(T Dv Ddot)",
 TEST_CASE("delta_rule in f32 at T = 4096 stays within 3.1e-5 of f64", "[autograd][fast_weight]") {
   const int64_t T = 4096, d = 64;
   Inputs in = make_inputs(1, 2, T, d, d, DType::f64, 31);
-  Fn f = delta_fn(true);
-  std::vector<Tensor> inputs64 = {in.q, in.k, in.v, in.beta, in.W0}, inputs32;
-  for (const Tensor& t : inputs64) inputs32.push_back(t.to(DType::f32));
-  std::vector<Tensor> a = outputs_and_grads(f, inputs32, 41);
-  std::vector<Tensor> b = outputs_and_grads(f, inputs64, 41);
-  for (size_t i = 0; i < a.size(); ++i) {
-    INFO("outputs (y, W_T), then gradients of q, k, v, beta, W0: item " << i);
-    check_close(a[i].to(DType::f64), b[i], 3.1e-5);
-  }
+  fwp_test::check_f32_close_to_f64(delta_fn(true), {in.q, in.k, in.v, in.beta, in.W0}, 41, 3.1e-5,
+                                   "outputs (y, W_T), then gradients of q, k, v, beta, W0");
 }

@@ -160,18 +160,11 @@ TEST_CASE("gated_delta_rule keeps ceil(T / C) states per head for its backward",
           "[autograd][gated_delta]") {
   const int64_t B = 2, H = 2, T = 33, Dk = 24, Dv = 8;
   Inputs in = make_inputs(B, H, T, Dk, Dv, DType::f32, 2);
-  V x;
-  for (const Tensor& t : with_W0(in)) x.emplace_back(t, true);
-  const int64_t before = memory_stats().current_bytes;
-  GatedDeltaRuleResult r = gated_delta_rule(x[0], x[1], x[2], x[3], x[4], x[5]);
   // kept: y, W_T and the checkpoints; the kernel workspace is gone again
   const int64_t C = gated_delta_rule_checkpoint_interval(T, Dk, Dv, DType::f32);
-  const int64_t kept = memory_stats().current_bytes - before;
-  CHECK(kept == int64_t(sizeof(float)) * (B * H * T * Dv + B * H * Dv * Dk +
-                                          B * H * kernels::gated_delta_rule_checkpoints(T, C) * Dv * Dk));
-  r = GatedDeltaRuleResult{};
-  active_tape().clear();  // frees the op and its saved tensors
-  CHECK(memory_stats().current_bytes == before);
+  CHECK(fwp_test::bytes_kept(gated_fn(true), with_W0(in)) ==
+        int64_t(sizeof(float)) * (B * H * T * Dv + B * H * Dv * Dk +
+                                  B * H * kernels::gated_delta_rule_checkpoints(T, C) * Dv * Dk));
 }
 
 // f32 over a long sequence against f64 (the fused f64 op equals the composed reference to 1e-10,
@@ -189,12 +182,5 @@ TEST_CASE("gated_delta_rule keeps ceil(T / C) states per head for its backward",
 TEST_CASE("gated_delta_rule in f32 at T = 4096 stays within 3.2e-5 of f64", "[autograd][gated_delta]") {
   const int64_t T = 4096, d = 64;
   Inputs in = make_inputs(1, 2, T, d, d, DType::f64, 31, 0.99);
-  std::vector<Tensor> inputs64 = with_W0(in), inputs32;
-  for (const Tensor& t : inputs64) inputs32.push_back(t.to(DType::f32));
-  std::vector<Tensor> a = outputs_and_grads(gated_fn(true), inputs32, 41);
-  std::vector<Tensor> b = outputs_and_grads(gated_fn(true), inputs64, 41);
-  for (size_t i = 0; i < a.size(); ++i) {
-    INFO(kItems << ": item " << i);
-    check_close(a[i].to(DType::f64), b[i], 3.2e-5);
-  }
+  fwp_test::check_f32_close_to_f64(gated_fn(true), with_W0(in), 41, 3.2e-5, kItems);
 }
