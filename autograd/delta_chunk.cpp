@@ -7,12 +7,15 @@
 
 #include <atomic>
 
+#include "autograd/fast_weight_util.h"
 #include "autograd/tape.h"
 #include "core/functional.h"
 #include "kernels/delta_chunk.h"
 #include "kernels/delta_rule.h"
 
 namespace fwp {
+
+using namespace fast_weight_detail;
 
 namespace {
 
@@ -22,18 +25,6 @@ std::atomic<int64_t> g_chunk{0};
 void check_chunk(const char* op, int64_t C, bool zero_ok) {
   FWP_CHECK(C <= kMaxDeltaRuleChunk && (C >= 1 || (zero_ok && C == 0)), op, ": chunk size must be ",
             zero_ok ? "0 (the table's) or " : "", "in [1, ", kMaxDeltaRuleChunk, "], got chunk=", C);
-}
-
-// An upstream gradient the tape filled with zeros (the output was unused) goes to the kernel as
-// null, which starts the reverse sweep from zero without reading it.
-Tensor unless_zero(const Tensor& g) {
-  const bool zero = dispatch_dtype(g.dtype(), [&](auto tag) {
-    const auto* p = g.data<decltype(tag)>();
-    for (int64_t i = 0; i < g.numel(); ++i)
-      if (p[i] != 0) return false;
-    return true;
-  });
-  return zero ? Tensor() : g;
 }
 
 // (y, W_T) = delta_rule(q, k, v, beta, W0) with the chunkwise backward. Per chunk, in reverse,
@@ -59,15 +50,13 @@ struct DeltaChunkOp : Op {
       Tensor ws = Tensor::empty({kernels::delta_chunk_workspace_size<Real>(B * H, T, Dk, Dv, C)}, dt);
       kernels::delta_chunk_backward_cpu<Real>(
           dq.data<Real>(), dk.data<Real>(), dv.data<Real>(), dbeta.data<Real>(), dW0.data<Real>(),
-          g[0].data<Real>(), grad_WT.defined() ? grad_WT.data<Real>() : nullptr, q.data<Real>(),
+          g[0].data<Real>(), ptr_or_null<Real>(grad_WT), q.data<Real>(),
           k.data<Real>(), v.data<Real>(), beta.data<Real>(), saved.data<Real>(), kind,
           WT.data<Real>(), B * H, T, Dk, Dv, C, ws.data<Real>());
     });
     std::vector<Tensor> grads = {dq, dk, dv, dbeta, dW0};
     grads.resize(need.size());  // no W0 input: no dW0
-    for (size_t i = 0; i < grads.size(); ++i)
-      if (!need[i]) grads[i] = Tensor();
-    return grads;
+    return only_needed(grads, need);
   }
 };
 
@@ -161,7 +150,7 @@ DeltaRuleResult delta_rule_with_plan(const Variable& q, const Variable& k, const
   Tensor saved = grad ? Tensor::empty({B, H, T, Dv}, dt) : Tensor();
   dispatch_dtype(dt, [&](auto tag) {
     using Real = decltype(tag);
-    Real* s = saved.defined() ? saved.data<Real>() : nullptr;
+    Real* s = ptr_or_null<Real>(saved);
     const Real* w0 = W0.defined() ? W0.value().data<Real>() : nullptr;
     const Real *qp = q.value().data<Real>(), *kp = k.value().data<Real>();
     const Real *vp = v.value().data<Real>(), *bp = beta.value().data<Real>();

@@ -5,6 +5,7 @@
 #include "autograd/fast_weight.h"
 
 #include "autograd/delta_chunk.h"
+#include "autograd/fast_weight_util.h"
 #include "autograd/tape.h"
 #include "core/functional.h"
 #include "kernels/delta_rule.h"
@@ -46,31 +47,9 @@ FastWeightDims check_fast_weight_args(const char* op, const Variable& q, const V
   return d;
 }
 
+using namespace fast_weight_detail;
+
 namespace {
-
-// The data of an optional tensor: null when it is undefined.
-template <typename Real>
-Real* ptr_or_null(Tensor& t) {
-  return t.defined() ? t.data<Real>() : nullptr;
-}
-template <typename Real>
-const Real* ptr_or_null(const Tensor& t) {
-  return t.defined() ? t.data<Real>() : nullptr;
-}
-
-// An upstream gradient the tape filled with zeros (the output was unused) is passed to the
-// kernels as null, which starts the reverse sweep from zero without reading it.
-Tensor unless_zero(const Tensor& g) {
-  const bool zero = dispatch_dtype(g.dtype(), [&](auto tag) {
-    using Real = decltype(tag);
-    const Real* p = g.data<Real>();
-    const int64_t n = g.numel();
-    for (int64_t i = 0; i < n; ++i)
-      if (p[i] != Real(0)) return false;
-    return true;
-  });
-  return zero ? Tensor() : g;
-}
 
 // (y, W_T) = delta_rule(q, k, v, beta, W0). With A_t = dL/dW_t (A_T = dL/dW_T) and a_t = A_t k_t:
 //   A_t = dL/dW_T + sum_{s>=t} g_s q_s^T - sum_{s>t} beta_s a_s k_s^T
@@ -100,9 +79,7 @@ struct DeltaRuleOp : Op {
     });
     std::vector<Tensor> grads = {dq, dk, dv, dbeta, dW0};
     grads.resize(need.size());  // no W0 input: no dW0
-    for (size_t i = 0; i < grads.size(); ++i)
-      if (!need[i]) grads[i] = Tensor();
-    return grads;
+    return only_needed(grads, need);
   }
 };
 
@@ -136,9 +113,7 @@ struct SumRuleOp : Op {
     std::vector<Tensor> grads = {dq, dk, dv};
     if (has_W0) grads.push_back(dW0);
     if (has_z0) grads.push_back(dz0);
-    for (size_t i = 0; i < grads.size(); ++i)
-      if (!need[i]) grads[i] = Tensor();
-    return grads;
+    return only_needed(grads, need);
   }
 };
 
@@ -192,7 +167,7 @@ SumRuleResult sum_rule(const Variable& q, const Variable& k, const Variable& v, 
   Tensor y = Tensor::empty({B, H, T, Dv}, dt), WT = Tensor::empty({B, H, Dv, Dk}, dt);
   Tensor zT = Tensor::empty({B, H, Dk}, dt);
   Tensor den = grad && normalize ? Tensor::empty({B, H, T}, dt) : Tensor();
-  Tensor W0t = W0.defined() ? W0.value() : Tensor(), z0t = z0.defined() ? z0.value() : Tensor();
+  Tensor W0t = value_or_undefined(W0), z0t = value_or_undefined(z0);
   dispatch_dtype(dt, [&](auto tag) {
     using Real = decltype(tag);
     Tensor ws = Tensor::empty({kernels::sum_rule_workspace_size<Real>(B * H, Dk, Dv)}, dt);

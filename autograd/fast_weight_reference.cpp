@@ -3,24 +3,12 @@
 // a few (B, H, Dv, Ddot) tensors to the tape, so memory grows as T x Dv x Ddot: use these for
 // checking, not for training.
 #include "autograd/fast_weight.h"
+#include "autograd/fast_weight_util.h"
 #include "autograd/functions.h"
 
 namespace fwp {
 
-namespace {
-// Column t of x (B, H, T, D) as a batch of column vectors (B, H, D, 1).
-Variable column(const Variable& x, int64_t t) {
-  return reshape(slice(x, 2, t, t + 1), {x.size(0), x.size(1), x.size(3), 1});
-}
-
-// Stacks per-step outputs (B, H, Dv, 1) into (B, H, T, Dv).
-Variable stack_steps(const std::vector<Variable>& ys, const FastWeightDims& d, DType dtype) {
-  if (ys.empty()) return Variable(Tensor::zeros({d.B, d.H, 0, d.Dv}, dtype));
-  std::vector<Variable> rows;
-  for (const Variable& y : ys) rows.push_back(reshape(y, {d.B, d.H, 1, d.Dv}));
-  return concat(rows, 2);
-}
-}  // namespace
+using namespace fast_weight_detail;
 
 DeltaRuleResult delta_rule_reference(const Variable& q, const Variable& k, const Variable& v,
                                      const Variable& beta, const Variable& W0) {
@@ -30,7 +18,7 @@ DeltaRuleResult delta_rule_reference(const Variable& q, const Variable& k, const
   std::vector<Variable> ys;
   for (int64_t t = 0; t < d.T; ++t) {
     Variable qt = column(q, t), kt = column(k, t), vt = column(v, t);
-    Variable bt = reshape(slice(beta, 2, t, t + 1), {d.B, d.H, 1, 1});
+    Variable bt = scalar_at(beta, t);
     Variable vbar = matmul(W, kt);                 // W_{t-1} k_t
     Variable u = bt * (vt - vbar);                 // beta_t (v_t - vbar_t)
     W = W + matmul(u, kt, false, true);            // W_t = W_{t-1} + u_t k_t^T

@@ -13,6 +13,7 @@
 
 #include <cmath>
 
+#include "autograd/fast_weight_util.h"
 #include "autograd/functions.h"
 #include "autograd/tape.h"
 #include "core/functional.h"
@@ -20,18 +21,17 @@
 
 namespace fwp {
 
+using namespace fast_weight_detail;
+
 namespace {
 
-struct FwmDims {
-  int64_t B, H, T, Dk, Dv;
-};
-
-FwmDims check_fwm_args(const char* op, const Variable& q, const Variable& k, const Variable& v,
+// Like check_fast_weight_args (autograd/fast_weight.h), but k leads: q may be undefined.
+FastWeightDims check_fwm_args(const char* op, const Variable& q, const Variable& k, const Variable& v,
                        const Variable& beta, const Variable& W0) {
   FWP_CHECK(k.defined() && v.defined() && beta.defined(), op, ": k, v and beta must be defined");
   FWP_CHECK_SHAPE(k.dim() == 4, op, ": k must be 4-D (B, H, T, Dk), got k=", k.shape());
   const Shape& s = k.shape();
-  FwmDims d{s[0], s[1], s[2], s[3], v.dim() == 4 ? v.size(3) : 0};
+  FastWeightDims d{s[0], s[1], s[2], s[3], v.dim() == 4 ? v.size(3) : 0};
   if (q.defined()) {
     FWP_CHECK_SHAPE(q.shape() == s, op, ": q must have the shape of k (B, H, T, Dk), got q=",
                     q.shape(), " and k=", s);
@@ -54,33 +54,11 @@ FwmDims check_fwm_args(const char* op, const Variable& q, const Variable& k, con
   return d;
 }
 
-template <typename Real>
-const Real* ptr_or_null(const Tensor& t) {
-  return t.defined() ? t.data<Real>() : nullptr;
-}
-template <typename Real>
-Real* ptr_or_null(Tensor& t) {
-  return t.defined() ? t.data<Real>() : nullptr;
-}
-
-// An upstream gradient the tape filled with zeros (the output was unused) becomes undefined,
-// which the kernel reads as "no gradient" without touching it.
-Tensor unless_zero(const Tensor& g) {
-  const bool zero = dispatch_dtype(g.dtype(), [&](auto tag) {
-    using Real = decltype(tag);
-    const Real* p = g.data<Real>();
-    for (int64_t i = 0; i < g.numel(); ++i)
-      if (p[i] != Real(0)) return false;
-    return true;
-  });
-  return zero ? Tensor() : g;
-}
-
 // Gradients as in the comment at the top of this file. Saves the inputs and the checkpoints
 // (ceil(T / C) states per sequence), never a state per step.
 struct FwmRuleOp : Op {
   Tensor q, k, v, beta, checkpoints;  // q undefined when there is no read-out
-  FwmDims dims{};
+  FastWeightDims dims{};
   int64_t C = 1;
   bool clamp_first_step = true, has_q = false, has_W0 = false;
   const char* name() const override { return "fwm_rule"; }
@@ -110,9 +88,7 @@ struct FwmRuleOp : Op {
     if (has_q) grads.push_back(dq);
     for (const Tensor& t : {dk, dv, dbeta}) grads.push_back(t);
     if (has_W0) grads.push_back(dW0);
-    for (size_t i = 0; i < grads.size(); ++i)
-      if (!need[i]) grads[i] = Tensor();
-    return grads;
+    return only_needed(grads, need);
   }
 };
 
@@ -124,7 +100,7 @@ int64_t fwm_rule_checkpoint_interval(int64_t T) {
 
 FwmRuleResult fwm_rule(const Variable& q, const Variable& k, const Variable& v,
                        const Variable& beta, const Variable& W0, bool clamp_first_step) {
-  const FwmDims dims = check_fwm_args("fwm_rule", q, k, v, beta, W0);
+  const FastWeightDims dims = check_fwm_args("fwm_rule", q, k, v, beta, W0);
   const auto [B, H, T, Dk, Dv] = dims;
   std::vector<Variable> inputs;
   if (q.defined()) inputs.push_back(q);
@@ -137,7 +113,7 @@ FwmRuleResult fwm_rule(const Variable& q, const Variable& k, const Variable& v,
   Tensor WT = Tensor::empty({B, H, Dv, Dk}, dt);
   Tensor cps = grad ? Tensor::empty({B, H, kernels::fwm_rule_checkpoints(T, C), Dk, Dv}, dt)
                     : Tensor();
-  Tensor qt = q.defined() ? q.value() : Tensor(), W0t = W0.defined() ? W0.value() : Tensor();
+  Tensor qt = value_or_undefined(q), W0t = value_or_undefined(W0);
   dispatch_dtype(dt, [&](auto tag) {
     using Real = decltype(tag);
     Tensor ws = Tensor::empty({kernels::fwm_rule_workspace_size<Real>(B * H, Dk, Dv, C)}, dt);
@@ -164,33 +140,26 @@ FwmRuleResult fwm_rule(const Variable& q, const Variable& k, const Variable& v,
   return {out[0], out[1]};
 }
 
-namespace {
-// Step t of x (B, H, T, D) as a batch of column vectors (B, H, D, 1).
-Variable column(const Variable& x, int64_t t) {
-  return reshape(slice(x, 2, t, t + 1), {x.size(0), x.size(1), x.size(3), 1});
-}
-}  // namespace
-
 FwmRuleResult fwm_rule_reference(const Variable& q, const Variable& k, const Variable& v,
                                  const Variable& beta, const Variable& W0,
                                  bool clamp_first_step) {
-  const auto [B, H, T, Dk, Dv] = check_fwm_args("fwm_rule_reference", q, k, v, beta, W0);
+  const FastWeightDims d = check_fwm_args("fwm_rule_reference", q, k, v, beta, W0);
+  const auto [B, H, T, Dk, Dv] = d;
   Variable W = W0.defined() ? W0 : Variable(Tensor::zeros({B, H, Dv, Dk}, k.dtype()));
   std::vector<Variable> ys;
   for (int64_t t = 0; t < T; ++t) {
     Variable kt = column(k, t), vt = column(v, t);
-    Variable bt = reshape(slice(beta, 2, t, t + 1), {B, H, 1, 1});
+    Variable bt = scalar_at(beta, t);
     Variable vbar = matmul(W, kt);                                    // W_{t-1} k_t
     W = W + matmul(bt * (vt - vbar), kt, false, true);                // Wtilde_t
     if (t > 0 || clamp_first_step) {
       Variable norm = sqrt(sum(square(W), {2, 3}, true));            // |Wtilde_t|_F, (B, H, 1, 1)
       W = W / (relu(norm - 1.0) + 1.0);                               // / max(1, |Wtilde_t|_F)
     }
-    if (q.defined()) ys.push_back(reshape(matmul(W, column(q, t)), {B, H, 1, Dv}));  // W_t q_t
+    if (q.defined()) ys.push_back(matmul(W, column(q, t)));           // W_t q_t
   }
   if (!q.defined()) return {Variable(), W};
-  Variable y = ys.empty() ? Variable(Tensor::zeros({B, H, 0, Dv}, k.dtype())) : concat(ys, 2);
-  return {y, W};
+  return {stack_steps(ys, d, k.dtype()), W};
 }
 
 }  // namespace fwp

@@ -23,18 +23,19 @@
 #include <algorithm>
 
 #include "autograd/fast_weight.h"
+#include "autograd/fast_weight_util.h"
 #include "autograd/tape.h"
 #include "core/functional.h"
 #include "kernels/gated_delta_rule.h"
 
 namespace fwp {
 
-namespace {
+using namespace fast_weight_detail;
 
-// The checks of the other fast-weight ops (autograd/fast_weight.h), plus alpha's.
-FastWeightDims check_gated_args(const char* op, const Variable& q, const Variable& k,
-                                const Variable& v, const Variable& beta, const Variable& alpha,
-                                const Variable& W0) {
+FastWeightDims fast_weight_detail::check_gated_args(const char* op, const Variable& q,
+                                                    const Variable& k, const Variable& v,
+                                                    const Variable& beta, const Variable& alpha,
+                                                    const Variable& W0) {
   FWP_CHECK(beta.defined() && alpha.defined(), op, ": beta and alpha must be defined");
   const FastWeightDims d = check_fast_weight_args(op, q, k, v, beta, W0, {});
   FWP_CHECK_SHAPE(alpha.shape() == Shape({d.B, d.H, d.T}), op, ": alpha must be (B, H, T) = ",
@@ -43,27 +44,7 @@ FastWeightDims check_gated_args(const char* op, const Variable& q, const Variabl
   return d;
 }
 
-template <typename Real>
-const Real* ptr_or_null(const Tensor& t) {
-  return t.defined() ? t.data<Real>() : nullptr;
-}
-template <typename Real>
-Real* ptr_or_null(Tensor& t) {
-  return t.defined() ? t.data<Real>() : nullptr;
-}
-
-// An upstream gradient the tape filled with zeros (the output was unused) becomes undefined,
-// which the kernel reads as "no gradient" without touching it.
-Tensor unless_zero(const Tensor& g) {
-  const bool zero = dispatch_dtype(g.dtype(), [&](auto tag) {
-    using Real = decltype(tag);
-    const Real* p = g.data<Real>();
-    for (int64_t i = 0; i < g.numel(); ++i)
-      if (p[i] != Real(0)) return false;
-    return true;
-  });
-  return zero ? Tensor() : g;
-}
+namespace {
 
 // Gradients as in the comment at the top of this file. Saves the inputs (handles, no copies) and
 // ceil(T / C) checkpoints per head, never a state per step.
@@ -95,9 +76,7 @@ struct GatedDeltaRuleOp : Op {
     });
     std::vector<Tensor> grads = {dq, dk, dv, dbeta, dalpha};
     if (has_W0) grads.push_back(dW0);
-    for (size_t i = 0; i < grads.size(); ++i)
-      if (!need[i]) grads[i] = Tensor();
-    return grads;
+    return only_needed(grads, need);
   }
 };
 
@@ -130,7 +109,7 @@ GatedDeltaRuleResult gated_delta_rule(const Variable& q, const Variable& k, cons
   Tensor y = Tensor::empty({B, H, T, Dv}, dt), WT = Tensor::empty({B, H, Dv, Dk}, dt);
   Tensor cps = grad ? Tensor::empty({B, H, kernels::gated_delta_rule_checkpoints(T, C), Dk, Dv}, dt)
                     : Tensor();
-  Tensor W0t = W0.defined() ? W0.value() : Tensor();
+  Tensor W0t = value_or_undefined(W0);
   dispatch_dtype(dt, [&](auto tag) {
     using Real = decltype(tag);
     Tensor ws =

@@ -8,16 +8,15 @@
 // time by spinning). GFLOP/s are effective: 6 Ddot Dv (forward), 20 Ddot Dv (fwd + bwd) per
 // token-head. --gemm blas runs the chunkwise kernels on OpenBLAS called outside parallel regions.
 #include <omp.h>
-#include <time.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
 
+#include "benchmarks/bench_util.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/tensor.h"
@@ -47,32 +46,13 @@ struct Timing {
   double min_wall() const { return *std::min_element(wall.begin(), wall.end()); }
 };
 
-double cpu_now_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
-void time_once(const std::function<void()>& f, Timing& t) {
-  const double c0 = cpu_now_ms();
-  const auto t0 = std::chrono::steady_clock::now();
-  f();
-  t.wall.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  t.cpu.push_back(cpu_now_ms() - c0);
-}
+using bench::median;
 
-Tensor simplex(int64_t rows, int64_t D, Rng& rng) {
-  Tensor x = Tensor::uniform({rows, D}, rng, 0.05, 1.0, DType::f32);
-  float* p = x.data<float>();
-  for (int64_t r = 0; r < rows; ++r) {
-    float s = 0;
-    for (int64_t j = 0; j < D; ++j) s += p[r * D + j];
-    for (int64_t j = 0; j < D; ++j) p[r * D + j] /= s;
-  }
-  return x;
+// Times one call of f and appends its wall and CPU time to t.
+void time_once(const std::function<void()>& f, Timing& t) {
+  const bench::Timing one = bench::time_once(f);
+  t.wall.push_back(one.wall_ms);
+  t.cpu.push_back(one.cpu_ms);
 }
 
 // Inputs, upstream gradients and every output buffer of one (d, T, B*H) point.
@@ -81,8 +61,8 @@ struct Buffers {
   Tensor q, k, v, beta, gy, gWT, y, WT, saved, dq, dk, dv, dbeta, dW0, ws;
   Buffers(int64_t BH_, int64_t T_, int64_t d_, int64_t e_) : BH(BH_), T(T_), d(d_), e(e_) {
     Rng rng(1);
-    q = simplex(BH * T, d, rng);
-    k = simplex(BH * T, d, rng);
+    q = bench::keys({BH * T, d}, rng, false, DType::f32);  // on the simplex
+    k = bench::keys({BH * T, d}, rng, false, DType::f32);
     v = Tensor::randn({BH * T, e}, rng);
     beta = Tensor::uniform({BH * T}, rng, 0.1, 0.9);
     gy = Tensor::randn({BH * T, e}, rng);

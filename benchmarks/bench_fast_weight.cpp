@@ -22,10 +22,14 @@
 
 #include "autograd/fast_weight.h"
 #include "autograd/functions.h"
+#include "benchmarks/bench_util.h"
 #include "kernels/delta_rule.h"
 #include "kernels/sum_rule.h"
 
 using namespace fwp;
+using bench::keys;
+using bench::median;
+using bench::rel_error;
 
 namespace {
 
@@ -46,20 +50,7 @@ struct Inputs {
   std::vector<Tensor> grads;
 };
 
-// Keys and queries on the simplex, or with unit L2 norm; beta in (0.1, 0.9).
-Tensor keys(const Shape& s, Rng& rng, bool l2, DType dt) {
-  Tensor x = Tensor::uniform(s, rng, 0.05, 1.0, DType::f64);
-  const int64_t D = s.back();
-  double* p = x.data<double>();
-  for (int64_t r = 0; r < x.numel() / D; ++r) {
-    double n = 0;
-    for (int64_t j = 0; j < D; ++j) n += l2 ? p[r * D + j] * p[r * D + j] : p[r * D + j];
-    n = l2 ? std::sqrt(n) : n;
-    for (int64_t j = 0; j < D; ++j) p[r * D + j] /= n;
-  }
-  return x.to(dt);
-}
-
+// Keys and queries on the simplex, or with unit L2 norm (bench::keys); beta in (0.1, 0.9).
 Inputs make_inputs(const std::string& rule, int64_t BH, int64_t T, int64_t d, DType dt,
                    uint64_t seed, bool l2 = false) {
   Rng rng(seed);
@@ -89,11 +80,6 @@ struct Measurement {
   double fwd_ns = 0, total_ns = 0;  // medians, for the whole call (all token-heads)
   double kept_bytes = 0, peak_bytes = 0;
 };
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
 
 double elapsed_ns(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double, std::nano>(b - a).count();
@@ -219,17 +205,6 @@ std::vector<Variable> delta_in_segments(const std::vector<Variable>& x, const Va
     W = r.state;
   }
   return {concat(ys, 2), W};
-}
-
-// max |a - b| / max |b|
-double rel_error(const Tensor& a, const Tensor& b) {
-  std::vector<double> x = a.to_vector(), y = b.to_vector();
-  double err = 0, scale = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    err = std::max(err, std::abs(x[i] - y[i]));
-    scale = std::max(scale, std::abs(y[i]));
-  }
-  return err / scale;
 }
 
 void drift_table() {

@@ -12,7 +12,6 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -23,6 +22,7 @@
 #include "autograd/fast_weight.h"
 #include "autograd/functions.h"
 #include "autograd/fwm_rule.h"
+#include "benchmarks/bench_util.h"
 #include "kernels/fwm_rule.h"
 #include "layers/feature_maps.h"
 
@@ -37,41 +37,17 @@ struct Config {
   std::vector<int> threads = {1, 2};
 };
 
-// Median and minimum over `reps` timed calls (the machine is shared: the minimum is the least
-// disturbed run, the median the typical one).
-struct Timing {
-  double median = 0, min = 0;
-};
+// Median and minimum of the wall time over `reps` timed calls, in ms (the machine is shared: the
+// minimum is the least disturbed run, the median the typical one).
+using Timing = bench::Stat;
 Timing time_ms(const std::function<void()>& step, int warmup, int reps) {
-  for (int i = 0; i < warmup; ++i) step();
-  std::vector<double> ms;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    step();
-    ms.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return {reps % 2 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]), ms[0]};
+  return bench::time_round_robin({step}, warmup, reps, false)[0];
 }
 
 // Two steps timed alternately, so that a change in the machine's load hits both alike.
 std::pair<Timing, Timing> time_pair(const std::function<void()>& a, const std::function<void()>& b,
                                     int warmup, int reps) {
-  std::vector<double> ms[2];
-  for (int i = 0; i < warmup + reps; ++i)
-    for (int w = 0; w < 2; ++w) {
-      auto t0 = std::chrono::steady_clock::now();
-      (w ? b : a)();
-      const double dt =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      if (i >= warmup) ms[w].push_back(dt);
-    }
-  Timing t[2];
-  for (int w = 0; w < 2; ++w) {
-    std::sort(ms[w].begin(), ms[w].end());
-    t[w] = {reps % 2 ? ms[w][reps / 2] : 0.5 * (ms[w][reps / 2 - 1] + ms[w][reps / 2]), ms[w][0]};
-  }
+  const std::vector<Timing> t = bench::time_round_robin({a, b}, warmup, reps, false);
   return {t[0], t[1]};
 }
 

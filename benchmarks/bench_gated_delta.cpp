@@ -14,7 +14,6 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -40,20 +39,8 @@ struct Config {
   int threads = 2, reps = 5;
 };
 
-// Keys and queries on the simplex (sum-normalised), as the layers feed them.
-Tensor simplex(const Shape& s, Rng& rng, DType dt) {
-  Tensor x = Tensor::uniform(s, rng, 0.05, 1.0, DType::f64);
-  const int64_t D = s.back();
-  double* p = x.data<double>();
-  for (int64_t r = 0; r < x.numel() / D; ++r) {
-    double n = 0;
-    for (int64_t j = 0; j < D; ++j) n += p[r * D + j];
-    for (int64_t j = 0; j < D; ++j) p[r * D + j] /= n;
-  }
-  return x.to(dt);
-}
-
-// q, k, v, beta, alpha (1, BH, T, .) and random upstream gradients for y and W_T.
+// q, k, v, beta, alpha (1, BH, T, .) and random upstream gradients for y and W_T; keys and
+// queries on the simplex (sum-normalised), as the layers feed them.
 struct Inputs {
   std::vector<Variable> x;
   std::vector<Tensor> grads;
@@ -61,8 +48,8 @@ struct Inputs {
 Inputs make_inputs(int64_t BH, int64_t T, int64_t d, double alpha_lo, DType dt, uint64_t seed) {
   Rng rng(seed);
   Inputs in;
-  in.x.emplace_back(simplex({1, BH, T, d}, rng, dt), true);
-  in.x.emplace_back(simplex({1, BH, T, d}, rng, dt), true);
+  in.x.emplace_back(bench::keys({1, BH, T, d}, rng, false, dt), true);
+  in.x.emplace_back(bench::keys({1, BH, T, d}, rng, false, dt), true);
   in.x.emplace_back(Tensor::randn({1, BH, T, d}, rng, dt), true);
   in.x.emplace_back(Tensor::uniform({1, BH, T}, rng, 0.1, 0.9, dt), true);
   in.x.emplace_back(Tensor::uniform({1, BH, T}, rng, alpha_lo, 1.0, dt), true);
@@ -75,28 +62,14 @@ double ms_to_ns_per(double ms, int64_t n) { return ms * 1e6 / double(n); }
 
 // Median and minimum of one quantity over the timed runs (the machine is shared: the minimum is
 // the least disturbed run, the median the typical one).
-struct Stat {
-  double median = 0, min = 0;
-};
-Stat stat_of(std::vector<double> v) { return {bench::median(v), *std::min_element(v.begin(), v.end())}; }
+using bench::Stat;
 
-// Runs the steps round-robin (one warm-up round, then `reps` timed rounds), so that a change in
-// the machine's load hits all of them alike; returns the ms of each step, wall time or the
-// process's CPU time (all threads; with one thread the steadier of the two on a busy machine).
+// The steps round-robin (one warm-up round, then `reps` timed rounds; bench_util.h), in wall time
+// or the process's CPU time (all threads; with one thread the steadier of the two on a busy
+// machine).
 bool g_cpu_clock = false;
 std::vector<Stat> time_round_robin(const std::vector<std::function<void()>>& steps, int reps) {
-  std::vector<std::vector<double>> ms(steps.size());
-  for (int r = 0; r <= reps; ++r)
-    for (size_t i = 0; i < steps.size(); ++i) {
-      const double c0 = bench::cpu_now_ms();
-      auto t0 = std::chrono::steady_clock::now();
-      steps[i]();
-      const double wall = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      if (r > 0) ms[i].push_back(g_cpu_clock ? bench::cpu_now_ms() - c0 : wall);
-    }
-  std::vector<Stat> out;
-  for (auto& v : ms) out.push_back(stat_of(v));
-  return out;
+  return bench::time_round_robin(steps, 1, reps, g_cpu_clock);
 }
 
 // The forward and backward kernels alone, on buffers allocated once (no initial state, gradients
@@ -236,15 +209,7 @@ double rel_error(const float* a, const double* b, int64_t n) {
   }
   return err / scale;
 }
-double rel_error(const Tensor& a, const Tensor& b) {
-  std::vector<double> x = a.to_vector(), y = b.to_vector();
-  double err = 0, scale = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    err = std::max(err, std::abs(x[i] - y[i]));
-    scale = std::max(scale, std::abs(y[i]));
-  }
-  return err / scale;
-}
+using bench::rel_error;  // the same for whole tensors
 
 // One sequence, T = 4096, d = 64, plain loops: the f32 forward keeps its states every 64 steps
 // and the exact f64 states beside them; then W is rebuilt backwards from W_T in f32 by

@@ -19,17 +19,15 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/cpu/fast_weight_state.h"
+#include "kernels/cpu/naive_loops.h"
 #include "kernels/cpu/simd.h"
 
 namespace fwp::kernels {
 
 namespace {
-// The forward runs in column blocks of S (rows of W) of at most this many vectors: the rows of W
-// evolve independently, so each block is its own task with its accumulators in registers.
-constexpr int64_t kForwardBlockVecs = 4;
-template <typename Real> int64_t forward_blocks(int64_t Dv) {
-  return std::max<int64_t>(1, (vec_count<Real>(Dv) + kForwardBlockVecs - 1) / kForwardBlockVecs);
-}
+// The forward runs in column blocks of S of at most kForwardBlockVecs vectors, one task each
+// (kernels/cpu/fast_weight_state.h).
 
 // The backward runs in blocks of rows of W and A that fit in 32 KB (L1 holds 32-48 KB), one
 // block after the other over the whole time loop: the rows evolve independently, and only dq,
@@ -104,17 +102,14 @@ void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict 
                       Real* __restrict ws) {
   using V = Vec<Real>;
   constexpr int M = kStepsPerPass, R = kAccSets<NV>;
-  constexpr int64_t nv = NV, Dvp = nv * kLanes<Real>;
+  constexpr int64_t nv = NV;
   V* __restrict S = reinterpret_cast<V*>(ws);  // row j of S = column j of W: S[j * nv + c]
   V local[(2 * M * R + M + 2) * NV];
   V* acc_k = local;
   V* acc_q = acc_k + M * R * nv;
   V* u = acc_q + M * R * nv;  // u of the M steps of a block
   V* out = u + M * nv;        // y, then v - vbar, of one step
-  for (int64_t j = 0; j < Dk; ++j) {
-    Real* row = reinterpret_cast<Real*>(S + j * nv);
-    for (int64_t i = 0; i < Dvp; ++i) row[i] = W0 && i < Dv ? W0[i * Dk + j] : Real(0);
-  }
+  load_transposed(S, W0, Dk, Dv);
   auto rows_at = [&](const Real* x, int64_t t0, const Real** p) {  // rows t0.. of x, clamped
     for (int m = 0; m < M; ++m) p[m] = x + std::min(t0 + m, T - 1) * Dk;
   };
@@ -164,8 +159,7 @@ void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict 
       pass_over_state<Real, NV, 1>(S, u, kc, kn, qn, acc_k, acc_q, Dk, nv);
     }
   }
-  for (int64_t i = 0; i < Dv; ++i)
-    for (int64_t j = 0; j < Dk; ++j) WT[i * Dk + j] = reinterpret_cast<Real*>(S + j * nv)[i];
+  store_transposed(WT, S, Dk, Dv);
 }
 
 }  // namespace
@@ -182,18 +176,12 @@ void delta_rule_forward_cpu(Real* y, Real* WT, Real* d, const Real* q, const Rea
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < BH * nb; ++task) {
       const int64_t n = task / nb, c0 = (task % nb) * kCols, cols = std::min(kCols, Dv - c0);
-      auto run = [&](auto nv) {
+      with_block_vec_count(vec_count<Real>(cols), [&](auto nv) {
         forward_sequence<Real, decltype(nv)::value>(
             y + n * T * Dv + c0, WT + (n * Dv + c0) * Dk, d ? d + n * T * Dv + c0 : nullptr,
             q + n * T * Dk, k + n * T * Dk, v + n * T * Dv + c0, beta + n * T,
             W0 ? W0 + (n * Dv + c0) * Dk : nullptr, T, Dk, cols, Dv, ws);
-      };
-      switch (vec_count<Real>(cols)) {
-        case 1: run(CountTag<1>{}); break;
-        case 2: run(CountTag<2>{}); break;
-        case 3: run(CountTag<3>{}); break;
-        default: run(CountTag<4>{}); break;
-      }
+      });
     }
   }
 }
@@ -209,25 +197,34 @@ void delta_rule_forward_naive(Real* y, Real* WT, Real* d, const Real* q, const R
     for (int64_t t = 0; t < T; ++t) {
       const int64_t r = n * T + t;  // row of step t in the (BH * T, .) inputs
       const Real* kt = k + r * Dk;
-      for (int64_t i = 0; i < Dv; ++i) {  // vbar = W k
-        vbar[i] = 0;
-        for (int64_t j = 0; j < Dk; ++j) vbar[i] += W[i * Dk + j] * kt[j];
-      }
+      for (int64_t i = 0; i < Dv; ++i) vbar[i] = plain_dot(W + i * Dk, kt, Dk);  // vbar = W k
       for (int64_t i = 0; i < Dv; ++i) {  // u = beta (v - vbar);  W += u k^T
         const Real diff = v[r * Dv + i] - vbar[i], ui = beta[r] * diff;
         if (d) d[r * Dv + i] = diff;
         for (int64_t j = 0; j < Dk; ++j) W[i * Dk + j] += ui * kt[j];
       }
-      for (int64_t i = 0; i < Dv; ++i) {  // y = W q
-        Real acc = 0;
-        for (int64_t j = 0; j < Dk; ++j) acc += W[i * Dk + j] * q[r * Dk + j];
-        y[r * Dv + i] = acc;
-      }
+      for (int64_t i = 0; i < Dv; ++i)  // y = W q
+        y[r * Dv + i] = plain_dot(W + i * Dk, q + r * Dk, Dk);
     }
   }
 }
 
 namespace {
+
+// The start of the reverse sweep of both backward_sequence kernels below: rows i of W (from W_T)
+// and of A = dL/dW_T (from gWT, zeros when it is null), nk vectors each.
+template <typename Real>
+void load_backward_state(Vec<Real>* W, Vec<Real>* A, const Real* WT, const Real* gWT, int64_t Dk,
+                         int64_t Dv, int64_t nk) {
+  for (int64_t i = 0; i < Dv; ++i) {
+    load_row(W + i * nk, WT + i * Dk, Dk);
+    if (gWT) {
+      load_row(A + i * nk, gWT + i * Dk, Dk);
+    } else {
+      for (int64_t c = 0; c < nk; ++c) A[i * nk + c] = Vec<Real>{};
+    }
+  }
+}
 
 // One sequence of the backward (DESIGN.md section 3), rows of NK <= 8 vectors (Dk padded). A
 // holds dL/dW_t BEFORE g_t q_t^T is added (A' below), so per step and row i:
@@ -266,14 +263,7 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
   V* kp = kt + nk;
   V* acc_q = kp + nk;      // sum_i g_i W_{t,i}
   V* acc_k = acc_q + nk;   // sum_i u_i A'_i - beta a_i W_{t-1,i}
-  for (int64_t i = 0; i < Dv; ++i) {
-    load_row(W + i * nk, WT + i * Dk, Dk);
-    if (gWT) {
-      load_row(A + i * nk, gWT + i * Dk, Dk);
-    } else {
-      for (int64_t c = 0; c < nk; ++c) A[i * nk + c] = V{};
-    }
-  }
+  load_backward_state(W, A, WT, gWT, Dk, Dv, nk);
   if (T > 0) {  // a for step T-1
     load_row(kt, k + (T - 1) * Dk, Dk);
     for (int64_t c = 0; c < nv; ++c) gp[c] = V{};
@@ -428,14 +418,7 @@ void backward_sequence_wide(Real* __restrict dq, Real* __restrict dk, Real* __re
   V* kp = kt + nk;
   const Real* ur = reinterpret_cast<const Real*>(u);
   const Real* bar = reinterpret_cast<const Real*>(ba);
-  for (int64_t i = 0; i < Dv; ++i) {
-    load_row(W + i * nk, WT + i * Dk, Dk);
-    if (gWT) {
-      load_row(A + i * nk, gWT + i * Dk, Dk);
-    } else {
-      for (int64_t c = 0; c < nk; ++c) A[i * nk + c] = V{};
-    }
-  }
+  load_backward_state(W, A, WT, gWT, Dk, Dv, nk);
   // a for the step `tn` from the partial sums in P (which hsum_rows overwrites)
   auto finish_a = [&](int64_t tn) {
     const Real qk = HasG ? dot(q + tn * Dk, k + tn * Dk, Dk) : Real(0);
@@ -473,19 +456,13 @@ void backward_sequence_wide(Real* __restrict dq, Real* __restrict dk, Real* __re
         backward_columns<Real, decltype(n)::value, NK, HasG, decltype(first)::value>(
             W + c0, A + c0, P, qt + c0, kt + c0, kp + c0, gy + t * ldv, ur, bar, Dv, nk, cq, ck);
       };
-      auto pass_first = [&](auto n) {
+      with_block_vec_count(nc, [&](auto n) {
         if (c0 == 0) {
           pass(n, std::true_type{});
         } else {
           pass(n, std::false_type{});
         }
-      };
-      switch (nc) {
-        case 1: pass_first(CountTag<1>{}); break;
-        case 2: pass_first(CountTag<2>{}); break;
-        case 3: pass_first(CountTag<3>{}); break;
-        default: pass_first(CountTag<4>{}); break;
-      }
+      });
       const int64_t j0 = c0 * L, width = std::min(nc * L, Dk - j0);  // columns [j0, j0 + width)
       for (int64_t c = 0; c < nc; ++c) ck[c] += ug * qt[c0 + c];
       if (add) {
@@ -579,8 +556,7 @@ void delta_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* 
       }
       dbeta[r] = 0;
       for (int64_t i = 0; i < Dv; ++i) {  // a = A k;  dv = beta a;  dbeta = a . (v - vbar)
-        a[i] = 0;
-        for (int64_t j = 0; j < Dk; ++j) a[i] += A[i * Dk + j] * kt[j];
+        a[i] = plain_dot(A + i * Dk, kt, Dk);
         dv[r * Dv + i] = b * a[i];
         dbeta[r] += a[i] * d[r * Dv + i];
       }

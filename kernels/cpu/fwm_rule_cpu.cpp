@@ -16,6 +16,7 @@
 #include <xmmintrin.h>
 #endif
 
+#include "kernels/cpu/fast_weight_state.h"
 #include "kernels/cpu/simd.h"
 #include "kernels/fwm_rule.h"
 
@@ -54,18 +55,6 @@ template <typename Real>
 Real clamp_scale(Real sq_norm, bool clamp) {
   const Real n = std::sqrt(sq_norm);
   return clamp && n > Real(1) ? Real(1) / n : Real(1);
-}
-
-// d = v_t - s vb (= v_t - W_{t-1} k_t, vb being Wtilde_{t-1} k_t);  u = beta_t d.  d may be null.
-template <typename Real>
-void make_update(Vec<Real>* u, Vec<Real>* d, const Real* vt, const Vec<Real>* vb, Real s,
-                 Real beta, int64_t Dv) {
-  load_row(u, vt, Dv);
-  for (int64_t c = 0; c < vec_count<Real>(Dv); ++c) {
-    const Vec<Real> diff = u[c] - s * vb[c];
-    if (d) d[c] = diff;
-    u[c] = beta * diff;
-  }
 }
 
 // Columns [c0, c0 + NB) of every row j: dst_j = scale src_j + kt_j u (dst may be src), and the
@@ -120,22 +109,19 @@ void forward_sequence(Real* y, Real* WT, Real* cps, const Real* q, const Real* k
                       const Real* beta, const Real* W0, bool clamp_first_step, int64_t T,
                       int64_t Dk, int64_t Dv, int64_t C, Real* ws) {
   using V = Vec<Real>;
-  const int64_t nv = vec_count<Real>(Dv), Dvp = padded<Real>(Dv);
+  const int64_t nv = vec_count<Real>(Dv);
   V* S = reinterpret_cast<V*>(ws);  // row j of S = column j of W
   V* u = S + Dk * nv;
   V* vb = u + nv;
   V* wq = vb + nv;
-  for (int64_t j = 0; j < Dk; ++j) {
-    Real* row = reinterpret_cast<Real*>(S + j * nv);
-    for (int64_t i = 0; i < Dvp; ++i) row[i] = W0 && i < Dv ? W0[i * Dk + j] : Real(0);
-  }
+  load_transposed(S, W0, Dk, Dv);
   for (int64_t c = 0; c < nv; ++c) u[c] = V{};
   Real s = 1;  // W_t = s Wtilde_t; W_0 itself is never clamped
   if (T > 0) write_pass<Real, false>(S, S, Real(1), k, u, nullptr, k, vb, wq, Dk, nv);
   for (int64_t t = 0; t < T; ++t) {
     if (cps && t % C == 0)
       for (int64_t j = 0; j < Dk; ++j) store_row(cps + ((t / C) * Dk + j) * Dv, S + j * nv, Dv);
-    make_update<Real>(u, nullptr, v + t * Dv, vb, s, beta[t], Dv);
+    make_update<Real>(u, nullptr, v + t * Dv, vb, s, beta[t], Dv);  // d = v - s Wtilde k = v - W k
     const Real* kn = k + (t + 1 < T ? t + 1 : t) * Dk;
     const Real sq = write_pass<Real, kRead>(S, S, s, k + t * Dk, u, kRead ? q + t * Dk : nullptr,
                                             kn, vb, wq, Dk, nv);
@@ -145,8 +131,7 @@ void forward_sequence(Real* y, Real* WT, Real* cps, const Real* q, const Real* k
       store_row(y + t * Dv, wq, Dv);
     }
   }
-  for (int64_t i = 0; i < Dv; ++i)
-    for (int64_t j = 0; j < Dk; ++j) WT[i * Dk + j] = s * reinterpret_cast<Real*>(S + j * nv)[i];
+  store_transposed(WT, S, Dk, Dv, s);  // W_T = s_T Wtilde_T
 }
 
 // What the reverse pass of step t reads. W_t = s_a raw_a (after the step), W_{t-1} = s_b raw_b.
@@ -301,10 +286,7 @@ void backward_sequence(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0, con
   V *a = acc_k + Dk, *Ak = a + nv, *Wk = Ak + nv, *R1 = Wk + nv, *Wq = R1 + nv;
   V *vb = Wq + nv, *scratch = vb + nv, *g = scratch + nv, *zero = g + nv;
   Real* sc = reinterpret_cast<Real*>(zero + nv);
-  for (int64_t j = 0; j < Dk; ++j) {
-    Real* row = reinterpret_cast<Real*>(A + j * nv);
-    for (int64_t i = 0; i < nv * kLanes<Real>; ++i) row[i] = gWT && i < Dv ? gWT[i * Dk + j] : 0;
-  }
+  load_transposed(A, gWT, Dk, Dv);  // A = (dL/dW_T)^T
   for (int64_t c = 0; c < nv; ++c) zero[c] = V{};
   Real sa_eff = 1, rho_eff = 0;
   const int64_t ncp = fwm_rule_checkpoints(T, C);
@@ -348,8 +330,7 @@ void backward_sequence(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0, con
       prepare_step<Real, kRead>(a, sa_eff, rho_eff, Ak, Wk, R1, Wq, g, qk, sc[i], nv);
     }
   }
-  for (int64_t i = 0; i < Dv && dW0; ++i)
-    for (int64_t j = 0; j < Dk; ++j) dW0[i * Dk + j] = reinterpret_cast<Real*>(A + j * nv)[i];
+  if (dW0) store_transposed(dW0, A, Dk, Dv);
 }
 
 }  // namespace

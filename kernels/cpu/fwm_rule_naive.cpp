@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/cpu/naive_loops.h"
 #include "kernels/fwm_rule.h"
 
 namespace fwp::kernels {
@@ -20,10 +21,7 @@ void fwm_rule_forward_naive(Real* y, Real* WT, const Real* q, const Real* k, con
     for (int64_t t = 0; t < T; ++t) {
       const int64_t r = n * T + t;  // row of step t in the (BH * T, .) inputs
       const Real* kt = k + r * Dk;
-      for (int64_t i = 0; i < Dv; ++i) {  // vbar = W k
-        vbar[i] = 0;
-        for (int64_t j = 0; j < Dk; ++j) vbar[i] += W[i * Dk + j] * kt[j];
-      }
+      for (int64_t i = 0; i < Dv; ++i) vbar[i] = plain_dot(W + i * Dk, kt, Dk);  // vbar = W k
       Real sq = 0;
       for (int64_t i = 0; i < Dv; ++i) {  // W += beta (v - vbar) k^T
         const Real ui = beta[r] * (v[r * Dv + i] - vbar[i]);
@@ -35,11 +33,8 @@ void fwm_rule_forward_naive(Real* y, Real* WT, const Real* q, const Real* k, con
       const Real norm = std::sqrt(sq);  // W /= max(1, |W|_F)
       if ((t > 0 || clamp_first_step) && norm > Real(1))
         for (int64_t e = 0; e < Dv * Dk; ++e) W[e] /= norm;
-      for (int64_t i = 0; i < Dv && q; ++i) {  // y = W q
-        Real acc = 0;
-        for (int64_t j = 0; j < Dk; ++j) acc += W[i * Dk + j] * q[r * Dk + j];
-        y[r * Dv + i] = acc;
-      }
+      for (int64_t i = 0; i < Dv && q; ++i)  // y = W q
+        y[r * Dv + i] = plain_dot(W + i * Dk, q + r * Dk, Dk);
     }
   }
 }
@@ -61,8 +56,7 @@ void fwm_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW
       Real* Wn = Ws.data() + (t + 1) * E;
       Real sq = 0;
       for (int64_t i = 0; i < Dv; ++i) {
-        Real vbar = 0;
-        for (int64_t j = 0; j < Dk; ++j) vbar += Wp[i * Dk + j] * kt[j];
+        const Real vbar = plain_dot(Wp + i * Dk, kt, Dk);
         d[t * Dv + i] = v[(n * T + t) * Dv + i] - vbar;
         u[t * Dv + i] = beta[n * T + t] * d[t * Dv + i];
         for (int64_t j = 0; j < Dk; ++j) {
@@ -96,8 +90,7 @@ void fwm_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW
       }
       dbeta[r] = 0;
       for (int64_t i = 0; i < Dv; ++i) {  // a = A k;  dv = beta a;  dbeta = a . d
-        a[i] = 0;
-        for (int64_t j = 0; j < Dk; ++j) a[i] += A[i * Dk + j] * kt[j];
+        a[i] = plain_dot(A.data() + i * Dk, kt, Dk);
         dv[r * Dv + i] = b * a[i];
         dbeta[r] += a[i] * d[t * Dv + i];
       }

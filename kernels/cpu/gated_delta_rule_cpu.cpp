@@ -15,6 +15,7 @@
 
 #include <algorithm>
 
+#include "kernels/cpu/fast_weight_state.h"
 #include "kernels/cpu/simd.h"
 #include "kernels/gated_delta_rule.h"
 
@@ -30,19 +31,6 @@ template <typename Real>
 int64_t slice_vectors(int64_t Dk, int64_t Dv, int64_t C) {
   const int64_t nv = vec_count<Real>(Dv);
   return (C + 1) * Dk * nv + 2 * C * nv + 2 * kLanes<Real> + 12 * nv;
-}
-
-// d = v_t - alpha_t p (p = W_{t-1} k_t);  u = beta_t d.  d may be null. The forward and the
-// backward's re-run both call this, so their u_t are the same bits.
-template <typename Real>
-void make_update(Vec<Real>* u, Vec<Real>* d, const Real* vt, const Vec<Real>* p, Real alpha,
-                 Real beta, int64_t Dv) {
-  load_row(u, vt, Dv);
-  for (int64_t c = 0; c < vec_count<Real>(Dv); ++c) {
-    const Vec<Real> diff = u[c] - alpha * p[c];
-    if (d) d[c] = diff;
-    u[c] = beta * diff;
-  }
 }
 
 // Columns [c0, c0 + NB) of every row j: dst_j = alpha src_j + kt_j u (dst may be src), and the
@@ -92,27 +80,23 @@ void forward_sequence(Real* y, Real* WT, Real* cps, const Real* q, const Real* k
                       const Real* beta, const Real* alpha, const Real* W0, int64_t T, int64_t Dk,
                       int64_t Dv, int64_t C, Real* ws) {
   using V = Vec<Real>;
-  const int64_t nv = vec_count<Real>(Dv), Dvp = padded<Real>(Dv);
+  const int64_t nv = vec_count<Real>(Dv);
   V* S = reinterpret_cast<V*>(ws);  // row j of S = column j of W
   V* u = S + Dk * nv;
   V* p = u + nv;
   V* wq = p + nv;
-  for (int64_t j = 0; j < Dk; ++j) {
-    Real* row = reinterpret_cast<Real*>(S + j * nv);
-    for (int64_t i = 0; i < Dvp; ++i) row[i] = W0 && i < Dv ? W0[i * Dk + j] : Real(0);
-  }
+  load_transposed(S, W0, Dk, Dv);
   for (int64_t c = 0; c < nv; ++c) u[c] = V{};
   if (T > 0) write_pass<Real, false>(S, S, Real(1), k, u, nullptr, k, p, wq, Dk, nv);  // p_0
   for (int64_t t = 0; t < T; ++t) {
     if (cps && t % C == 0)
       for (int64_t j = 0; j < Dk; ++j) store_row(cps + ((t / C) * Dk + j) * Dv, S + j * nv, Dv);
-    make_update<Real>(u, nullptr, v + t * Dv, p, alpha[t], beta[t], Dv);
+    make_update<Real>(u, nullptr, v + t * Dv, p, alpha[t], beta[t], Dv);  // d = v - alpha p
     const Real* kn = k + std::min(t + 1, T - 1) * Dk;
     write_pass<Real, true>(S, S, alpha[t], k + t * Dk, u, q + t * Dk, kn, p, wq, Dk, nv);
     store_row(y + t * Dv, wq, Dv);
   }
-  for (int64_t i = 0; i < Dv; ++i)
-    for (int64_t j = 0; j < Dk; ++j) WT[i * Dk + j] = reinterpret_cast<Real*>(S + j * nv)[i];
+  store_transposed(WT, S, Dk, Dv);
 }
 
 // What the reverse pass of step t reads (vectors of nv over Dv): g_t, u_t, a_t = dL/dW_t k_t and
@@ -220,10 +204,7 @@ void backward_sequence(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dalpha, 
   V *PQ = useg + C * nv, *PK = PQ + L;
   V *ak = PK + L, *g = ak + nv, *a = g + nv, *ab_a = a + nv, *p = ab_a + nv;
   V *scratch = p + nv, *zero = scratch + nv, *spill = zero + nv;  // spill: 3 nv (NV = 0: 5 nv)
-  for (int64_t j = 0; j < Dk; ++j) {  // A = (dL/dW_T)^T
-    Real* row = reinterpret_cast<Real*>(A + j * nv);
-    for (int64_t i = 0; i < nv * L; ++i) row[i] = gWT && i < Dv ? gWT[i * Dk + j] : Real(0);
-  }
+  load_transposed(A, gWT, Dk, Dv);  // A = (dL/dW_T)^T
   for (int64_t c = 0; c < nv; ++c) ak[c] = zero[c] = V{};
   for (int64_t j = 0; j < Dk && T > 0; ++j)  // ak = dL/dW_T k_{T-1}
     for (int64_t c = 0; c < nv; ++c) ak[c] += k[(T - 1) * Dk + j] * A[j * nv + c];
@@ -253,8 +234,7 @@ void backward_sequence(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dalpha, 
                                          Dv);
     }
   }
-  for (int64_t i = 0; i < Dv && dW0; ++i)
-    for (int64_t j = 0; j < Dk; ++j) dW0[i * Dk + j] = reinterpret_cast<Real*>(A + j * nv)[i];
+  if (dW0) store_transposed(dW0, A, Dk, Dv);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // checkpoints. Tests compare the fast kernels (gated_delta_rule_cpu.cpp) against these.
 #include <vector>
 
+#include "kernels/cpu/naive_loops.h"
 #include "kernels/gated_delta_rule.h"
 
 namespace fwp::kernels {
@@ -20,19 +21,13 @@ void gated_delta_rule_forward_naive(Real* y, Real* WT, const Real* q, const Real
     for (int64_t t = 0; t < T; ++t) {
       const int64_t r = n * T + t;  // row of step t in the (BH * T, .) inputs
       const Real* kt = k + r * Dk;
-      for (int64_t i = 0; i < Dv; ++i) {  // p = W_{t-1} k
-        p[i] = 0;
-        for (int64_t j = 0; j < Dk; ++j) p[i] += W[i * Dk + j] * kt[j];
-      }
+      for (int64_t i = 0; i < Dv; ++i) p[i] = plain_dot(W + i * Dk, kt, Dk);  // p = W_{t-1} k
       for (int64_t i = 0; i < Dv; ++i) {  // W = alpha W + beta (v - alpha p) k^T
         const Real ui = beta[r] * (v[r * Dv + i] - alpha[r] * p[i]);
         for (int64_t j = 0; j < Dk; ++j) W[i * Dk + j] = alpha[r] * W[i * Dk + j] + ui * kt[j];
       }
-      for (int64_t i = 0; i < Dv; ++i) {  // y = W_t q
-        Real acc = 0;
-        for (int64_t j = 0; j < Dk; ++j) acc += W[i * Dk + j] * q[r * Dk + j];
-        y[r * Dv + i] = acc;
-      }
+      for (int64_t i = 0; i < Dv; ++i)  // y = W_t q
+        y[r * Dv + i] = plain_dot(W + i * Dk, q + r * Dk, Dk);
     }
   }
 }
@@ -56,8 +51,7 @@ void gated_delta_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, 
       const Real* Wp = Ws.data() + t * E;
       Real* Wn = Ws.data() + (t + 1) * E;
       for (int64_t i = 0; i < Dv; ++i) {
-        Real p = 0;
-        for (int64_t j = 0; j < Dk; ++j) p += Wp[i * Dk + j] * kt[j];
+        const Real p = plain_dot(Wp + i * Dk, kt, Dk);
         d[t * Dv + i] = v[r * Dv + i] - alpha[r] * p;
         u[t * Dv + i] = beta[r] * d[t * Dv + i];
         for (int64_t j = 0; j < Dk; ++j)
@@ -82,8 +76,7 @@ void gated_delta_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, 
       }
       dbeta[r] = 0;
       for (int64_t i = 0; i < Dv; ++i) {  // a = A k;  dv = beta a;  dbeta = a . d
-        a[i] = 0;
-        for (int64_t j = 0; j < Dk; ++j) a[i] += A[i * Dk + j] * kt[j];
+        a[i] = plain_dot(A.data() + i * Dk, kt, Dk);
         dv[r * Dv + i] = b * a[i];
         dbeta[r] += a[i] * d[t * Dv + i];
       }

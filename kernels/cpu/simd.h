@@ -1,10 +1,10 @@
-// SIMD helpers shared by the fast-weight CPU kernels (delta_rule_cpu.cpp, sum_rule_cpu.cpp).
+// SIMD helpers shared by the fast-weight CPU kernels (delta, sum, gated, FWM, chunkwise rules).
 // Vec<Real> is one 64-byte SIMD register of Real (16 floats or 8 doubles), written with the
 // GCC/Clang vector extension: + - * act lane-wise and `s * v` broadcasts a scalar, so kernels read
 // like the math (`acc[c] += g * W[c]`). The compiler maps it to one AVX-512 register, two AVX2
 // registers or four SSE/NEON ones. Rows of state are padded with zeros to whole vectors.
-// Row widths are compile-time constants wherever possible (with_vec_count; the forward kernels
-// cut rows into blocks of at most 4 vectors), so the loops over a row unroll completely and
+// Row widths are compile-time constants wherever possible (with_vec_count; blocks of at most 4
+// vectors: with_block_vec_count), so the loops over a row unroll completely and
 // accumulators stay in registers; other widths run the same code with a runtime count (0).
 #pragma once
 #include <omp.h>
@@ -13,7 +13,6 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
-#include <utility>
 #include <utility>
 
 namespace fwp::kernels {
@@ -142,6 +141,19 @@ void with_vec_count(int64_t n, Fn&& fn) {
     case 4: return fn(CountTag<4>{});
     case 8: return fn(CountTag<8>{});
     default: return fn(CountTag<0>{});
+  }
+}
+
+// Calls fn(CountTag<N>{}) with N = n for n = 1, 2, 3, else with N = 4: the vector count of a block
+// of at most 4 vectors (a column block of the delta and sum forwards, a chunk of the wide delta
+// backward), fixed so that the block's loops unroll.
+template <typename Fn>
+void with_block_vec_count(int64_t n, Fn&& fn) {
+  switch (n) {
+    case 1: return fn(CountTag<1>{});
+    case 2: return fn(CountTag<2>{});
+    case 3: return fn(CountTag<3>{});
+    default: return fn(CountTag<4>{});
   }
 }
 

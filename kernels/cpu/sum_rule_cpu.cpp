@@ -16,17 +16,15 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/cpu/fast_weight_state.h"
+#include "kernels/cpu/naive_loops.h"
 #include "kernels/cpu/simd.h"
 
 namespace fwp::kernels {
 
 namespace {
-// The forward runs in column blocks of S (rows of W) of at most this many vectors, one task each
-// (the rows of W evolve independently), with their accumulators in registers.
-constexpr int64_t kForwardBlockVecs = 4;
-template <typename Real> int64_t forward_blocks(int64_t Dv) {
-  return std::max<int64_t>(1, (vec_count<Real>(Dv) + kForwardBlockVecs - 1) / kForwardBlockVecs);
-}
+// The forward runs in column blocks of S of at most kForwardBlockVecs vectors, one task each
+// (kernels/cpu/fast_weight_state.h).
 
 // The backward runs in blocks of rows of W (then A) that fit in 32 KB, one after the other.
 template <typename Real>
@@ -40,14 +38,6 @@ int64_t slice_size(int64_t Dk, int64_t Dv) {
   const int64_t Dkp = padded<Real>(Dk), rows = padded<Real>(backward_block_rows<Real>(Dk, Dv));
   return std::max(Dk * kForwardBlockVecs * kLanes<Real> + Dkp,
                   rows * Dkp + 5 * Dkp + rows + kLanes<Real> * kLanes<Real>);
-}
-
-// a . b as a plain loop, for the naive kernels.
-template <typename Real>
-Real plain_dot(const Real* a, const Real* b, int64_t n) {
-  Real s = 0;
-  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
 }
 }  // namespace
 
@@ -69,18 +59,15 @@ void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict 
                       int64_t Dk, int64_t Dv, int64_t ldv, Real* __restrict ws) {
   using V = Vec<Real>;
   constexpr int R = NV == 1 ? 4 : NV == 2 ? 2 : 1;
-  constexpr int64_t nv = NV, Dvp = nv * kLanes<Real>;
+  constexpr int64_t nv = NV;
   V* __restrict S = reinterpret_cast<V*>(ws);  // row j of S = column j of W: S[j * nv + c]
   Real* __restrict z = reinterpret_cast<Real*>(S + Dk * nv);
   V local[(R + 2) * NV];
   V* wq = local;  // R partial sums of W_{t-1} q_t
   V* vt = wq + R * nv;
   V* yt = vt + nv;
-  for (int64_t j = 0; j < Dk; ++j) {
-    Real* row = reinterpret_cast<Real*>(S + j * nv);
-    for (int64_t i = 0; i < Dvp; ++i) row[i] = W0 && i < Dv ? W0[i * Dk + j] : Real(0);
-    z[j] = z0 ? z0[j] : Real(0);
-  }
+  load_transposed(S, W0, Dk, Dv);
+  for (int64_t j = 0; j < Dk; ++j) z[j] = z0 ? z0[j] : Real(0);
   for (int64_t c = 0; c < R * nv; ++c) wq[c] = V{};
   for (int64_t j = 0; j < (T > 0 ? Dk : 0); ++j)  // the read of step 0
     for (int64_t c = 0; c < nv; ++c) wq[c] += q[j] * S[j * nv + c];
@@ -117,8 +104,7 @@ void forward_sequence(Real* __restrict y, Real* __restrict WT, Real* __restrict 
         wq[c] += qn[j] * s;
       }
   }
-  for (int64_t i = 0; i < Dv; ++i)
-    for (int64_t j = 0; j < Dk; ++j) WT[i * Dk + j] = reinterpret_cast<Real*>(S + j * nv)[i];
+  store_transposed(WT, S, Dk, Dv);
   for (int64_t j = 0; zT && j < Dk; ++j) zT[j] = z[j];
 }
 
@@ -136,19 +122,13 @@ void sum_rule_forward_cpu(Real* y, Real* WT, Real* zT, Real* den, const Real* q,
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < BH * nb; ++task) {
       const int64_t n = task / nb, c0 = (task % nb) * kCols, cols = std::min(kCols, Dv - c0);
-      auto run = [&](auto nv) {
+      with_block_vec_count(vec_count<Real>(cols), [&](auto nv) {
         forward_sequence<Real, decltype(nv)::value>(
             y + n * T * Dv + c0, WT + (n * Dv + c0) * Dk, c0 == 0 ? zT + n * Dk : nullptr,
             c0 == 0 && den ? den + n * T : nullptr, q + n * T * Dk, k + n * T * Dk,
             v + n * T * Dv + c0, W0 ? W0 + (n * Dv + c0) * Dk : nullptr,
             z0 ? z0 + n * Dk : nullptr, normalize, eps, T, Dk, cols, Dv, ws);
-      };
-      switch (vec_count<Real>(cols)) {
-        case 1: run(CountTag<1>{}); break;
-        case 2: run(CountTag<2>{}); break;
-        case 3: run(CountTag<3>{}); break;
-        default: run(CountTag<4>{}); break;
-      }
+      });
     }
   }
 }

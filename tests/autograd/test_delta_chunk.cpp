@@ -14,10 +14,14 @@
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"
 #include "core/functional.h"
+#include "tests/fast_weight_inputs.h"
+#include "tests/fused_vs_reference.h"
 
 using namespace fwp;
 using fwp_test::AllClose;
+using fwp_test::Fn;
 using fwp_test::HasSubstr;
+using fwp_test::simplex;
 using V = std::vector<Variable>;
 
 namespace {
@@ -26,24 +30,13 @@ namespace {
 std::vector<Tensor> make_inputs(int64_t B, int64_t H, int64_t T, int64_t Dk, int64_t Dv, DType dt,
                                 uint64_t seed) {
   Rng rng(seed);
-  auto simplex = [&](const Shape& s) {
-    Tensor x = Tensor::uniform(s, rng, 0.05, 1.0, DType::f64);
-    double* p = x.data<double>();
-    for (int64_t r = 0; r < x.numel() / Dk; ++r) {
-      double sum = 0;
-      for (int64_t j = 0; j < Dk; ++j) sum += p[r * Dk + j];
-      for (int64_t j = 0; j < Dk; ++j) p[r * Dk + j] /= sum;
-    }
-    return x.to(dt);
-  };
-  Tensor q = simplex({B, H, T, Dk}), k = simplex({B, H, T, Dk});
+  Tensor q = simplex({B, H, T, Dk}, rng, dt), k = simplex({B, H, T, Dk}, rng, dt);
   Tensor v = Tensor::randn({B, H, T, Dv}, rng, dt);
   Tensor beta = Tensor::uniform({B, H, T}, rng, 0.1, 0.9, dt);
   Tensor W0 = Tensor::randn({B, H, Dv, Dk}, rng, dt, 0.0, 0.5);
   return {q, k, v, beta, W0};
 }
 
-using Fn = std::function<V(const V&)>;
 Fn chunkwise(int64_t C) {
   return [C](const V& x) {
     DeltaRuleResult r = delta_rule_chunkwise(x[0], x[1], x[2], x[3], x.size() > 4 ? x[4] : Variable(), C);
@@ -62,16 +55,7 @@ Fn with_setting(DeltaRuleAlgorithm a, int64_t C = 0) {
 // Outputs (y, W_T), then the gradients of the inputs, after backpropagating random upstream
 // gradients (seeded) into both outputs.
 std::vector<Tensor> run(const Fn& f, const std::vector<Tensor>& inputs) {
-  V vars;
-  for (const Tensor& t : inputs) vars.emplace_back(t.clone(), true);
-  V outs = f(vars);
-  Rng rng(99);
-  std::vector<Tensor> grads;
-  for (const Variable& o : outs) grads.push_back(Tensor::randn(o.shape(), rng, o.dtype()));
-  backward(outs, grads);
-  std::vector<Tensor> result = {outs[0].value(), outs[1].value()};
-  for (const Variable& v : vars) result.push_back(v.grad());
-  return result;
+  return fwp_test::outputs_and_grads(f, inputs, 99);
 }
 
 const char* kItems[7] = {"y", "W_T", "dq", "dk", "dv", "dbeta", "dW0"};
@@ -219,16 +203,9 @@ TEST_CASE("the delta rule setting chooses the kernels of delta_rule()", "[autogr
 TEST_CASE("delta_rule_chunkwise keeps O(T Dv) for its backward", "[autograd][delta_chunk]") {
   const int64_t B = 2, H = 2, T = 33, Dk = 24, Dv = 8;
   std::vector<Tensor> in = make_inputs(B, H, T, Dk, Dv, DType::f32, 2);
-  V x;
-  for (const Tensor& t : in) x.emplace_back(t, true);
-  const int64_t before = memory_stats().current_bytes;
-  DeltaRuleResult r = delta_rule_chunkwise(x[0], x[1], x[2], x[3], x[4], 16);
   // kept: y, W_T and the saved u; q, k, v, beta are the inputs' own storage
-  CHECK(memory_stats().current_bytes - before ==
+  CHECK(fwp_test::bytes_kept(chunkwise(16), in) ==
         int64_t(sizeof(float)) * (2 * B * H * T * Dv + B * H * Dv * Dk));
-  r = DeltaRuleResult{};
-  active_tape().clear();
-  CHECK(memory_stats().current_bytes == before);
 }
 
 TEST_CASE("delta_rule_chunkwise and the setting report bad arguments", "[autograd][delta_chunk]") {

@@ -9,10 +9,15 @@
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"
 #include "core/functional.h"
+#include "tests/fast_weight_inputs.h"
+#include "tests/fused_vs_reference.h"
 
 using namespace fwp;
-using fwp_test::AllClose;
+using fwp_test::check_close;
+using fwp_test::compare;
+using fwp_test::Fn;
 using fwp_test::HasSubstr;
+using fwp_test::simplex;
 using V = std::vector<Variable>;
 
 namespace {
@@ -22,62 +27,17 @@ struct Inputs {
   Tensor q, k, v, beta, W0, z0;
 };
 
-Tensor simplex(const Shape& s, Rng& rng) {
-  Tensor x = Tensor::uniform(s, rng, 0.05, 1.0, DType::f64);
-  const int64_t D = s.back();
-  double* p = x.data<double>();
-  for (int64_t r = 0; r < x.numel() / D; ++r) {
-    double sum = 0;
-    for (int64_t j = 0; j < D; ++j) sum += p[r * D + j];
-    for (int64_t j = 0; j < D; ++j) p[r * D + j] /= sum;
-  }
-  return x;
-}
-
 Inputs make_inputs(int64_t B, int64_t H, int64_t T, int64_t Dk, int64_t Dv, DType dt,
                    uint64_t seed) {
   Rng rng(seed);
   Inputs in;
-  in.q = simplex({B, H, T, Dk}, rng).to(dt);
-  in.k = simplex({B, H, T, Dk}, rng).to(dt);
+  in.q = simplex({B, H, T, Dk}, rng, dt);
+  in.k = simplex({B, H, T, Dk}, rng, dt);
   in.v = Tensor::randn({B, H, T, Dv}, rng, dt);
   in.beta = Tensor::uniform({B, H, T}, rng, 0.1, 0.9, dt);
   in.W0 = Tensor::randn({B, H, Dv, Dk}, rng, dt, 0.0, 0.5);
   in.z0 = Tensor::uniform({B, H, Dk}, rng, 0.5, 2.0, dt);
   return in;
-}
-
-// |a - b| <= tol * (max|b| + |b|) elementwise: a relative error scaled by the tensor's magnitude.
-void check_close(const Tensor& a, const Tensor& b, double tol) {
-  double scale = 0;
-  for (double x : b.to_vector()) scale = std::max(scale, std::abs(x));
-  CHECK_THAT(a, AllClose(b, tol * scale, tol));
-}
-
-// Runs f on fresh leaves, backpropagates random upstream gradients into every output, and returns
-// the outputs' values followed by the gradients of all inputs.
-using Fn = std::function<V(const V&)>;
-std::vector<Tensor> run(const Fn& f, const std::vector<Tensor>& inputs, uint64_t seed) {
-  V vars;
-  for (const Tensor& t : inputs) vars.emplace_back(t.clone(), true);
-  V outs = f(vars);
-  Rng rng(seed);
-  std::vector<Tensor> grads;
-  for (const Variable& o : outs) grads.push_back(Tensor::randn(o.shape(), rng, o.dtype()));
-  backward(outs, grads);
-  std::vector<Tensor> result;
-  for (const Variable& o : outs) result.push_back(o.value());
-  for (const Variable& v : vars) result.push_back(v.grad());
-  return result;
-}
-
-void compare(const Fn& fused, const Fn& reference, const std::vector<Tensor>& inputs, double tol) {
-  std::vector<Tensor> a = run(fused, inputs, 99), b = run(reference, inputs, 99);
-  REQUIRE(a.size() == b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    INFO("outputs, then gradients of the inputs: item " << i);
-    check_close(a[i], b[i], tol);
-  }
 }
 
 Fn delta_fn(bool fused) {
@@ -201,16 +161,9 @@ TEST_CASE("delta_rule keeps O(T Dv) for its backward, never O(T Dv Ddot)",
           "[autograd][fast_weight]") {
   const int64_t B = 2, H = 2, T = 33, Dk = 24, Dv = 8;
   Inputs in = make_inputs(B, H, T, Dk, Dv, DType::f32, 2);
-  V x;
-  for (const Tensor& t : {in.q, in.k, in.v, in.beta, in.W0}) x.emplace_back(t, true);
-  const int64_t before = memory_stats().current_bytes;
-  DeltaRuleResult r = delta_rule(x[0], x[1], x[2], x[3], x[4]);
   // kept: y, W_T and the saved v_t - vbar_t; the kernel workspace is gone again
-  const int64_t kept = memory_stats().current_bytes - before;
-  CHECK(kept == int64_t(sizeof(float)) * (2 * B * H * T * Dv + B * H * Dv * Dk));
-  r = DeltaRuleResult{};
-  active_tape().clear();  // frees the op and its saved tensors
-  CHECK(memory_stats().current_bytes == before);
+  CHECK(fwp_test::bytes_kept(delta_fn(true), {in.q, in.k, in.v, in.beta, in.W0}) ==
+        int64_t(sizeof(float)) * (2 * B * H * T * Dv + B * H * Dv * Dk));
 }
 
 // f32 over a long sequence against f64 (the fused f64 op equals the composed reference to 1e-10,
@@ -224,12 +177,6 @@ TEST_CASE("delta_rule keeps O(T Dv) for its backward, never O(T Dv Ddot)",
 TEST_CASE("delta_rule in f32 at T = 4096 stays within 3.1e-5 of f64", "[autograd][fast_weight]") {
   const int64_t T = 4096, d = 64;
   Inputs in = make_inputs(1, 2, T, d, d, DType::f64, 31);
-  Fn f = delta_fn(true);
-  std::vector<Tensor> inputs64 = {in.q, in.k, in.v, in.beta, in.W0}, inputs32;
-  for (const Tensor& t : inputs64) inputs32.push_back(t.to(DType::f32));
-  std::vector<Tensor> a = run(f, inputs32, 41), b = run(f, inputs64, 41);
-  for (size_t i = 0; i < a.size(); ++i) {
-    INFO("outputs (y, W_T), then gradients of q, k, v, beta, W0: item " << i);
-    check_close(a[i].to(DType::f64), b[i], 3.1e-5);
-  }
+  fwp_test::check_f32_close_to_f64(delta_fn(true), {in.q, in.k, in.v, in.beta, in.W0}, 41, 3.1e-5,
+                                   "outputs (y, W_T), then gradients of q, k, v, beta, W0");
 }

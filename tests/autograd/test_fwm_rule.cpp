@@ -9,6 +9,7 @@
 #include "autograd/fwm_rule.h"
 #include "autograd/gradcheck.h"
 #include "core/functional.h"
+#include "tests/fused_vs_reference.h"
 #include "tests/fwm_inputs.h"
 
 using namespace fwp;
@@ -66,13 +67,6 @@ std::vector<double> clamped_norms(const Inputs& in, bool with_W0, bool clamp_fir
   return norms;
 }
 
-// |a - b| <= tol * (max|b| + |b|) elementwise: a relative error scaled by the tensor's magnitude.
-void check_close(const Tensor& a, const Tensor& b, double tol) {
-  double scale = 0;
-  for (double x : b.to_vector()) scale = std::max(scale, std::abs(x));
-  CHECK_THAT(a, AllClose(b, tol * scale, tol));
-}
-
 // Leaves for the defined inputs (q, k, v, beta, W0 in this order, q and W0 optional) and the
 // rule applied to them.
 struct Setup {
@@ -95,17 +89,8 @@ struct Setup {
 
 // Outputs and then input gradients under random upstream gradients.
 std::vector<Tensor> run(const Setup& s, const Inputs& in, bool fused) {
-  V vars;
-  for (const Tensor& t : s.tensors(in)) vars.emplace_back(t.clone(), true);
-  V outs = s.apply(vars, fused);
-  Rng rng(99);
-  std::vector<Tensor> grads;
-  for (const Variable& o : outs) grads.push_back(Tensor::randn(o.shape(), rng, o.dtype()));
-  backward(outs, grads);
-  std::vector<Tensor> result;
-  for (const Variable& o : outs) result.push_back(o.value());
-  for (const Variable& v : vars) result.push_back(v.grad());
-  return result;
+  return fwp_test::outputs_and_grads([&](const V& x) { return s.apply(x, fused); },
+                                     s.tensors(in), 99);
 }
 
 }  // namespace
@@ -155,12 +140,8 @@ TEST_CASE("fwm_rule equals fwm_rule_reference, values and every gradient",
                       << with_q << " W0=" << with_W0 << " clamp_first=" << clamp_first);
             Inputs in = make_inputs(1, 2, T, d.Dk, d.Dv, dt, 7 + T + d.Dv);
             Setup s{with_q, with_W0, clamp_first};
-            std::vector<Tensor> a = run(s, in, true), b = run(s, in, false);
-            REQUIRE(a.size() == b.size());
-            for (size_t i = 0; i < a.size(); ++i) {
-              INFO("outputs, then gradients of the inputs: item " << i);
-              check_close(a[i], b[i], dt == DType::f64 ? 1e-10 : 1e-4);
-            }
+            fwp_test::check_all_close(run(s, in, true), run(s, in, false),
+                                      dt == DType::f64 ? 1e-10 : 1e-4);
           }
 }
 

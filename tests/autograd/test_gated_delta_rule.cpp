@@ -11,10 +11,15 @@
 #include "autograd/gradcheck.h"
 #include "core/functional.h"
 #include "kernels/gated_delta_rule.h"
+#include "tests/fast_weight_inputs.h"
+#include "tests/fused_vs_reference.h"
 
 using namespace fwp;
-using fwp_test::AllClose;
+using fwp_test::check_close;
+using fwp_test::Fn;
 using fwp_test::HasSubstr;
+using fwp_test::outputs_and_grads;
+using fwp_test::simplex;
 using V = std::vector<Variable>;
 
 namespace {
@@ -25,24 +30,12 @@ struct Inputs {
   Tensor q, k, v, beta, alpha, W0;
 };
 
-Tensor simplex(const Shape& s, Rng& rng) {
-  Tensor x = Tensor::uniform(s, rng, 0.05, 1.0, DType::f64);
-  const int64_t D = s.back();
-  double* p = x.data<double>();
-  for (int64_t r = 0; r < x.numel() / D; ++r) {
-    double sum = 0;
-    for (int64_t j = 0; j < D; ++j) sum += p[r * D + j];
-    for (int64_t j = 0; j < D; ++j) p[r * D + j] /= sum;
-  }
-  return x;
-}
-
 Inputs make_inputs(int64_t B, int64_t H, int64_t T, int64_t Dk, int64_t Dv, DType dt,
                    uint64_t seed, double alpha_lo = 0.5) {
   Rng rng(seed);
   Inputs in;
-  in.q = simplex({B, H, T, Dk}, rng).to(dt);
-  in.k = simplex({B, H, T, Dk}, rng).to(dt);
+  in.q = simplex({B, H, T, Dk}, rng, dt);
+  in.k = simplex({B, H, T, Dk}, rng, dt);
   in.v = Tensor::randn({B, H, T, Dv}, rng, dt);
   in.beta = Tensor::uniform({B, H, T}, rng, 0.1, 0.9, dt);
   in.alpha = Tensor::uniform({B, H, T}, rng, alpha_lo, 1.0, dt);
@@ -50,37 +43,9 @@ Inputs make_inputs(int64_t B, int64_t H, int64_t T, int64_t Dk, int64_t Dv, DTyp
   return in;
 }
 
-// |a - b| <= tol * (max|b| + |b|) elementwise: a relative error scaled by the tensor's magnitude.
-void check_close(const Tensor& a, const Tensor& b, double tol) {
-  double scale = 0;
-  for (double x : b.to_vector()) scale = std::max(scale, std::abs(x));
-  CHECK_THAT(a, AllClose(b, tol * scale, tol));
-}
-
-// Runs f on fresh leaves, backpropagates random upstream gradients into every output, and returns
-// the outputs' values followed by the gradients of all inputs.
-using Fn = std::function<V(const V&)>;
-std::vector<Tensor> run(const Fn& f, const std::vector<Tensor>& inputs, uint64_t seed) {
-  V vars;
-  for (const Tensor& t : inputs) vars.emplace_back(t.clone(), true);
-  V outs = f(vars);
-  Rng rng(seed);
-  std::vector<Tensor> grads;
-  for (const Variable& o : outs) grads.push_back(Tensor::randn(o.shape(), rng, o.dtype()));
-  backward(outs, grads);
-  std::vector<Tensor> result;
-  for (const Variable& o : outs) result.push_back(o.value());
-  for (const Variable& v : vars) result.push_back(v.grad());
-  return result;
-}
-
+const char* kItems = "outputs (y, W_T), then gradients of q, k, v, beta, alpha, W0";
 void compare(const Fn& a_fn, const Fn& b_fn, const std::vector<Tensor>& inputs, double tol) {
-  std::vector<Tensor> a = run(a_fn, inputs, 99), b = run(b_fn, inputs, 99);
-  REQUIRE(a.size() == b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    INFO("outputs (y, W_T), then gradients of q, k, v, beta, alpha, W0: item " << i);
-    check_close(a[i], b[i], tol);
-  }
+  fwp_test::compare(a_fn, b_fn, inputs, tol, kItems);
 }
 
 Fn gated_fn(bool fused) {
@@ -152,8 +117,8 @@ TEST_CASE("gated_delta_rule with alpha = 1 is the delta rule: values and gradien
       INFO("dtype=" << dt << " T=" << T);
       Inputs in = make_inputs(2, 2, T, 16, 12, dt, 50 + T);
       in.alpha = Tensor::ones({2, 2, T}, dt);
-      std::vector<Tensor> g = run(gated_fn(true), with_W0(in), 8);
-      std::vector<Tensor> d = run(
+      std::vector<Tensor> g = outputs_and_grads(gated_fn(true), with_W0(in), 8);
+      std::vector<Tensor> d = outputs_and_grads(
           [](const V& x) {
             DeltaRuleResult r = delta_rule(x[0], x[1], x[2], x[3], x[4]);
             return V{r.y, r.state};
@@ -195,18 +160,11 @@ TEST_CASE("gated_delta_rule keeps ceil(T / C) states per head for its backward",
           "[autograd][gated_delta]") {
   const int64_t B = 2, H = 2, T = 33, Dk = 24, Dv = 8;
   Inputs in = make_inputs(B, H, T, Dk, Dv, DType::f32, 2);
-  V x;
-  for (const Tensor& t : with_W0(in)) x.emplace_back(t, true);
-  const int64_t before = memory_stats().current_bytes;
-  GatedDeltaRuleResult r = gated_delta_rule(x[0], x[1], x[2], x[3], x[4], x[5]);
   // kept: y, W_T and the checkpoints; the kernel workspace is gone again
   const int64_t C = gated_delta_rule_checkpoint_interval(T, Dk, Dv, DType::f32);
-  const int64_t kept = memory_stats().current_bytes - before;
-  CHECK(kept == int64_t(sizeof(float)) * (B * H * T * Dv + B * H * Dv * Dk +
-                                          B * H * kernels::gated_delta_rule_checkpoints(T, C) * Dv * Dk));
-  r = GatedDeltaRuleResult{};
-  active_tape().clear();  // frees the op and its saved tensors
-  CHECK(memory_stats().current_bytes == before);
+  CHECK(fwp_test::bytes_kept(gated_fn(true), with_W0(in)) ==
+        int64_t(sizeof(float)) * (B * H * T * Dv + B * H * Dv * Dk +
+                                  B * H * kernels::gated_delta_rule_checkpoints(T, C) * Dv * Dk));
 }
 
 // f32 over a long sequence against f64 (the fused f64 op equals the composed reference to 1e-10,
@@ -224,11 +182,5 @@ TEST_CASE("gated_delta_rule keeps ceil(T / C) states per head for its backward",
 TEST_CASE("gated_delta_rule in f32 at T = 4096 stays within 3.2e-5 of f64", "[autograd][gated_delta]") {
   const int64_t T = 4096, d = 64;
   Inputs in = make_inputs(1, 2, T, d, d, DType::f64, 31, 0.99);
-  std::vector<Tensor> inputs64 = with_W0(in), inputs32;
-  for (const Tensor& t : inputs64) inputs32.push_back(t.to(DType::f32));
-  std::vector<Tensor> a = run(gated_fn(true), inputs32, 41), b = run(gated_fn(true), inputs64, 41);
-  for (size_t i = 0; i < a.size(); ++i) {
-    INFO("outputs (y, W_T), then gradients of q, k, v, beta, alpha, W0: item " << i);
-    check_close(a[i].to(DType::f64), b[i], 3.2e-5);
-  }
+  fwp_test::check_f32_close_to_f64(gated_fn(true), with_W0(in), 41, 3.2e-5, kItems);
 }

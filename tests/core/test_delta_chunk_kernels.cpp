@@ -11,9 +11,11 @@
 #include "kernels/cpu/small_gemm.h"
 #include "kernels/delta_chunk.h"
 #include "kernels/delta_rule.h"
+#include "tests/fast_weight_inputs.h"
 
 using namespace fwp;
 using fwp_test::AllClose;
+using fwp_test::simplex;
 
 namespace {
 
@@ -59,18 +61,6 @@ const std::vector<Case> kCases = {
     {2, 9, 17, 33, 5},   {1, 1, 8, 8, 16},    {2, 0, 4, 4, 8},    {1, 70, 128, 40, 64},
     {2, 33, 24, 0, 8},   {1, 20, 7, 130, 20}, {2, 64, 16, 16, 64}};
 
-// Keys and queries on the simplex (sum-normalised), as the layers feed them.
-Tensor simplex_rows(int64_t rows, int64_t D, Rng& rng, DType dt) {
-  Tensor x = Tensor::uniform({rows, D}, rng, 0.05, 1.0, DType::f64);
-  double* q = x.data<double>();
-  for (int64_t r = 0; r < rows; ++r) {
-    double s = 0;
-    for (int64_t j = 0; j < D; ++j) s += q[r * D + j];
-    for (int64_t j = 0; j < D; ++j) q[r * D + j] /= s;
-  }
-  return x.reshape({rows * D}).to(dt);
-}
-
 struct Data {
   Tensor q, k, v, beta, W0, gy, gWT;
 };
@@ -78,8 +68,8 @@ Data make_data(const Case& c, bool with_W0, bool with_gWT, DType dt) {
   const auto [BH, T, Dk, Dv, C] = c;
   Rng rng(5 + BH * 1000 + T * 100 + Dk * 10 + Dv + C);
   Data d;
-  d.q = simplex_rows(BH * T, Dk, rng, dt);
-  d.k = simplex_rows(BH * T, Dk, rng, dt);
+  d.q = simplex({BH * T, Dk}, rng, dt).reshape({BH * T * Dk});  // on the simplex, flat
+  d.k = simplex({BH * T, Dk}, rng, dt).reshape({BH * T * Dk});
   d.v = Tensor::randn({BH * T * Dv}, rng, dt);
   d.beta = Tensor::uniform({BH * T}, rng, 0.1, 0.9, dt);
   d.W0 = with_W0 ? Tensor::randn({BH * Dv * Dk}, rng, dt, 0.0, 0.5) : Tensor();

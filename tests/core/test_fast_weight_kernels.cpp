@@ -6,9 +6,11 @@
 #include "core/tensor.h"
 #include "kernels/delta_rule.h"
 #include "kernels/sum_rule.h"
+#include "tests/fast_weight_inputs.h"
 
 using namespace fwp;
 using fwp_test::AllClose;
+using fwp_test::simplex;
 
 namespace {
 
@@ -20,18 +22,6 @@ const std::vector<Case> kCases = {{3, 7, 5, 3},   {2, 9, 16, 16}, {2, 5, 64, 64}
                                   {2, 4, 32, 128}, {2, 5, 8, 8},   {1, 5, 256, 40},
                                   {2, 3, 6, 0}};
 
-// Keys and queries on the simplex (sum-normalised), as the layers feed them.
-Tensor simplex_rows(int64_t rows, int64_t D, Rng& rng, DType dt) {
-  Tensor x = Tensor::uniform({rows, D}, rng, 0.05, 1.0, DType::f64);
-  double* p = x.data<double>();
-  for (int64_t r = 0; r < rows; ++r) {
-    double s = 0;
-    for (int64_t j = 0; j < D; ++j) s += p[r * D + j];
-    for (int64_t j = 0; j < D; ++j) p[r * D + j] /= s;
-  }
-  return x.to(dt);
-}
-
 template <typename Real>
 Real* p(Tensor& t) { return t.defined() ? t.data<Real>() : nullptr; }
 
@@ -40,7 +30,8 @@ void check_delta(const Case& c, bool with_W0, bool with_gWT, double atol, double
   const DType dt = dtype_of<Real>();
   const auto [BH, T, Dk, Dv] = c;
   Rng rng(17 + BH * 1000 + T * 100 + Dk * 10 + Dv);
-  Tensor q = simplex_rows(BH * T, Dk, rng, dt), k = simplex_rows(BH * T, Dk, rng, dt);
+  // keys and queries on the simplex (tests/fast_weight_inputs.h)
+  Tensor q = simplex({BH * T, Dk}, rng, dt), k = simplex({BH * T, Dk}, rng, dt);
   Tensor v = Tensor::randn({BH * T, Dv}, rng, dt), beta = Tensor::uniform({BH * T}, rng, 0.1, 0.9, dt);
   Tensor W0 = with_W0 ? Tensor::randn({BH, Dv, Dk}, rng, dt, 0.0, 0.5) : Tensor();
   Tensor gy = Tensor::randn({BH * T, Dv}, rng, dt);
@@ -110,7 +101,7 @@ void check_sum(const Case& c, bool normalize, bool with_init, bool with_gstate, 
   const DType dt = dtype_of<Real>();
   const auto [BH, T, Dk, Dv] = c;
   Rng rng(29 + BH * 1000 + T * 100 + Dk * 10 + Dv);
-  Tensor q = simplex_rows(BH * T, Dk, rng, dt), k = simplex_rows(BH * T, Dk, rng, dt);
+  Tensor q = simplex({BH * T, Dk}, rng, dt), k = simplex({BH * T, Dk}, rng, dt);
   Tensor v = Tensor::randn({BH * T, Dv}, rng, dt);
   Tensor W0 = with_init ? Tensor::randn({BH, Dv, Dk}, rng, dt, 0.0, 0.5) : Tensor();
   Tensor z0 = with_init ? Tensor::uniform({BH, Dk}, rng, 0.1, 1.0, dt) : Tensor();

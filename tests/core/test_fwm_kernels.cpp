@@ -47,17 +47,22 @@ Inputs make_inputs(const Case& c, DType dt, bool with_q, bool with_W0, bool with
   return in;
 }
 
+// Buffers for y, WT, dq, dk, dv, dbeta, dW0; y and dq undefined without read-out.
+std::vector<Tensor> empty_outputs(const Case& c, DType dt, bool with_q) {
+  const auto [BH, T, Dk, Dv] = c;
+  return {with_q ? Tensor::empty({BH * T, Dv}, dt) : Tensor(),
+          Tensor::empty({BH, Dv, Dk}, dt),
+          with_q ? Tensor::empty({BH * T, Dk}, dt) : Tensor(),
+          Tensor::empty({BH * T, Dk}, dt), Tensor::empty({BH * T, Dv}, dt),
+          Tensor::empty({BH * T}, dt), Tensor::empty({BH, Dv, Dk}, dt)};
+}
+
 // Runs the fast kernels with checkpoint interval C; returns y, WT, dq, dk, dv, dbeta, dW0.
 template <typename Real>
 std::vector<Tensor> run_fast(const Case& c, Inputs& in, bool clamp_first, int64_t C) {
   const DType dt = dtype_of<Real>();
   const auto [BH, T, Dk, Dv] = c;
-  const bool with_q = in.q.defined();
-  std::vector<Tensor> out = {with_q ? Tensor::empty({BH * T, Dv}, dt) : Tensor(),
-                             Tensor::empty({BH, Dv, Dk}, dt),
-                             with_q ? Tensor::empty({BH * T, Dk}, dt) : Tensor(),
-                             Tensor::empty({BH * T, Dk}, dt), Tensor::empty({BH * T, Dv}, dt),
-                             Tensor::empty({BH * T}, dt), Tensor::empty({BH, Dv, Dk}, dt)};
+  std::vector<Tensor> out = empty_outputs(c, dt, in.q.defined());
   Tensor cps = Tensor::empty({BH, kernels::fwm_rule_checkpoints(T, C), Dk, Dv}, dt);
   Tensor ws = Tensor::empty({kernels::fwm_rule_workspace_size<Real>(BH, Dk, Dv, C)}, dt);
   kernels::fwm_rule_forward_cpu<Real>(p<Real>(out[0]), p<Real>(out[1]), p<Real>(cps),
@@ -73,14 +78,8 @@ std::vector<Tensor> run_fast(const Case& c, Inputs& in, bool clamp_first, int64_
 
 template <typename Real>
 std::vector<Tensor> run_naive(const Case& c, Inputs& in, bool clamp_first) {
-  const DType dt = dtype_of<Real>();
   const auto [BH, T, Dk, Dv] = c;
-  const bool with_q = in.q.defined();
-  std::vector<Tensor> out = {with_q ? Tensor::empty({BH * T, Dv}, dt) : Tensor(),
-                             Tensor::empty({BH, Dv, Dk}, dt),
-                             with_q ? Tensor::empty({BH * T, Dk}, dt) : Tensor(),
-                             Tensor::empty({BH * T, Dk}, dt), Tensor::empty({BH * T, Dv}, dt),
-                             Tensor::empty({BH * T}, dt), Tensor::empty({BH, Dv, Dk}, dt)};
+  std::vector<Tensor> out = empty_outputs(c, dtype_of<Real>(), in.q.defined());
   kernels::fwm_rule_forward_naive<Real>(p<Real>(out[0]), p<Real>(out[1]), p<Real>(in.q),
                                         p<Real>(in.k), p<Real>(in.v), p<Real>(in.beta),
                                         p<Real>(in.W0), clamp_first, BH, T, Dk, Dv);

@@ -7,9 +7,11 @@
 
 #include "core/tensor.h"
 #include "kernels/gated_delta_rule.h"
+#include "tests/fast_weight_inputs.h"
 
 using namespace fwp;
 using fwp_test::AllClose;
+using fwp_test::simplex;
 
 namespace {
 
@@ -23,18 +25,6 @@ const std::vector<Case> kCases = {{3, 7, 5, 3},    {2, 9, 16, 16}, {2, 5, 64, 64
 template <typename Real>
 Real* p(Tensor& t) { return t.defined() ? t.data<Real>() : nullptr; }
 
-// Keys and queries on the simplex (sum-normalised), as the layers feed them.
-Tensor simplex_rows(int64_t rows, int64_t D, Rng& rng, DType dt) {
-  Tensor x = Tensor::uniform({rows, D}, rng, 0.05, 1.0, DType::f64);
-  double* v = x.data<double>();
-  for (int64_t r = 0; r < rows; ++r) {
-    double s = 0;
-    for (int64_t j = 0; j < D; ++j) s += v[r * D + j];
-    for (int64_t j = 0; j < D; ++j) v[r * D + j] /= s;
-  }
-  return x.to(dt);
-}
-
 struct Inputs {
   Tensor q, k, v, beta, alpha, W0, gy, gWT;
 };
@@ -43,8 +33,8 @@ Inputs make_inputs(const Case& c, DType dt, bool with_W0, bool with_gWT) {
   const auto [BH, T, Dk, Dv] = c;
   Rng rng(41 + BH * 1000 + T * 100 + Dk * 10 + Dv);
   Inputs in;
-  in.q = simplex_rows(BH * T, Dk, rng, dt);
-  in.k = simplex_rows(BH * T, Dk, rng, dt);
+  in.q = simplex({BH * T, Dk}, rng, dt);  // keys and queries on the simplex
+  in.k = simplex({BH * T, Dk}, rng, dt);
   in.v = Tensor::randn({BH * T, Dv}, rng, dt);
   in.beta = Tensor::uniform({BH * T}, rng, 0.1, 0.9, dt);
   in.alpha = Tensor::uniform({BH * T}, rng, 0.6, 1.0, dt);
@@ -54,15 +44,21 @@ Inputs make_inputs(const Case& c, DType dt, bool with_W0, bool with_gWT) {
   return in;
 }
 
+// Buffers for y, WT, then dq, dk, dv, dbeta, dalpha, dW0.
+std::vector<Tensor> empty_outputs(const Case& c, DType dt) {
+  const auto [BH, T, Dk, Dv] = c;
+  return {Tensor::empty({BH * T, Dv}, dt), Tensor::empty({BH, Dv, Dk}, dt),
+          Tensor::empty({BH * T, Dk}, dt), Tensor::empty({BH * T, Dk}, dt),
+          Tensor::empty({BH * T, Dv}, dt), Tensor::empty({BH * T}, dt),
+          Tensor::empty({BH * T}, dt),     Tensor::empty({BH, Dv, Dk}, dt)};
+}
+
 // The fast kernels with checkpoint interval C: y, WT, then dq, dk, dv, dbeta, dalpha, dW0.
 template <typename Real>
 std::vector<Tensor> run_fast(const Case& c, Inputs& in, int64_t C) {
   const DType dt = dtype_of<Real>();
   const auto [BH, T, Dk, Dv] = c;
-  std::vector<Tensor> o = {Tensor::empty({BH * T, Dv}, dt), Tensor::empty({BH, Dv, Dk}, dt),
-                           Tensor::empty({BH * T, Dk}, dt), Tensor::empty({BH * T, Dk}, dt),
-                           Tensor::empty({BH * T, Dv}, dt), Tensor::empty({BH * T}, dt),
-                           Tensor::empty({BH * T}, dt),     Tensor::empty({BH, Dv, Dk}, dt)};
+  std::vector<Tensor> o = empty_outputs(c, dt);
   Tensor cps = Tensor::empty({BH, kernels::gated_delta_rule_checkpoints(T, C), Dk, Dv}, dt);
   Tensor ws = Tensor::empty({kernels::gated_delta_rule_workspace_size<Real>(BH, Dk, Dv, C)}, dt);
   kernels::gated_delta_rule_forward_cpu<Real>(p<Real>(o[0]), p<Real>(o[1]), p<Real>(cps),
@@ -78,12 +74,8 @@ std::vector<Tensor> run_fast(const Case& c, Inputs& in, int64_t C) {
 
 template <typename Real>
 std::vector<Tensor> run_naive(const Case& c, Inputs& in) {
-  const DType dt = dtype_of<Real>();
   const auto [BH, T, Dk, Dv] = c;
-  std::vector<Tensor> o = {Tensor::empty({BH * T, Dv}, dt), Tensor::empty({BH, Dv, Dk}, dt),
-                           Tensor::empty({BH * T, Dk}, dt), Tensor::empty({BH * T, Dk}, dt),
-                           Tensor::empty({BH * T, Dv}, dt), Tensor::empty({BH * T}, dt),
-                           Tensor::empty({BH * T}, dt),     Tensor::empty({BH, Dv, Dk}, dt)};
+  std::vector<Tensor> o = empty_outputs(c, dtype_of<Real>());
   kernels::gated_delta_rule_forward_naive<Real>(p<Real>(o[0]), p<Real>(o[1]), p<Real>(in.q),
                                                 p<Real>(in.k), p<Real>(in.v), p<Real>(in.beta),
                                                 p<Real>(in.alpha), p<Real>(in.W0), BH, T, Dk,

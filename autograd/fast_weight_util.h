@@ -1,0 +1,71 @@
+// Internal helpers shared by the fast-weight ops (fast_weight.cpp, delta_chunk.cpp,
+// gated_delta_rule.cpp, fwm_rule.cpp) and their composed references; not part of the API.
+// The idea: optional tensors (W0, z0, an unused output's gradient) travel as undefined tensors
+// up to the kernel call, where they become null pointers, which the kernels read as "zeros".
+#pragma once
+#include <vector>
+
+#include "autograd/fast_weight.h"
+#include "autograd/functions.h"
+
+namespace fwp::fast_weight_detail {
+
+// The data of an optional tensor: null when it is undefined.
+template <typename Real>
+Real* ptr_or_null(Tensor& t) {
+  return t.defined() ? t.data<Real>() : nullptr;
+}
+template <typename Real>
+const Real* ptr_or_null(const Tensor& t) {
+  return t.defined() ? t.data<Real>() : nullptr;
+}
+
+// The value of an optional input: an undefined tensor when the variable is undefined.
+inline Tensor value_or_undefined(const Variable& x) { return x.defined() ? x.value() : Tensor(); }
+
+// An upstream gradient the tape filled with zeros (the output was unused) becomes undefined,
+// which the kernels read as "no gradient" (null) and skip without reading it.
+inline Tensor unless_zero(const Tensor& g) {
+  const bool zero = dispatch_dtype(g.dtype(), [&](auto tag) {
+    using Real = decltype(tag);
+    const Real* p = g.data<Real>();
+    const int64_t n = g.numel();
+    for (int64_t i = 0; i < n; ++i)
+      if (p[i] != Real(0)) return false;
+    return true;
+  });
+  return zero ? Tensor() : g;
+}
+
+// An op's gradients with those of the inputs that need none left undefined (autograd/op.h).
+inline std::vector<Tensor> only_needed(std::vector<Tensor> grads, const std::vector<bool>& need) {
+  for (size_t i = 0; i < grads.size(); ++i)
+    if (!need[i]) grads[i] = Tensor();
+  return grads;
+}
+
+// The argument checks of gated_delta_rule and its reference: those of the other fast-weight
+// ops (check_fast_weight_args), plus alpha's. Defined in gated_delta_rule.cpp.
+FastWeightDims check_gated_args(const char* op, const Variable& q, const Variable& k,
+                                const Variable& v, const Variable& beta, const Variable& alpha,
+                                const Variable& W0);
+
+// The composed references, one step at a time:
+// step t of x (B, H, T, D) as a batch of column vectors (B, H, D, 1);
+inline Variable column(const Variable& x, int64_t t) {
+  return reshape(slice(x, 2, t, t + 1), {x.size(0), x.size(1), x.size(3), 1});
+}
+// step t of a per-step scalar s (B, H, T) as (B, H, 1, 1);
+inline Variable scalar_at(const Variable& s, int64_t t) {
+  return reshape(slice(s, 2, t, t + 1), {s.size(0), s.size(1), 1, 1});
+}
+// the per-step outputs ys (B, H, Dv, 1) stacked into y (B, H, T, Dv).
+inline Variable stack_steps(const std::vector<Variable>& ys, const FastWeightDims& d,
+                            DType dtype) {
+  if (ys.empty()) return Variable(Tensor::zeros({d.B, d.H, 0, d.Dv}, dtype));
+  std::vector<Variable> rows;
+  for (const Variable& y : ys) rows.push_back(reshape(y, {d.B, d.H, 1, d.Dv}));
+  return concat(rows, 2);
+}
+
+}  // namespace fwp::fast_weight_detail
