@@ -63,14 +63,22 @@ AttentionConfig AttentionConfig::preset(const std::string& name, int64_t n_heads
     delta_rule(FeatureMapKind::tanh);
     c.rule = UpdateRule::fwm;
     c.sum_normalize = false;
-  } else
-    throw Error(cat("unknown attention preset '", name, "' (expected softmax, linear, performer, "
-                    "dpfp, delta, dpfp_delta, favor_delta or fwm)"));
+  } else {
+    std::string known;
+    for (const std::string& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
+    throw Error(cat("unknown attention preset '", name, "' (expected one of ", known, ")"));
+  }
   if (c.phi.kind == FeatureMapKind::favor) {  // the LM code's FAVOR+ settings
     c.phi.redraw = FavorRedraw::training_only;
     c.phi.favor_eps = 1e-4;
   }
   return c;
+}
+
+const std::vector<std::string>& AttentionConfig::preset_names() {
+  static const std::vector<std::string> names = {"softmax", "linear", "performer", "dpfp", "delta",
+                                                 "dpfp_delta", "favor_delta", "fwm"};
+  return names;
 }
 
 std::string AttentionConfig::describe() const {

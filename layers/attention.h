@@ -15,6 +15,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "layers/feature_maps.h"
 #include "layers/linear.h"
@@ -40,6 +41,9 @@ struct AttentionConfig {
   // "performer" (favor, sum rule), "dpfp" (dpfp, sum rule), "dpfp_delta", "favor_delta",
   // "fwm" (tanh phi, FWM rule, no normalisation).
   static AttentionConfig preset(const std::string& name, int64_t n_heads, int64_t d_head);
+  // Every name preset() accepts, in the order above (programs list them in --help; tests loop
+  // over them, so a preset added here is tested and usable by name everywhere).
+  static const std::vector<std::string>& preset_names();
   std::string describe() const;  // one line, e.g. "fast_weight delta phi=linear sum_norm"
 };
 
