@@ -102,6 +102,7 @@ FeatureMap::FeatureMap(const FeatureMapConfig& config, int64_t d_key, uint64_t s
     FWP_CHECK(config.m > 0, "FeatureMap: FAVOR+ needs m > 0, got ", config.m);
     omega_ = favor_projection(d_key, config.m, rng_, dtype);
     register_buffer("omega", &omega_);
+    register_rng("rng", &rng_);  // the redraws
   }
   if (config.kind == FeatureMapKind::dpfp)
     FWP_CHECK(config.nu >= 1 && config.nu < 2 * d_key, "FeatureMap: DPFP needs 1 <= nu < 2 Dk, got nu=",

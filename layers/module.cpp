@@ -9,6 +9,7 @@ void Module::check_name(const std::string& name) const {
   for (const auto& [n, v] : params_) FWP_CHECK(n != name, "Module: duplicate name '", name, "'");
   for (const auto& [n, m] : children_) FWP_CHECK(n != name, "Module: duplicate name '", name, "'");
   for (const auto& [n, b] : buffers_) FWP_CHECK(n != name, "Module: duplicate name '", name, "'");
+  for (const auto& [n, r] : rngs_) FWP_CHECK(n != name, "Module: duplicate name '", name, "'");
 }
 
 Variable Module::register_parameter(const std::string& name, Tensor value) {
@@ -22,6 +23,11 @@ Variable Module::register_parameter(const std::string& name, Tensor value) {
 void Module::register_buffer(const std::string& name, Tensor* buffer) {
   check_name(name);
   buffers_.emplace_back(name, buffer);
+}
+
+void Module::register_rng(const std::string& name, Rng* rng) {
+  check_name(name);
+  rngs_.emplace_back(name, rng);
 }
 
 std::vector<std::pair<std::string, Variable>> Module::named_parameters() const {
@@ -43,6 +49,13 @@ std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
     if (b->defined()) out.emplace_back(name, *b);
   for (const auto& [name, child] : children_)
     for (auto& [sub, t] : child->named_buffers()) out.emplace_back(name + "." + sub, t);
+  return out;
+}
+
+std::vector<std::pair<std::string, Rng*>> Module::named_rngs() const {
+  std::vector<std::pair<std::string, Rng*>> out(rngs_.begin(), rngs_.end());
+  for (const auto& [name, child] : children_)
+    for (auto& [sub, r] : child->named_rngs()) out.emplace_back(name + "." + sub, r);
   return out;
 }
 

@@ -2,6 +2,8 @@
 // and sub-modules by name; named_parameters() walks the tree and joins the names with dots
 // ("blocks.3.ff.w1.weight"), which are also the tensor names in checkpoints.
 // There is no virtual forward(): each module's forward has the signature its math needs.
+// Random generators that belong to a module (dropout masks, FAVOR+ redraws) are registered too,
+// so a training checkpoint can save and restore them and a resumed run continues bit for bit.
 #pragma once
 #include <memory>
 #include <string>
@@ -26,6 +28,8 @@ class Module {
   std::vector<Variable> parameters() const;
   // Non-trainable tensors that belong in checkpoints (e.g. frozen random features).
   std::vector<std::pair<std::string, Tensor>> named_buffers() const;
+  // The module's random generators, by path ("dropout_rng", "layers.0.attn.phi.rng").
+  std::vector<std::pair<std::string, Rng*>> named_rngs() const;
   int64_t num_parameters() const;
 
   void train(bool on = true);  // recursively; dropout and FAVOR+ redraws look at training()
@@ -36,6 +40,7 @@ class Module {
  protected:
   Variable register_parameter(const std::string& name, Tensor value);
   void register_buffer(const std::string& name, Tensor* buffer);  // the module owns *buffer
+  void register_rng(const std::string& name, Rng* rng);            // the module owns *rng
   template <typename M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
     check_name(name);
@@ -47,6 +52,7 @@ class Module {
   void check_name(const std::string& name) const;
   std::vector<std::pair<std::string, Variable>> params_;
   std::vector<std::pair<std::string, Tensor*>> buffers_;
+  std::vector<std::pair<std::string, Rng*>> rngs_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
 };

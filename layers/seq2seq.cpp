@@ -52,6 +52,7 @@ Seq2Seq::Seq2Seq(const Seq2SeqConfig& c, uint64_t seed, DType dtype)
             " D=", c.d_model, " layers=", c.n_encoder_layers, "+", c.n_decoder_layers);
   FWP_CHECK(c.dropout >= 0.0 && c.dropout < 1.0, "Seq2Seq: dropout must be in [0, 1), got ", c.dropout);
   Rng rng(seed);
+  register_rng("dropout_rng", &dropout_rng_);
   src_embedding_ = register_parameter("src_embedding", Tensor::zeros({c.src_vocab, c.d_model}, dtype));
   tgt_embedding_ = register_parameter("tgt_embedding", Tensor::zeros({c.tgt_vocab, c.d_model}, dtype));
   encoder_ = register_module("encoder", std::make_shared<ModuleList<EncoderBlock>>());

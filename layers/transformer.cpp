@@ -52,6 +52,7 @@ TransformerLM::TransformerLM(const LMConfig& c, uint64_t seed, DType dtype)
   FWP_CHECK(c.dropout >= 0.0 && c.dropout < 1.0, "TransformerLM: dropout must be in [0, 1), got ",
             c.dropout);
   Rng rng(seed);
+  register_rng("dropout_rng", &dropout_rng_);
   embedding_ = register_parameter("embedding", Tensor::zeros({c.vocab_size, c.d_model}, dtype));
   layers_ = register_module("layers", std::make_shared<ModuleList<TransformerBlock>>());
   for (int64_t l = 0; l < c.n_layers; ++l)

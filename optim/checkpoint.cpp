@@ -15,6 +15,7 @@ namespace fwp {
 namespace {
 
 const std::string kPrefix = "optimizer.";
+const std::string kRunPrefix = "run.";
 
 bool starts_with_prefix(const std::string& s) { return s.rfind(kPrefix, 0) == 0; }
 
@@ -58,7 +59,8 @@ std::string join(const std::vector<std::string>& names) {
 }  // namespace
 
 void save_checkpoint(const std::string& path, const Module& module, const Optimizer* optimizer,
-                     const std::map<std::string, std::string>& metadata) {
+                     const std::map<std::string, std::string>& metadata,
+                     const std::map<std::string, Tensor>& run_tensors) {
   const std::string who = cat("save_checkpoint: '", path, "'");
   std::map<std::string, Tensor> tensors;
   std::map<std::string, std::string> meta;
@@ -71,11 +73,12 @@ void save_checkpoint(const std::string& path, const Module& module, const Optimi
     FWP_CHECK(tensors.emplace(name, t).second, who, ": two tensors are named '", name, "'");
   };
   for (const auto& [name, v] : module.named_parameters()) {
-    FWP_CHECK(!starts_with_prefix(name), who, ": module path '", name,
-              "' clashes with the reserved prefix 'optimizer.'");
+    FWP_CHECK(!starts_with_prefix(name) && name.rfind(kRunPrefix, 0) != 0, who, ": module path '",
+              name, "' clashes with a reserved prefix ('optimizer.', 'run.')");
     add(name, v.value());
   }
   for (const auto& [name, t] : module.named_buffers()) add(name, t);
+  for (const auto& [name, t] : run_tensors) add(kRunPrefix + name, t);
   if (optimizer) {
     const Optimizer& opt = *optimizer;
     const std::vector<std::string> paths = param_paths(who, module, opt);
@@ -89,7 +92,8 @@ void save_checkpoint(const std::string& path, const Module& module, const Optimi
 }
 
 std::map<std::string, std::string> load_checkpoint(const std::string& path, Module& module,
-                                                   Optimizer* optimizer) {
+                                                   Optimizer* optimizer,
+                                                   std::map<std::string, Tensor>* run_tensors) {
   const std::string who = cat("load_checkpoint: '", path, "'");
   SafetensorsContents file = load_safetensors(path);
 
@@ -138,12 +142,19 @@ std::map<std::string, std::string> load_checkpoint(const std::string& path, Modu
   }
   FWP_CHECK(missing.empty(), who, ": missing tensors: ", join(missing));
   std::vector<std::string> unexpected;
+  auto is_run = [](const std::string& name) { return name.rfind(kRunPrefix, 0) == 0; };
   for (const auto& [name, t] : file.tensors)
-    if (!used.count(name) && (optimizer || !starts_with_prefix(name))) unexpected.push_back(name);
+    if (!used.count(name) && !is_run(name) && (optimizer || !starts_with_prefix(name)))
+      unexpected.push_back(name);
   FWP_CHECK(unexpected.empty(), who, ": unexpected tensors (not in the model): ", join(unexpected));
 
   // pass 2: everything fits; copy
   for (auto& [dst, src] : copies) dst.copy_(*src);
+  if (run_tensors) {
+    run_tensors->clear();
+    for (const auto& [name, t] : file.tensors)
+      if (is_run(name)) (*run_tensors)[name.substr(kRunPrefix.size())] = t;
+  }
   if (optimizer) {
     for (const auto& [name, value] : hypers) optimizer->set_hyperparameter(name, value);
     optimizer->set_step_count(step);

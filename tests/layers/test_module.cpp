@@ -4,6 +4,7 @@
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"
 #include "core/functional.h"
+#include "layers/dropout.h"
 #include "layers/linear.h"
 
 using namespace fwp;
@@ -38,6 +39,27 @@ TEST_CASE("module names parameters by dotted path", "[layers][module]") {
   CHECK(net.num_parameters() == 2 * (15 + 5 + 10));
   net.eval();
   CHECK_FALSE(net.blocks[1]->w1->training());
+}
+
+TEST_CASE("module lists its random generators by dotted path", "[layers][module]") {
+  struct WithRng : Module {
+    Rng rng{7};
+    std::shared_ptr<Dropout> drop;
+    WithRng() {
+      register_rng("rng", &rng);
+      drop = register_module("drop", std::make_shared<Dropout>(0.5, 3));
+    }
+    void add(const std::string& name, Rng* r) { register_rng(name, r); }
+  };
+  WithRng m;
+  auto rngs = m.named_rngs();
+  REQUIRE(rngs.size() == 2);
+  CHECK(rngs[0].first == "rng");
+  CHECK(rngs[0].second == &m.rng);
+  CHECK(rngs[1].first == "drop.rng");
+  CHECK(rngs[1].second == &m.drop->rng());
+  Rng tmp;
+  CHECK_THROWS_WITH(m.add("rng", &tmp), HasSubstr("duplicate name 'rng'"));
 }
 
 TEST_CASE("linear computes x W^T + b over leading dims", "[layers][linear]") {

@@ -90,6 +90,23 @@ TEST_CASE("checkpoint round trip restores parameters, buffers and metadata exact
   }
 }
 
+TEST_CASE("checkpoint keeps the caller's run tensors apart from the model", "[optim][checkpoint]") {
+  TempDir tmp("run");
+  Net a(1), b(2);
+  const std::string path = tmp.file("net.safetensors");
+  Tensor carry = Tensor::from_vector({1.5, -2.0, 3.25}, {3});
+  save_checkpoint(path, a, nullptr, {}, {{"carry.0", carry}});
+  CHECK(load_safetensors(path).tensors.count("run.carry.0") == 1);
+  std::map<std::string, Tensor> run;
+  load_checkpoint(path, b, nullptr, &run);
+  check_same_params(a, b);
+  REQUIRE(run.count("carry.0") == 1);
+  CHECK_THAT(run.at("carry.0"), AllClose(carry, 0, 0));
+  Net c(3);
+  CHECK_NOTHROW(load_checkpoint(path, c));  // without a destination they are ignored
+  check_same_params(a, c);
+}
+
 TEST_CASE("checkpoint load rejects mismatches and loads nothing", "[optim][checkpoint][errors]") {
   TempDir tmp("mismatch");
   const std::string path = tmp.file("net.safetensors");

@@ -1,0 +1,345 @@
+// Implementation of the shared training utilities. Checkpoints sit on top of optim/checkpoint.h
+// (parameters, buffers, optimizer state); this file adds the run's position, the random
+// generators and a checksum as metadata, and verifies all of it before anything is restored.
+#include "experiments/common/training.h"
+
+#include <charconv>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <omp.h>
+#include <sstream>
+
+#include "autograd/tape.h"
+#include "core/error.h"
+#include "core/file_io.h"
+#include "core/safetensors.h"
+#include "optim/checkpoint.h"
+#include "optim/schedule.h"
+
+namespace fwp::experiments {
+
+// ---------------------------------------------------------------- schedule
+
+double LrSchedule::at(int64_t step) const {
+  const double s = static_cast<double>(step) + 1.0, W = static_cast<double>(warmup_steps);
+  switch (kind) {
+    case Kind::cosine: return warmup_cosine_lr(step, base_lr, warmup_steps, total_steps);
+    case Kind::constant: return step < warmup_steps ? base_lr * s / W : base_lr;
+    case Kind::inverse_sqrt: return warmup_steps <= 0 ? base_lr : base_lr * std::min(s / W, std::sqrt(W / s));
+  }
+  return base_lr;
+}
+
+LrSchedule::Kind lr_schedule_kind_from_string(const std::string& name) {
+  if (name == "cosine") return LrSchedule::Kind::cosine;
+  if (name == "constant") return LrSchedule::Kind::constant;
+  if (name == "inverse_sqrt") return LrSchedule::Kind::inverse_sqrt;
+  throw Error(cat("unknown learning-rate schedule '", name, "' (expected cosine, constant or inverse_sqrt)"));
+}
+
+std::string to_string(LrSchedule::Kind kind) {
+  switch (kind) {
+    case LrSchedule::Kind::cosine: return "cosine";
+    case LrSchedule::Kind::constant: return "constant";
+    case LrSchedule::Kind::inverse_sqrt: return "inverse_sqrt";
+  }
+  return "?";
+}
+
+// ---------------------------------------------------------------- one step
+
+StepResult train_step(Optimizer& optimizer, const Variable& loss, const LrSchedule& schedule,
+                      double clip_norm) {
+  StepResult r;
+  const int64_t step = optimizer.step_count();
+  r.lr = schedule.at(step);
+  r.loss = loss.item();
+  optimizer.zero_grad();
+  if (!std::isfinite(r.loss)) {
+    active_tape().clear();  // drop the recorded graph; nothing was updated
+    throw Error(cat("training diverged: loss is ", r.loss, " at step ", step + 1));
+  }
+  backward(loss);
+  r.grad_norm = clip_grad_norm_(optimizer.params(), clip_norm > 0.0 ? clip_norm : INFINITY);
+  FWP_CHECK(std::isfinite(r.grad_norm), "training diverged: gradient norm is ", r.grad_norm,
+            " at step ", step + 1);
+  optimizer.set_lr(r.lr);
+  optimizer.step();
+  return r;
+}
+
+// ---------------------------------------------------------------- progress
+
+Progress::Progress(int64_t first_step, int64_t total_steps)
+    : first_step_(first_step), total_steps_(total_steps) {}
+
+void Progress::step_done(int64_t tokens, double seconds) {
+  interval_tokens_ += tokens;
+  interval_seconds_ += seconds;
+}
+
+std::string Progress::line(int64_t step, double loss, double lr) {
+  last_rate_ = interval_seconds_ > 0.0 ? interval_tokens_ / interval_seconds_ : 0.0;
+  interval_tokens_ = 0;
+  interval_seconds_ = 0.0;
+  const double elapsed = wall_.seconds();
+  const int64_t done = step - first_step_;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "step %*lld/%lld | loss %.4f | lr %.2e | %.0f tok/s | %s elapsed",
+                int(std::to_string(total_steps_).size()), static_cast<long long>(step),
+                static_cast<long long>(total_steps_), loss, lr, last_rate_,
+                format_duration(elapsed).c_str());
+  std::string s = buf;
+  if (done > 0 && step < total_steps_)
+    s += " | ETA " + format_duration(elapsed / double(done) * double(total_steps_ - step));
+  return s;
+}
+
+// ---------------------------------------------------------------- checkpoints
+
+namespace {
+
+const std::string kTrain = "train.", kModuleRng = "rng.module.", kRunRng = "rng.run.";
+
+// 64-bit FNV-1a over bytes (Fowler, Noll, Vo; offset basis and prime of the 64-bit variant).
+uint64_t fnv1a(const void* data, size_t n, uint64_t h = 14695981039346656037ull) {
+  const unsigned char* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+// A tensor's hash covers dtype, shape and bytes. The checkpoint checksum is the SUM of the
+// tensor hashes (order-free, so saving and loading need not agree on an order) plus the hash of
+// the run metadata (keys in sorted order).
+uint64_t tensor_hash(const Tensor& t) {
+  std::string head = cat(static_cast<int>(t.dtype()), ":", t.shape());
+  return fnv1a(t.raw_data(), t.nbytes(), fnv1a(head.data(), head.size()));
+}
+
+uint64_t metadata_hash(const std::map<std::string, std::string>& meta) {
+  uint64_t h = fnv1a("meta", 4);
+  for (const auto& [k, v] : meta) {
+    const bool ours = k.rfind(kTrain, 0) == 0 || k.rfind("rng.", 0) == 0 || k == "optimizer.step";
+    if (!ours || k == "train.checksum") continue;
+    h = fnv1a(k.data(), k.size() + 1, h);  // + 1: the terminating NUL separates key and value
+    h = fnv1a(v.data(), v.size() + 1, h);
+  }
+  return h;
+}
+
+std::string hex(uint64_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string rng_to_string(const Rng& rng) {
+  std::string s;
+  for (uint64_t w : rng.state()) {
+    if (!s.empty()) s += ',';
+    s += hex(w);
+  }
+  return s;
+}
+
+std::vector<uint64_t> rng_from_string(const std::string& who, const std::string& key,
+                                      const std::string& text) {
+  std::vector<uint64_t> words;
+  std::stringstream ss(text);
+  for (std::string w; std::getline(ss, w, ',');) {
+    uint64_t v = 0;
+    auto r = std::from_chars(w.data(), w.data() + w.size(), v, 16);
+    FWP_CHECK(r.ec == std::errc() && r.ptr == w.data() + w.size(), who, ": metadata '", key,
+              "' is not a generator state: '", text, "'");
+    words.push_back(v);
+  }
+  FWP_CHECK(words.size() == Rng().state().size(), who, ": metadata '", key, "' has ",
+            words.size(), " words, a generator state has ", Rng().state().size());
+  return words;
+}
+
+std::string exact_number(double v) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, r.ptr);
+}
+
+template <typename T>
+T parse_number(const std::string& who, const std::map<std::string, std::string>& meta,
+               const std::string& key) {
+  auto it = meta.find(key);
+  FWP_CHECK(it != meta.end(), who, ": metadata '", key,
+            "' is missing (not a training checkpoint of fwp-experiments?)");
+  T v{};
+  const std::string& s = it->second;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  FWP_CHECK(r.ec == std::errc() && r.ptr == s.data() + s.size(), who, ": metadata '", key,
+            "' is not a number: '", s, "'");
+  return v;
+}
+
+// Leaf paths of a JSON value ("model.attention.rule") that differ between a and b.
+void json_diff(const nlohmann::json& a, const nlohmann::json& b, const std::string& path,
+               std::vector<std::string>& out) {
+  if (a.is_object() && b.is_object()) {
+    for (auto it = a.begin(); it != a.end(); ++it) {
+      const std::string p = path.empty() ? it.key() : path + "." + it.key();
+      if (!b.contains(it.key())) out.push_back(p + " (only in the checkpoint)");
+      else json_diff(*it, b.at(it.key()), p, out);
+    }
+    for (auto it = b.begin(); it != b.end(); ++it)
+      if (!a.contains(it.key())) out.push_back((path.empty() ? "" : path + ".") + it.key() + " (new)");
+  } else if (a != b) {
+    out.push_back(cat(path.empty() ? "(value)" : path, ": ", a.dump(), " -> ", b.dump()));
+  }
+}
+
+std::string describe_difference(const std::string& saved, const std::string& now) {
+  nlohmann::json a = nlohmann::json::parse(saved, nullptr, false),
+                 b = nlohmann::json::parse(now, nullptr, false);
+  if (a.is_discarded() || b.is_discarded()) return cat("saved '", saved, "', now '", now, "'");
+  std::vector<std::string> diffs;
+  json_diff(a, b, "", diffs);
+  std::string s;
+  for (size_t i = 0; i < diffs.size() && i < 8; ++i) s += (i ? "; " : "") + diffs[i];
+  if (diffs.size() > 8) s += cat("; ... (", diffs.size(), " differences)");
+  return s;
+}
+
+}  // namespace
+
+void save_training_checkpoint(const std::string& path, const Module& module,
+                              const Optimizer& optimizer, const TrainingState& state,
+                              const std::map<std::string, Rng*>& rngs,
+                              const std::string& fingerprint) {
+  FWP_CHECK(state.step == optimizer.step_count(), "save_training_checkpoint: '", path,
+            "': state.step ", state.step, " differs from the optimizer's step count ",
+            optimizer.step_count());
+  std::map<std::string, std::string> meta;
+  meta["train.step"] = std::to_string(state.step);
+  meta["train.tokens_seen"] = std::to_string(state.tokens_seen);
+  meta["train.epoch"] = std::to_string(state.epoch);
+  meta["train.position"] = std::to_string(state.position);
+  meta["train.seconds"] = exact_number(state.seconds);
+  meta["train.fingerprint"] = fingerprint;
+  for (const auto& [k, v] : state.extra) meta[kTrain + "extra." + k] = v;
+  for (const auto& [name, rng] : module.named_rngs()) meta[kModuleRng + name] = rng_to_string(*rng);
+  for (const auto& [name, rng] : rngs) meta[kRunRng + name] = rng_to_string(*rng);
+
+  uint64_t sum = 0;
+  for (const auto& [name, v] : module.named_parameters()) sum += tensor_hash(v.value());
+  for (const auto& [name, t] : module.named_buffers()) sum += tensor_hash(t);
+  for (const std::string& kind : optimizer.state_kinds())
+    for (size_t i = 0; i < optimizer.params().size(); ++i) sum += tensor_hash(optimizer.state(kind, i));
+  for (const auto& [name, t] : state.tensors) sum += tensor_hash(t);
+  std::map<std::string, std::string> hashed = meta;
+  hashed["optimizer.step"] = std::to_string(optimizer.step_count());  // as save_checkpoint writes it
+  meta["train.checksum"] = hex(sum + metadata_hash(hashed));
+  save_checkpoint(path, module, &optimizer, meta, state.tensors);
+}
+
+TrainingState load_training_checkpoint(const std::string& path, Module& module,
+                                       Optimizer& optimizer, const std::map<std::string, Rng*>& rngs,
+                                       const std::string& fingerprint) {
+  const std::string who = cat("checkpoint '", path, "'");
+  // pass 1: read the whole file and check everything that is ours
+  SafetensorsContents file = load_safetensors(path);
+  const auto& meta = file.metadata;
+  auto checksum = meta.find("train.checksum");
+  FWP_CHECK(checksum != meta.end(), who, " has no train.checksum (not a training checkpoint)");
+  uint64_t sum = metadata_hash(meta);
+  for (const auto& [name, t] : file.tensors) sum += tensor_hash(t);
+  FWP_CHECK(hex(sum) == checksum->second, who, " is corrupt: checksum ", hex(sum),
+            " does not match the stored ", checksum->second);
+
+  TrainingState s;
+  s.step = parse_number<int64_t>(who, meta, "train.step");
+  s.tokens_seen = parse_number<int64_t>(who, meta, "train.tokens_seen");
+  s.epoch = parse_number<int64_t>(who, meta, "train.epoch");
+  s.position = parse_number<int64_t>(who, meta, "train.position");
+  s.seconds = parse_number<double>(who, meta, "train.seconds");
+  FWP_CHECK(s.step == parse_number<int64_t>(who, meta, "optimizer.step"), who, ": train.step ",
+            s.step, " differs from optimizer.step");
+  const std::string extra_prefix = kTrain + "extra.";
+  for (const auto& [k, v] : meta)
+    if (k.rfind(extra_prefix, 0) == 0) s.extra[k.substr(extra_prefix.size())] = v;
+  if (!fingerprint.empty()) {
+    const std::string& saved = meta.count("train.fingerprint") ? meta.at("train.fingerprint") : "";
+    FWP_CHECK(saved == fingerprint, who, " was written by a run with a different configuration: ",
+              describe_difference(saved, fingerprint));
+  }
+  std::vector<std::pair<Rng*, std::vector<uint64_t>>> rng_states;
+  auto want_rng = [&](const std::string& key, Rng* rng) {
+    auto it = meta.find(key);
+    FWP_CHECK(it != meta.end(), who, ": no state for the random generator '", key, "'");
+    rng_states.emplace_back(rng, rng_from_string(who, key, it->second));
+  };
+  for (const auto& [name, rng] : module.named_rngs()) want_rng(kModuleRng + name, rng);
+  for (const auto& [name, rng] : rngs) want_rng(kRunRng + name, rng);
+
+  // pass 2: parameters, buffers and optimizer (load_checkpoint checks names and shapes before
+  // it copies anything), then the generators
+  load_checkpoint(path, module, &optimizer, &s.tensors);
+  for (auto& [rng, words] : rng_states) rng->set_state(words);
+  return s;
+}
+
+// ---------------------------------------------------------------- metrics and results
+
+MetricsCsv::MetricsCsv(std::string path, std::vector<std::string> columns)
+    : path_(std::move(path)), columns_(columns), table_(std::move(columns)) {}
+
+void MetricsCsv::resume(int64_t step) {
+  CsvTable old(columns_);
+  old.load(path_);
+  table_ = CsvTable(columns_);
+  for (const auto& row : old.rows()) {
+    int64_t s = 0;
+    auto r = std::from_chars(row[0].data(), row[0].data() + row[0].size(), s);
+    if (r.ec == std::errc() && s <= step) table_.add_row(row);
+  }
+  table_.save(path_);
+}
+
+void MetricsCsv::add(const std::vector<double>& values) {
+  std::vector<std::string> row;
+  for (double v : values) row.push_back(std::isnan(v) ? "" : format_double(v, 8));
+  table_.add_row(std::move(row));
+  table_.save(path_);
+}
+
+void write_json(const std::string& path, const nlohmann::json& j) {
+  write_file_atomic(path, j.dump(2) + "\n");
+}
+
+// ---------------------------------------------------------------- process
+
+namespace {
+volatile std::sig_atomic_t g_stop = 0;
+extern "C" void on_stop_signal(int sig) {
+  g_stop = 1;
+  std::signal(sig, SIG_DFL);  // a second signal terminates
+}
+}  // namespace
+
+void install_stop_handler() {
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+}
+
+bool stop_requested() { return g_stop != 0; }
+
+void check_device(const std::string& device) {
+  if (device == "cpu") return;
+  if (device == "cuda")
+    throw Error("--device cuda: this build has no CUDA backend yet (use --device cpu)");
+  throw Error(cat("unknown device '", device, "' (expected cpu or cuda)"));
+}
+
+int set_threads(int threads) {
+  if (threads > 0) omp_set_num_threads(threads);
+  return omp_get_max_threads();
+}
+
+}  // namespace fwp::experiments

@@ -1,0 +1,132 @@
+// What every training program shares: the learning-rate schedule, one optimisation step with
+// global gradient-norm clipping, a progress line (step, loss, tokens/s, ETA), training
+// checkpoints with --resume, metrics CSV and result JSON, a stop flag for Ctrl-C.
+// The one idea: everything a run needs to continue exactly where it stopped lives in ONE
+// safetensors file, written atomically and guarded by a checksum: parameters, optimizer state,
+// step, tokens seen, data position, and every random generator (the model's own, found through
+// Module::named_rngs(), plus the program's). A resumed run is then bit-identical to one that was
+// never interrupted. Nothing here knows about a particular model or data set.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "experiments/common/run_utils.h"
+#include "layers/module.h"
+#include "optim/optimizer.h"
+
+namespace fwp::experiments {
+
+// ---------------------------------------------------------------- learning-rate schedule
+// lr at `step` (optimizer steps taken so far, from 0), W = warmup_steps, S = total_steps:
+//   cosine        linear warm-up to base over W steps, then cosine to 0 at S (optim/schedule.h)
+//   constant      linear warm-up, then base
+//   inverse_sqrt  base min((step + 1) / W, sqrt(W / (step + 1)))   (Vaswani et al. 2017, W >= 1)
+struct LrSchedule {
+  enum class Kind { cosine, constant, inverse_sqrt };
+  Kind kind = Kind::cosine;
+  double base_lr = 1e-3;
+  int64_t warmup_steps = 0;
+  int64_t total_steps = 1;
+  double at(int64_t step) const;
+};
+LrSchedule::Kind lr_schedule_kind_from_string(const std::string& name);  // "cosine", ...
+std::string to_string(LrSchedule::Kind kind);
+
+// ---------------------------------------------------------------- one training step
+struct StepResult {
+  double loss = 0.0;       // loss.item()
+  double grad_norm = 0.0;  // global L2 norm of all gradients BEFORE clipping
+  double lr = 0.0;         // the learning rate this step used
+};
+// Sets the optimizer's lr to schedule.at(optimizer.step_count()), zeroes the gradients, runs
+// backward(loss), clips the global gradient norm to clip_norm (<= 0: no clipping, the norm is
+// still measured) and steps. Throws fwp::Error naming the step if the loss or the gradient norm
+// is not finite (the parameters are then not updated).
+StepResult train_step(Optimizer& optimizer, const Variable& loss, const LrSchedule& schedule,
+                      double clip_norm);
+
+// ---------------------------------------------------------------- progress line
+// Tokens/s count training time only (what the caller passes to step_done), so evaluations do not
+// lower it; the ETA uses wall time per step since the start, evaluations included.
+class Progress {
+ public:
+  Progress(int64_t first_step, int64_t total_steps);
+  void step_done(int64_t tokens, double seconds);  // after each training step
+  // "step   1200/20000 | loss 5.1234 | lr 2.50e-04 | 3104 tok/s | 6m 26s elapsed | ETA 1h 40m"
+  // Tokens/s is over the steps since the previous line; calling line() starts a new interval.
+  std::string line(int64_t step, double loss, double lr);
+  double tokens_per_second() const { return last_rate_; }  // of the last line()
+
+ private:
+  int64_t first_step_, total_steps_;
+  int64_t interval_tokens_ = 0;
+  double interval_seconds_ = 0.0, last_rate_ = 0.0;
+  Stopwatch wall_;
+};
+
+// ---------------------------------------------------------------- checkpoints
+struct TrainingState {
+  int64_t step = 0;           // optimizer steps taken (checked against the optimizer on load)
+  int64_t tokens_seen = 0;    // training tokens consumed
+  int64_t epoch = 0;          // program-defined data position: e.g. pass over the data ...
+  int64_t position = 0;       // ... and the next batch/segment within it
+  double seconds = 0.0;       // training wall time so far (a resumed run keeps counting)
+  std::map<std::string, std::string> extra;  // anything else the program needs (strings)
+  std::map<std::string, Tensor> tensors;     // ... and tensors (e.g. a carried recurrent state)
+};
+
+// Writes, atomically, the module's parameters and buffers, the optimizer's state, `state` (its
+// tensors as "run.<name>", optim/checkpoint.h), the
+// states of module.named_rngs() and of the program's `rngs` (by name), the `fingerprint` (e.g.
+// the run's config as JSON: what must not change between a run and its resumption) and a
+// checksum over all of it. Metadata keys: "train.*", "rng.module.<path>", "rng.run.<name>".
+void save_training_checkpoint(const std::string& path, const Module& module,
+                              const Optimizer& optimizer, const TrainingState& state,
+                              const std::map<std::string, Rng*>& rngs = {},
+                              const std::string& fingerprint = "");
+
+// Restores everything save_training_checkpoint wrote, into the same kinds of objects. Throws
+// fwp::Error naming the file if it is corrupt (checksum, truncation, unreadable numbers), if the
+// model or optimizer does not match it (names, shapes), if a random generator is missing, or if
+// `fingerprint` is non-empty and differs from the saved one (for JSON objects the message lists
+// the differing keys). Nothing is changed before every check has passed.
+TrainingState load_training_checkpoint(const std::string& path, Module& module,
+                                       Optimizer& optimizer,
+                                       const std::map<std::string, Rng*>& rngs = {},
+                                       const std::string& fingerprint = "");
+
+// ---------------------------------------------------------------- metrics and results
+// A metrics CSV of numbers, rewritten atomically after every row. NaN is written as an empty
+// field (e.g. no validation at this step). The first column must be the step.
+class MetricsCsv {
+ public:
+  MetricsCsv(std::string path, std::vector<std::string> columns);
+  // For --resume: reads the existing file (same columns) and drops rows after `step`, which an
+  // interrupted run wrote after its last checkpoint.
+  void resume(int64_t step);
+  void add(const std::vector<double>& values);
+
+ private:
+  std::string path_;
+  std::vector<std::string> columns_;
+  CsvTable table_;
+};
+
+// Pretty-printed (2 spaces) and written atomically.
+void write_json(const std::string& path, const nlohmann::json& j);
+
+// ---------------------------------------------------------------- process
+// After install_stop_handler(), SIGINT/SIGTERM only set a flag: the loop checks stop_requested(),
+// writes its checkpoint and returns. A second signal gets the default action (terminates).
+void install_stop_handler();
+bool stop_requested();
+
+// "cpu" is accepted; "cuda" throws "no CUDA backend in this build"; anything else throws.
+void check_device(const std::string& device);
+// threads > 0: use that many OpenMP threads (OpenBLAS-openmp follows). Returns the count in use.
+int set_threads(int threads);
+
+}  // namespace fwp::experiments
