@@ -83,6 +83,15 @@ class SelfAttention : public Module {
   std::shared_ptr<FeatureMap> phi_;
 };
 
+// What cross-attention keeps between generation steps, computed from the memory at the first
+// step: softmax keeps the memory's keys and values (B, H, S, d_head); the sum rule keeps the fast
+// weight W = sum_s phi(k_s) v_s^T (B, H, Ddot, d_head) and z = sum_s phi(k_s) (B, H, 1, Ddot).
+// All batch-first, so a beam search reorders them like any decoder state.
+struct CrossAttentionCache {
+  Variable keys, values;
+  Variable W, z;
+};
+
 // Encoder-decoder attention: queries from x (B, T, D), keys and values from memory (B, S, D).
 // Non-causal; fast weights use the sum rule over the whole memory (W = sum_s v_s phi(k_s)^T).
 class CrossAttention : public Module {
@@ -90,7 +99,10 @@ class CrossAttention : public Module {
   CrossAttention(int64_t d_model, const AttentionConfig& config, Rng& rng, uint64_t feature_seed,
                  DType dtype = DType::f32);
   // memory_valid (B, S), optional: 1 for real memory tokens, 0 for padding.
-  Variable forward(const Variable& x, const Variable& memory, const Tensor& memory_valid = Tensor());
+  // With a cache (generation): the memory's part is computed once, at the first call, and
+  // reused (with FAVOR+'s draw of that call); the memory must stay the same, row for row.
+  Variable forward(const Variable& x, const Variable& memory, const Tensor& memory_valid = Tensor(),
+                   CrossAttentionCache* cache = nullptr);
 
  private:
   AttentionConfig config_;
@@ -107,6 +119,12 @@ Variable softmax_attention(const Variable& q, const Variable& k, const Variable&
 // (divided by z . q_t + eps, z = sum_s k_s, when attention_normalize).
 Variable global_sum_rule(const Variable& q, const Variable& k, const Variable& v,
                          bool attention_normalize, double eps, const Tensor& key_valid);
+// The same in two halves: the write W = sum_s k_s v_s^T (B, H, Ddot, d), z = sum_s k_s
+// (B, H, 1, Ddot) over the real keys, then the read y_t = W^T q_t (/ (z . q_t + eps)).
+void global_sum_rule_write(const Variable& k, const Variable& v, const Tensor& key_valid,
+                           Variable& W, Variable& z);
+Variable global_sum_rule_read(const Variable& q, const Variable& W, const Variable& z,
+                              bool attention_normalize, double eps);
 
 // Sinusoidal position encodings (Vaswani et al. 2017) for positions offset .. offset+T-1: (T, D).
 Tensor sinusoidal_positions(int64_t T, int64_t D, int64_t offset, DType dtype);

@@ -172,6 +172,26 @@ TEST_CASE("seq2seq passes an f64 finite-difference check of its parameters", "[l
   }
 }
 
+TEST_CASE("cross-attention with a cache computes the memory part once and gives the same output",
+          "[layers][seq2seq]") {
+  for (const char* name : {"softmax", "linear", "performer", "dpfp"}) {
+    INFO(name);
+    Rng rng(8);
+    CrossAttention cross(6, preset(name, 2, 3), rng, 5, DType::f64);
+    Rng data(9);
+    Tensor memory = Tensor::uniform({2, 5, 6}, data, -1, 1, DType::f64);
+    Tensor valid = Tensor::from_vector({1, 1, 1, 0, 0, 1, 1, 1, 1, 1}, {2, 5}, DType::f64);
+    Tensor x1 = Tensor::uniform({2, 1, 6}, data, -1, 1, DType::f64), x2 = Tensor::uniform({2, 1, 6}, data, -1, 1, DType::f64);
+    CrossAttentionCache cache;
+    Tensor y1 = cross.forward(Variable(x1), Variable(memory), valid, &cache).value();
+    CHECK((cache.keys.defined() || cache.W.defined()));
+    CHECK_THAT(y1, AllClose(cross.forward(Variable(x1), Variable(memory), valid).value(), 0, 0));
+    // the second call reads the cache: even a zeroed memory gives the first memory's answer
+    Tensor y2 = cross.forward(Variable(x2), Variable(mul(memory, 0.0)), valid, &cache).value();
+    CHECK_THAT(y2, AllClose(cross.forward(Variable(x2), Variable(memory), valid).value(), 1e-14, 1e-12));
+  }
+}
+
 TEST_CASE("non-causal sum rule equals its quadratic form, with padding", "[layers][seq2seq]") {
   const int64_t B = 2, H = 3, T = 4, S = 6, Dd = 5, Dv = 3;
   Rng rng(11);
