@@ -60,6 +60,9 @@ struct AttentionState {
   Variable keys, values;
   int64_t length = 0;  // tokens seen so far
   void detach();       // cut the gradient at the segment boundary ("carry over")
+  // Every tensor above, all batch-first, for code that reorders rows (beam search). A new kind
+  // of state must be listed here too.
+  std::vector<Variable*> tensors() { return {&W, &z, &keys, &values}; }
 };
 
 class SelfAttention : public Module {
@@ -90,6 +93,7 @@ class SelfAttention : public Module {
 struct CrossAttentionCache {
   Variable keys, values;
   Variable W, z;
+  std::vector<Variable*> tensors() { return {&keys, &values, &W, &z}; }  // as AttentionState's
 };
 
 // Encoder-decoder attention: queries from x (B, T, D), keys and values from memory (B, S, D).

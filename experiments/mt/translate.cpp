@@ -54,21 +54,12 @@ Tensor Seq2SeqStepDecoder::step(const std::vector<int64_t>& parents, const std::
   if (!same_rows) {
     // every state tensor is batch-first: W (n, H, Dv, Ddot), z (n, H, Ddot), keys/values
     // (n, H, t, d), and the cross-attention caches (n, H, S, d) or (n, H, Ddot, d), (n, H, 1, Ddot)
-    auto gather = [&](Variable& v) {
-      if (v.defined()) v = Variable(gather_rows(v.value(), parents));
+    auto gather = [&](std::vector<Variable*> tensors) {
+      for (Variable* v : tensors)
+        if (v->defined()) *v = Variable(gather_rows(v->value(), parents));
     };
-    for (AttentionState& s : state_.layers) {
-      gather(s.W);
-      gather(s.z);
-      gather(s.keys);
-      gather(s.values);
-    }
-    for (CrossAttentionCache& c : state_.cross) {  // the memory's keys/values or W, z
-      gather(c.keys);
-      gather(c.values);
-      gather(c.W);
-      gather(c.z);
-    }
+    for (AttentionState& s : state_.layers) gather(s.tensors());
+    for (CrossAttentionCache& c : state_.cross) gather(c.tensors());  // the memory's part
     if (sources != source_of_row_) {
       memory_ = Variable(gather_rows(memory_all_.value(), sources));
       valid_ = gather_rows(valid_all_, sources);
