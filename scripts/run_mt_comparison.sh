@@ -24,10 +24,11 @@ declare -A ROWS=(
   [softmax]="--enc-attention softmax --dec-attention softmax --cross-attention softmax"
   [linear]="--enc-attention linear --dec-attention linear --cross-attention linear"
   [performer]="--enc-attention performer --dec-attention performer --cross-attention performer --favor-m 64"
+  [performer256]="--enc-attention performer --dec-attention performer --cross-attention performer --favor-m 256"
   [dpfp]="--enc-attention dpfp --dec-attention dpfp --cross-attention dpfp --dpfp-nu 1"
   [delta]="--enc-attention linear --dec-attention delta --cross-attention linear"
 )
-ORDER=(softmax dpfp linear performer delta)
+ORDER=(softmax dpfp linear performer delta performer256)
 [ $# -gt 0 ] && ORDER=("$@")
 
 for row in "${ORDER[@]}"; do
