@@ -223,6 +223,45 @@ TEST_CASE("non-causal sum rule equals its quadratic form, with padding", "[layer
   }
 }
 
+// The whole encoder self-attention layer with the "linear" preset, against the quadratic form
+// written out with its own weights: y_t = O [ sum_s A_ts v_s / (sum_s A_ts + eps) ] / sqrt(dh),
+// A_ts = phi(q_t) . phi(k_s) over the real tokens s, phi(x) = elu(x) + 1.
+TEST_CASE("non-causal sum-rule encoder layer equals its quadratic form", "[layers][seq2seq]") {
+  const int64_t B = 2, T = 5, D = 6, H = 2, dh = 3, P = 3 * dh + 1;
+  Rng rng(12);
+  SelfAttention enc(D, AttentionConfig::preset("linear", H, dh), /*causal=*/false, rng, 1, DType::f64);
+  Rng data(13);
+  Tensor x = Tensor::uniform({B, T, D}, data, -1, 1, DType::f64);
+  Tensor valid = Tensor::from_vector({1, 1, 1, 1, 0, 1, 1, 1, 1, 1}, {B, T}, DType::f64);
+  Tensor y = enc.forward(Variable(x), nullptr, valid).value();
+  Tensor Wp, Wo;  // qkvb (H P, D) and out (D, H dh)
+  for (auto& [name, p] : enc.named_parameters()) {
+    if (name == "qkvb.weight") Wp = p.value();
+    if (name == "out.weight") Wo = p.value();
+  }
+  REQUIRE((Wp.defined() && Wo.defined()));
+  Tensor proj = matmul(x, Wp, false, true);  // (B, T, H P): per head [q, k, v, beta logit]
+  auto at = [&](int64_t b, int64_t t, int64_t h, int64_t i) { return proj.at({b, t, h * P + i}); };
+  auto phi = [](double u) { return u > 0 ? u + 1.0 : std::exp(u); };
+  Tensor heads = Tensor::zeros({B, T, H * dh}, DType::f64);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t t = 0; t < T; ++t) {
+        double total = 0.0;
+        std::vector<double> acc(dh, 0.0);
+        for (int64_t s = 0; s < T; ++s) {
+          if (valid.at({b, s}) == 0.0) continue;
+          double a = 0.0;
+          for (int64_t i = 0; i < dh; ++i) a += phi(at(b, t, h, i)) * phi(at(b, s, h, dh + i));
+          total += a;
+          for (int64_t j = 0; j < dh; ++j) acc[j] += a * at(b, s, h, 2 * dh + j);
+        }
+        for (int64_t j = 0; j < dh; ++j)
+          heads.data<double>()[(b * T + t) * H * dh + h * dh + j] = acc[j] / (total + 1e-6) / std::sqrt(double(dh));
+      }
+  CHECK_THAT(y, AllClose(matmul(heads, Wo, false, true), 1e-13, 1e-11));
+}
+
 TEST_CASE("seq2seq rejects bad sizes and tokens with named messages", "[layers][seq2seq][errors]") {
   Seq2SeqConfig c = tiny_config(combos()[0]);
   c.d_model = 0;
