@@ -70,14 +70,24 @@ AttentionConfig AttentionConfig::preset(const std::string& name, int64_t n_heads
     delta_rule(FeatureMapKind::tanh);
     c.rule = UpdateRule::fwm;
     c.sum_normalize = false;
-  } else
-    throw Error(cat("unknown attention preset '", name, "' (expected softmax, linear, performer, "
-                    "dpfp, delta, dpfp_delta, favor_delta, fwm, gated_delta or dpfp_gated_delta)"));
+  } else {
+    std::string known;
+    for (const std::string& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
+    throw Error(cat("unknown attention preset '", name, "' (expected one of ", known, ")"));
+  }
   if (c.phi.kind == FeatureMapKind::favor) {  // the LM code's FAVOR+ settings
     c.phi.redraw = FavorRedraw::training_only;
     c.phi.favor_eps = 1e-4;
   }
   return c;
+}
+
+const std::vector<std::string>& AttentionConfig::preset_names() {
+  static const std::vector<std::string> names = {"softmax",     "linear",      "performer",
+                                                 "dpfp",        "delta",       "dpfp_delta",
+                                                 "favor_delta", "fwm",         "gated_delta",
+                                                 "dpfp_gated_delta"};
+  return names;
 }
 
 std::string AttentionConfig::describe() const {
@@ -140,16 +150,27 @@ Variable softmax_attention(const Variable& q, const Variable& k, const Variable&
   return matmul(softmax(scores, -1), v);  // (B, H, T, d)
 }
 
-Variable global_sum_rule(const Variable& q, const Variable& k_in, const Variable& v,
-                         bool attention_normalize, double eps, const Tensor& key_valid) {
+void global_sum_rule_write(const Variable& k_in, const Variable& v, const Tensor& key_valid,
+                           Variable& W, Variable& z) {
   Variable k = k_in;
   Tensor m = key_multiplier(key_valid, k.size(0), k.size(2), k.dtype());
   if (m.defined()) k = k * Variable(m);                     // padded keys write nothing
-  Variable W = matmul(k, v, true, false);                   // sum_s k_s v_s^T: (B, H, Ddot, d)
+  W = matmul(k, v, true, false);                            // sum_s k_s v_s^T: (B, H, Ddot, d)
+  z = sum(k, {2}, true);                                    // (B, H, 1, Ddot)
+}
+
+Variable global_sum_rule_read(const Variable& q, const Variable& W, const Variable& z,
+                              bool attention_normalize, double eps) {
   Variable y = matmul(q, W);                                // (B, H, T, d)
   if (!attention_normalize) return y;
-  Variable z = sum(k, {2}, true);                           // (B, H, 1, Ddot)
   return y / (matmul(q, z, false, true) + eps);             // z . q_t: (B, H, T, 1)
+}
+
+Variable global_sum_rule(const Variable& q, const Variable& k, const Variable& v,
+                         bool attention_normalize, double eps, const Tensor& key_valid) {
+  Variable W, z;
+  global_sum_rule_write(k, v, key_valid, W, z);
+  return global_sum_rule_read(q, W, z, attention_normalize, eps);
 }
 
 // ------------------------------------------------------------------ SelfAttention
@@ -288,27 +309,50 @@ CrossAttention::CrossAttention(int64_t d_model, const AttentionConfig& config, R
     phi_ = register_module("phi", std::make_shared<FeatureMap>(config.phi, dh, feature_seed, dtype));
 }
 
-Variable CrossAttention::forward(const Variable& x, const Variable& memory, const Tensor& memory_valid) {
+Variable CrossAttention::forward(const Variable& x, const Variable& memory, const Tensor& memory_valid,
+                                 CrossAttentionCache* cache) {
   FWP_CHECK_SHAPE(x.dim() == 3 && memory.dim() == 3 && x.size(2) == d_model_ &&
                       memory.size(2) == d_model_ && x.size(0) == memory.size(0),
                   "CrossAttention: x (B, T, D=", d_model_, ") and memory (B, S, D) required, got x=",
                   x.shape(), " memory=", memory.shape());
   const int64_t B = memory.size(0), S = memory.size(1), H = config_.n_heads, dh = config_.d_head;
+  const bool softmax = config_.kind == AttentionKind::softmax;
+  const bool cached = cache && (softmax ? cache->keys.defined() : cache->W.defined());
   Variable q = split_heads(q_->forward(x), H);  // (B, H, T, dh)
-  std::vector<Variable> kv = split(reshape(kv_->forward(memory), {B, S, H, 2 * dh}), {dh, dh}, 3);
-  Variable k = permute(kv[0], {0, 2, 1, 3}), v = permute(kv[1], {0, 2, 1, 3});  // (B, H, S, dh)
+  Variable k, v;                                // (B, H, S, dh), unless cached
+  if (!cached) {
+    std::vector<Variable> kv = split(reshape(kv_->forward(memory), {B, S, H, 2 * dh}), {dh, dh}, 3);
+    k = permute(kv[0], {0, 2, 1, 3});
+    v = permute(kv[1], {0, 2, 1, 3});
+  }
   Variable y;
-  if (config_.kind == AttentionKind::softmax) {
+  if (softmax) {
+    if (cache && cached) {
+      k = cache->keys;
+      v = cache->values;
+    } else if (cache) {
+      cache->keys = k;
+      cache->values = v;
+    }
     y = softmax_attention(q, k, v, /*causal=*/false, 0, memory_valid);
   } else {
-    phi_->begin_forward();
+    if (!cached) phi_->begin_forward();  // FAVOR+: cached keys and later queries share one draw
     q = phi_->forward(q);
-    k = phi_->forward(k);
-    if (config_.sum_normalize) {
-      q = sum_normalize(q, config_.eps);
-      k = sum_normalize(k, config_.eps);
+    if (config_.sum_normalize) q = sum_normalize(q, config_.eps);
+    Variable W, z;
+    if (cached) {
+      W = cache->W;
+      z = cache->z;
+    } else {
+      k = phi_->forward(k);
+      if (config_.sum_normalize) k = sum_normalize(k, config_.eps);
+      global_sum_rule_write(k, v, memory_valid, W, z);
+      if (cache) {
+        cache->W = W;
+        cache->z = z;
+      }
     }
-    y = global_sum_rule(q, k, v, config_.attention_normalize, config_.eps, memory_valid);
+    y = global_sum_rule_read(q, W, z, config_.attention_normalize, config_.eps);
     if (config_.output_scale) y = y * (1.0 / std::sqrt(double(dh)));
   }
   return out_->forward(merge_heads(y));

@@ -18,6 +18,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "layers/feature_maps.h"
 #include "layers/linear.h"
@@ -44,6 +45,9 @@ struct AttentionConfig {
   // "fwm" (tanh phi, FWM rule, no normalisation), "gated_delta" and "dpfp_gated_delta" (linear or
   // dpfp phi, gated delta rule, sum normalisation: Gated DeltaNet's rule in the Delta Net layer).
   static AttentionConfig preset(const std::string& name, int64_t n_heads, int64_t d_head);
+  // Every name preset() accepts, in the order above (programs list them in --help; tests loop
+  // over them, so a preset added here is tested and usable by name everywhere).
+  static const std::vector<std::string>& preset_names();
   std::string describe() const;  // one line, e.g. "fast_weight delta phi=linear sum_norm"
 };
 
@@ -60,6 +64,9 @@ struct AttentionState {
   Variable keys, values;
   int64_t length = 0;  // tokens seen so far
   void detach();       // cut the gradient at the segment boundary ("carry over")
+  // Every tensor above, all batch-first, for code that reorders rows (beam search). A new kind
+  // of state must be listed here too.
+  std::vector<Variable*> tensors() { return {&W, &z, &keys, &values}; }
 };
 
 class SelfAttention : public Module {
@@ -84,6 +91,16 @@ class SelfAttention : public Module {
   Variable alpha_bias_;  // (H), gated_delta only
 };
 
+// What cross-attention keeps between generation steps, computed from the memory at the first
+// step: softmax keeps the memory's keys and values (B, H, S, d_head); the sum rule keeps the fast
+// weight W = sum_s phi(k_s) v_s^T (B, H, Ddot, d_head) and z = sum_s phi(k_s) (B, H, 1, Ddot).
+// All batch-first, so a beam search reorders them like any decoder state.
+struct CrossAttentionCache {
+  Variable keys, values;
+  Variable W, z;
+  std::vector<Variable*> tensors() { return {&keys, &values, &W, &z}; }  // as AttentionState's
+};
+
 // Encoder-decoder attention: queries from x (B, T, D), keys and values from memory (B, S, D).
 // Non-causal; fast weights use the sum rule over the whole memory (W = sum_s v_s phi(k_s)^T).
 class CrossAttention : public Module {
@@ -91,7 +108,10 @@ class CrossAttention : public Module {
   CrossAttention(int64_t d_model, const AttentionConfig& config, Rng& rng, uint64_t feature_seed,
                  DType dtype = DType::f32);
   // memory_valid (B, S), optional: 1 for real memory tokens, 0 for padding.
-  Variable forward(const Variable& x, const Variable& memory, const Tensor& memory_valid = Tensor());
+  // With a cache (generation): the memory's part is computed once, at the first call, and
+  // reused (with FAVOR+'s draw of that call); the memory must stay the same, row for row.
+  Variable forward(const Variable& x, const Variable& memory, const Tensor& memory_valid = Tensor(),
+                   CrossAttentionCache* cache = nullptr);
 
  private:
   AttentionConfig config_;
@@ -108,6 +128,12 @@ Variable softmax_attention(const Variable& q, const Variable& k, const Variable&
 // (divided by z . q_t + eps, z = sum_s k_s, when attention_normalize).
 Variable global_sum_rule(const Variable& q, const Variable& k, const Variable& v,
                          bool attention_normalize, double eps, const Tensor& key_valid);
+// The same in two halves: the write W = sum_s k_s v_s^T (B, H, Ddot, d), z = sum_s k_s
+// (B, H, 1, Ddot) over the real keys, then the read y_t = W^T q_t (/ (z . q_t + eps)).
+void global_sum_rule_write(const Variable& k, const Variable& v, const Tensor& key_valid,
+                           Variable& W, Variable& z);
+Variable global_sum_rule_read(const Variable& q, const Variable& W, const Variable& z,
+                              bool attention_normalize, double eps);
 
 // Sinusoidal position encodings (Vaswani et al. 2017) for positions offset .. offset+T-1: (T, D).
 Tensor sinusoidal_positions(int64_t T, int64_t D, int64_t offset, DType dtype);

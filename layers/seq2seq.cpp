@@ -38,9 +38,11 @@ DecoderBlock::DecoderBlock(const Seq2SeqConfig& c, Rng& rng, uint64_t seed, DTyp
 }
 
 Variable DecoderBlock::forward(const Variable& h, const Variable& memory, const Tensor& memory_valid,
-                               AttentionState* state, double p, Rng& rng) {
+                               AttentionState* state, CrossAttentionCache* cross_cache, double p,
+                               Rng& rng) {
   Variable a = ln1_->forward(h + dropout(self_->forward(h, state), p, rng, training()));
-  Variable b = ln2_->forward(a + dropout(cross_->forward(a, memory, memory_valid), p, rng, training()));
+  Variable b = ln2_->forward(
+      a + dropout(cross_->forward(a, memory, memory_valid, cross_cache), p, rng, training()));
   return ln3_->forward(b + dropout(ff_->forward(b, p, rng), p, rng, training()));
 }
 
@@ -50,6 +52,7 @@ Seq2Seq::Seq2Seq(const Seq2SeqConfig& c, uint64_t seed, DType dtype)
                 c.n_decoder_layers > 0,
             "Seq2Seq: sizes must be positive, got src V=", c.src_vocab, " tgt V=", c.tgt_vocab,
             " D=", c.d_model, " layers=", c.n_encoder_layers, "+", c.n_decoder_layers);
+  FWP_CHECK(c.dropout >= 0.0 && c.dropout < 1.0, "Seq2Seq: dropout must be in [0, 1), got ", c.dropout);
   Rng rng(seed);
   register_rng("dropout_rng", &dropout_rng_);
   src_embedding_ = register_parameter("src_embedding", Tensor::zeros({c.src_vocab, c.d_model}, dtype));
@@ -82,11 +85,14 @@ Variable Seq2Seq::encode(const Indices& src, const Tensor& src_valid) {
 
 Variable Seq2Seq::decode(const Indices& tgt, const Variable& memory, const Tensor& src_valid,
                          DecoderState* state) {
-  if (state && state->layers.empty()) state->layers.resize(decoder_->size());
+  if (state && state->layers.empty()) {
+    state->layers.resize(decoder_->size());
+    state->cross.resize(decoder_->size());
+  }
   Variable h = embed(tgt_embedding_, tgt, state ? state->length : 0);
   for (size_t l = 0; l < decoder_->size(); ++l)
     h = (*decoder_)[l].forward(h, memory, src_valid, state ? &state->layers[l] : nullptr,
-                               config_.dropout, dropout_rng_);
+                               state ? &state->cross[l] : nullptr, config_.dropout, dropout_rng_);
   if (state) state->length += tgt.shape[1];
   return matmul(h, tgt_embedding_, false, true);
 }

@@ -39,7 +39,7 @@ class DecoderBlock : public Module {
  public:
   DecoderBlock(const Seq2SeqConfig& c, Rng& rng, uint64_t feature_seed, DType dtype);
   Variable forward(const Variable& h, const Variable& memory, const Tensor& memory_valid,
-                   AttentionState* state, double p, Rng& rng);
+                   AttentionState* state, CrossAttentionCache* cross_cache, double p, Rng& rng);
 
  private:
   std::shared_ptr<SelfAttention> self_;
@@ -48,9 +48,12 @@ class DecoderBlock : public Module {
   std::shared_ptr<FeedForward> ff_;
 };
 
-// What the decoder carries while generating one token at a time.
+// What the decoder carries while generating one token at a time: per layer the self-attention
+// state and the cross-attention's memory part (computed at the first step). Every tensor in it
+// is batch-first (rows can be reordered for beam search).
 struct DecoderState {
   std::vector<AttentionState> layers;
+  std::vector<CrossAttentionCache> cross;
   int64_t length = 0;
 };
 
@@ -59,7 +62,9 @@ class Seq2Seq : public Module {
   Seq2Seq(const Seq2SeqConfig& config, uint64_t seed, DType dtype = DType::f32);
   // src (B, S) token ids, src_valid (B, S) 1 for real tokens -> memory (B, S, D)
   Variable encode(const Indices& src, const Tensor& src_valid);
-  // tgt (B, T) -> logits (B, T, V_tgt). With a state: continues decoding from it.
+  // tgt (B, T) -> logits (B, T, V_tgt). With a state: continues decoding from it; the
+  // cross-attention's memory part is computed at the first call and kept in the state, so later
+  // calls must pass the same memory rows (or rows reordered exactly like the state's).
   Variable decode(const Indices& tgt, const Variable& memory, const Tensor& src_valid,
                   DecoderState* state = nullptr);
   const Seq2SeqConfig& config() const { return config_; }
