@@ -8,6 +8,7 @@
 #include "autograd/fast_weight.h"
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"
+#include "tests/parameter_gradcheck.h"
 #include "core/functional.h"
 #include "layers/attention.h"
 #include "layers/config_json.h"
@@ -180,6 +181,22 @@ TEST_CASE("recurrent generation gives the parallel forward's logits", "[layers][
     Rng rng(1);
     auto gen = lm.generate({3, 1}, 4, rng, 0.0);
     CHECK(gen.size() == 6);
+  }
+}
+
+// The whole language model (embedding, positions, every block's attention, LayerNorms and
+// feed-forward, the tied output layer): every parameter's gradient against central differences.
+TEST_CASE("the language model passes an f64 finite-difference check of its parameters",
+          "[layers][transformer][gradcheck]") {
+  for (const AttentionConfig& c : all_variants(2, 3)) {
+    INFO(c.describe());
+    LMConfig lc{.vocab_size = 7, .d_model = 6, .n_layers = 2, .d_ff = 8, .dropout = 0.0, .attention = c};
+    TransformerLM lm(lc, 11, DType::f64);
+    Indices tokens({2, 4}, {3, 1, 4, 1, 5, 2, 6, 0});
+    const fwp_test::ParameterCheck r =
+        fwp_test::check_parameter_gradients(lm, [&] { return lm.forward(tokens); }, 12, 4);
+    INFO("worst " << r.worst << " at " << r.where);
+    CHECK(r.worst <= 1.0);
   }
 }
 

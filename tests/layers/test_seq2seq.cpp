@@ -10,6 +10,7 @@
 #include "autograd/tape.h"
 #include "core/functional.h"
 #include "layers/seq2seq.h"
+#include "tests/parameter_gradcheck.h"
 
 using namespace fwp;
 using fwp_test::AllClose;
@@ -127,7 +128,7 @@ TEST_CASE("seq2seq step-by-step decoding gives the parallel decoder's logits", "
 }
 
 // Parameter elements (a few of every parameter) against central differences of L = <logits, G>,
-// G random.
+// G random (tests/parameter_gradcheck.h).
 TEST_CASE("seq2seq passes an f64 finite-difference check of its parameters", "[layers][seq2seq][gradcheck]") {
   for (const Combo& combo : combos()) {
     INFO(name_of(combo));
@@ -137,38 +138,9 @@ TEST_CASE("seq2seq passes an f64 finite-difference check of its parameters", "[l
     Tensor valid = Tensor::from_vector({1, 1, 0, 1, 1, 1}, {2, 3}, DType::f64);
     Indices tgt({2, 3}, {2, 5, 1, 2, 6, 3});
     auto forward = [&] { return m.decode(tgt, m.encode(src, valid), valid); };
-    Variable out = forward();
-    Rng rng(9);
-    Tensor G = Tensor::randn(out.shape(), rng, DType::f64);
-    m.zero_grad();
-    backward({out}, {G});
-    NoGradGuard no_grad;
-    auto L = [&] { return sum(mul(forward().value(), G)).item(); };
-    const double eps = 1e-6;
-    double worst = 0.0;
-    std::string where;
-    for (auto& [name, p] : m.named_parameters()) {
-      Tensor analytic = p.has_grad() ? p.grad() : Tensor::zeros(p.shape(), DType::f64);
-      double* x = p.mutable_value().data<double>();
-      // up to 6 elements per parameter (all of a small one), spread over the tensor
-      const int64_t n = p.numel(), stride = std::max<int64_t>(1, n / 6);
-      for (int64_t e = rng.randint(stride); e < n; e += stride) {
-        const double saved = x[e];
-        x[e] = saved + eps;
-        const double lp = L();
-        x[e] = saved - eps;
-        const double lm = L();
-        x[e] = saved;
-        const double numeric = (lp - lm) / (2 * eps), a = analytic.data<double>()[e];
-        const double ratio = std::abs(a - numeric) / (1e-5 + 1e-3 * std::abs(numeric));
-        if (!(ratio <= worst)) {
-          worst = std::isnan(ratio) ? INFINITY : ratio;
-          where = cat(name, "[", e, "]: analytic ", a, " numeric ", numeric);
-        }
-      }
-    }
-    INFO("worst " << worst << " at " << where);
-    CHECK(worst <= 1.0);
+    const fwp_test::ParameterCheck r = fwp_test::check_parameter_gradients(m, forward, 9);
+    INFO("worst " << r.worst << " at " << r.where);
+    CHECK(r.worst <= 1.0);
   }
 }
 
