@@ -17,14 +17,16 @@ COMMON=(--data data/bible-lm --min-count 3 --layers 4 --d-model 128 --heads 8 --
         --d-ff 512 --dropout 0.1 --context 256 --batch 16 --steps 2000 --lr 1e-3 --warmup 200
         --clip 0.25 --log-every 50 --eval-every 500 --checkpoint-every 100
         --eval-stride 32 --eval-slice 4000 --window-batch 16 --threads "$THREADS" --seed 1)
-# name | attention flags (Ddot = 16 for Linear, 64 for FAVOR+ m = 32 and DPFP nu = 2)
+# name | attention flags (Ddot = 16 for Linear, 64 for FAVOR+ m = 32 and DPFP nu = 2); delta is
+# Linear with the delta rule, gated_delta Linear with the gated delta rule (docs/gated_delta_rule.md)
 RUNS=(
   "delta|--attention delta"
   "softmax|--attention softmax"
+  "gated_delta|--attention gated_delta"
   "linear|--attention linear"
+  "dpfp2_delta|--attention dpfp_delta --nu 2"
   "dpfp2|--attention dpfp --nu 2"
   "favor32|--attention performer --m 32"
-  "dpfp2_delta|--attention dpfp_delta --nu 2"
 )
 for spec in "${RUNS[@]}"; do
   name=${spec%%|*}

@@ -15,10 +15,6 @@ import csv
 import os
 from collections import defaultdict
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 # The authors' released last eval losses as quoted in PAPER.md §3: {(setting, config): {S: loss}}.
 # "<= 0.001 up to S" is drawn as 0.001 at that S.
@@ -37,6 +33,17 @@ AUTHORS = {
 }
 
 
+# Column and legend order: the figures' configurations as the paper groups them.
+ORDER = ["linear_sum", "dpfp1_sum", "dpfp2_sum", "dpfp3_sum", "favor64_sum", "favor128_sum",
+         "favor512_sum", "softmax", "linear_delta", "dpfp1_delta", "dpfp2_delta", "linear_gdelta",
+         "dpfp1_gdelta", "tanh_fwm", "dpfp1_fwm"]
+
+
+def ordered(keys):
+    """Sorts (setting, config) keys in ORDER; configs not listed come last, by name."""
+    return sorted(keys, key=lambda k: (k[0], ORDER.index(k[1]) if k[1] in ORDER else len(ORDER), k[1]))
+
+
 def read_summaries(paths):
     runs = defaultdict(dict)  # (setting, config) -> {S: final loss}
     for path in paths:
@@ -47,10 +54,15 @@ def read_summaries(paths):
 
 
 def plot_setting(runs, setting, out_dir, authors):
-    keys = sorted(k for k in runs if k[0] == setting)
+    keys = ordered(k for k in runs if k[0] == setting)
     if not keys:
         return None
     s_max = max(S for k in keys for S in runs[k])
+    import matplotlib  # only the plots need it; --table works without
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(7, 4.5))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, key in enumerate(keys):
@@ -81,25 +93,33 @@ def plot_setting(runs, setting, out_dir, authors):
 
 
 def print_tables(runs):
-    """One markdown table per setting: final eval loss per config (rows) and S (columns), the S
-    where the loss first exceeds 0.01, and the authors' values quoted in PAPER.md below each row."""
+    """One markdown table per setting: a row per S, a column per config, each cell our final eval
+    loss with the authors' value quoted in PAPER.md in brackets where there is one; the last row
+    gives the first S where our loss exceeds 0.01 ("-": never, among the S run so far)."""
     for setting in (1, 2):
-        keys = sorted(k for k in runs if k[0] == setting)
+        keys = ordered(k for k in runs if k[0] == setting)
         if not keys:
             continue
         Ss = sorted({S for k in keys for S in runs[k]})
-        print(f"\nSetting {setting}: final eval loss (first S with loss > 0.01 in the last column)\n")
-        print("| config | " + " | ".join(f"S={S}" for S in Ss) + " | > 0.01 from |")
-        print("|---" * (len(Ss) + 2) + "|")
+        print(f"\nSetting {setting}: final eval loss, [authors' value] where PAPER.md quotes one, "
+              "empty: not run yet\n")
+        print("| S | " + " | ".join(k[1] for k in keys) + " |")
+        print("|---:" * (len(keys) + 1) + "|")
+        for S in Ss:
+            cells = []
+            for key in keys:
+                cell = f"{runs[key][S]:.3g}" if S in runs[key] else ""
+                ref = AUTHORS.get(key, {}).get(S)
+                if ref is not None:
+                    cell += f" [{ref:.3g}]"
+                cells.append(cell)
+            print(f"| {S} | " + " | ".join(cells) + " |")
+        firsts = []
         for key in keys:
             row = runs[key]
-            cells = [f"{row[S]:.3g}" if S in row else "" for S in Ss]
             first = next((S for S in sorted(row) if row[S] > 0.01), None)
-            print(f"| {key[1]} | " + " | ".join(cells) + f" | {first if first is not None else '-'} |")
-            if key in AUTHORS:
-                ref = AUTHORS[key]
-                print(f"| (authors) | " + " | ".join(f"{ref[S]:.3g}" if S in ref else "" for S in Ss)
-                      + " | |")
+            firsts.append(f"**{first}**" if first is not None else "-")
+        print("| > 0.01 from | " + " | ".join(firsts) + " |")
 
 
 def main():
