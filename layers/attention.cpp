@@ -8,6 +8,7 @@
 #include "autograd/functions.h"
 #include "autograd/fwm_rule.h"
 #include "autograd/gated_delta_rule.h"
+#include "autograd/softmax_attention.h"
 #include "core/functional.h"
 
 namespace fwp {
@@ -131,6 +132,12 @@ Tensor key_multiplier(const Tensor& key_valid, int64_t B, int64_t S, DType dtype
 
 Variable softmax_attention(const Variable& q, const Variable& k, const Variable& v, bool causal,
                            int64_t offset, const Tensor& key_valid) {
+  if (q.value().device() == Device::cpu) return fused_softmax_attention(q, k, v, causal, offset, key_valid);
+  return softmax_attention_composed(q, k, v, causal, offset, key_valid);
+}
+
+Variable softmax_attention_composed(const Variable& q, const Variable& k, const Variable& v,
+                                    bool causal, int64_t offset, const Tensor& key_valid) {
   const int64_t B = q.size(0), T = q.size(2), S = k.size(2), d = q.size(3);
   Variable scores = matmul(q, k, false, true) * (1.0 / std::sqrt(double(d)));  // (B, H, T, S)
   if (causal) {  // query i (absolute position offset + i) sees keys j <= offset + i

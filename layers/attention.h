@@ -122,8 +122,12 @@ class CrossAttention : public Module {
 
 // The heads of both attention classes, (B, H, T, d_head) in and out.
 // Softmax attention; `offset` = number of earlier keys in k/v before the first query (generation).
+// On the CPU the fused op (autograd/softmax_attention.h, O(T) saved per head); the composed
+// version (matmul, masked_fill, softmax, matmul) is kept as the reference it is tested against.
 Variable softmax_attention(const Variable& q, const Variable& k, const Variable& v, bool causal,
                            int64_t offset, const Tensor& key_valid);
+Variable softmax_attention_composed(const Variable& q, const Variable& k, const Variable& v,
+                                    bool causal, int64_t offset, const Tensor& key_valid);
 // Non-causal fast weights with the sum rule: W = sum_s v_s k_s^T over all keys, y_t = W q_t
 // (divided by z . q_t + eps, z = sum_s k_s, when attention_normalize).
 Variable global_sum_rule(const Variable& q, const Variable& k, const Variable& v,
