@@ -12,20 +12,9 @@ import json
 import sys
 from pathlib import Path
 
+from mt_results_table import describe  # "softmax", "DPFP-2 delta", ...
+
 ORDER = ["softmax", "linear", "favor32", "dpfp2", "delta", "dpfp2_delta", "gated_delta"]
-
-
-def describe(att):
-    if att["kind"] == "softmax":
-        return "softmax"
-    phi = att["phi"]["kind"]
-    if phi == "favor":
-        phi = f"FAVOR+ m={att['phi']['m']}"
-    elif phi == "dpfp":
-        phi = f"DPFP-{att['phi']['nu']}"
-    else:
-        phi = phi.capitalize()
-    return f"{phi}, {att['rule'].replace('_', ' ')} rule"
 
 
 def ppl(res, split, protocol):
@@ -42,8 +31,7 @@ def main():
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         res = json.loads((out / r / "results.json").read_text())
-        att = res["config"]["model"]["attention"]
-        print(f"| {r} | {describe(att)} | {res['parameters'] / 1e6:.2f} M "
+        print(f"| {r} | {describe(res['config'], 'attention')} | {res['parameters'] / 1e6:.2f} M "
               f"| {res['train_seconds'] / 60:.0f} min | {res['train_loss']:.3f} "
               f"| {ppl(res, 'valid', 'segments')} | {ppl(res, 'test', 'segments')} "
               f"| {ppl(res, 'valid', 'sliding_s32')} / {ppl(res, 'test', 'sliding_s32')} "
