@@ -183,7 +183,8 @@ void backward_sequence(Real* dq, Real* dk, Real* dv, const Real* g, const Real* 
       for (int64_t c = 0; c < Dv; ++c) D += gi[c] * yi[c];
       const Real* prow = P + r * l.Sp;
       Real* drow = dP + r * l.Sp;
-      for (int64_t j = 0; j < width; ++j) drow[j] = prow[j] == Real(0) ? Real(0) : prow[j] * (drow[j] - D);
+      // masked and padded keys have p = 0 and a finite dP (V^T's padding is zero), so ds = 0
+      for (int64_t j = 0; j < width; ++j) drow[j] = prow[j] * (drow[j] - D);
     }
     // dQ = scale dS K;  dK += scale dS^T Q
     small_gemm<Real>(dQp, l.Dkp, dP, l.Sp, 1, Kp, l.Dkp, rows, l.Dkp, n, scale, false);
