@@ -3,7 +3,9 @@
 // list stays short (tens of entries), so a linear search costs nothing next to a 1 MB block.
 #include "core/allocator.h"
 
+#include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <vector>
 
@@ -32,6 +34,20 @@ BlockCache& cache() {
   return *c;
 }
 
+std::atomic<bool>& fill_flag() {
+  static std::atomic<bool> on{[] {
+    const char* env = std::getenv("FWP_FILL_UNINITIALIZED");
+    return env != nullptr && std::strcmp(env, "1") == 0;
+  }()};
+  return on;
+}
+
+// 0xFF bytes: all-ones exponent and mantissa, a quiet NaN as f32 and as f64.
+void* filled(void* p, size_t bytes) {
+  if (fill_flag().load(std::memory_order_relaxed)) std::memset(p, 0xFF, bytes);
+  return p;
+}
+
 size_t rounded(size_t nbytes) {
   const size_t unit = nbytes >= kCacheMinBytes ? 4096 : 64;
   return nbytes == 0 ? 64 : (nbytes + unit - 1) / unit * unit;
@@ -50,13 +66,13 @@ void* cpu_alloc(size_t nbytes) {
       c.cached_bytes -= bytes;
       c.blocks.erase(c.blocks.begin() + static_cast<std::ptrdiff_t>(i));
       ++c.stats.cache_hits;
-      return p;
+      return filled(p, bytes);
     }
     ++c.stats.cache_misses;
   }
   void* p = std::aligned_alloc(64, bytes);
   FWP_CHECK(p != nullptr, "Storage: out of memory allocating ", nbytes, " bytes");
-  return p;
+  return filled(p, bytes);
 }
 
 namespace {
@@ -102,6 +118,9 @@ void cpu_allocator_set_cache_limit(size_t max_cached_bytes) {
   }
   for (void* p : evicted) std::free(p);
 }
+
+void cpu_allocator_set_fill_uninitialized(bool on) { fill_flag().store(on); }
+bool cpu_allocator_fill_uninitialized() { return fill_flag().load(); }
 
 CpuAllocatorStats cpu_allocator_stats() {
   BlockCache& c = cache();

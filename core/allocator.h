@@ -26,4 +26,13 @@ void cpu_allocator_release_cache();  // returns every cached block to the OS
 // Most free bytes the cache keeps (default 1 GiB; 0 disables it). Evicts down to it at once.
 void cpu_allocator_set_cache_limit(size_t max_cached_bytes);
 
+// A debugging aid, like PyTorch's fill_uninitialized_memory: while on, every block cpu_alloc
+// returns (fresh or recycled) is filled with 0xFF bytes, a NaN in f32 and in f64, so a kernel
+// that reads memory it never wrote produces NaN every time instead of whatever the block last
+// held (zeros from the OS, or a recycled block's old values, which hide the bug until they are
+// inf or NaN). Off by default; the environment variable FWP_FILL_UNINITIALIZED=1 turns it on at
+// start-up, and the test suite runs with it (tests/CMakeLists.txt).
+void cpu_allocator_set_fill_uninitialized(bool on);
+bool cpu_allocator_fill_uninitialized();
+
 }  // namespace fwp

@@ -9,6 +9,7 @@
 #endif
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <string>
 
@@ -76,5 +77,10 @@ inline AllCloseMatcher AllClose(const fwp::Tensor& expected, double atol = 1e-6,
                                 double rtol = 1e-5) {
   return AllCloseMatcher(expected, atol, rtol);
 }
+
+// Fills t with NaN, e.g. a kernel workspace between two calls: a kernel that reads workspace it
+// did not write in the same call then gives NaN instead of what the previous call left there
+// (fresh memory is NaN already in the test runner, tests/main.cpp).
+inline void poison(fwp::Tensor& t) { t.fill_(std::numeric_limits<double>::quiet_NaN()); }
 
 }  // namespace fwp_test

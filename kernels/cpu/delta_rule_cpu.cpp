@@ -464,7 +464,8 @@ void backward_sequence_wide(Real* __restrict dq, Real* __restrict dk, Real* __re
         }
       });
       const int64_t j0 = c0 * L, width = std::min(nc * L, Dk - j0);  // columns [j0, j0 + width)
-      for (int64_t c = 0; c < nc; ++c) ck[c] += ug * qt[c0 + c];
+      if constexpr (HasG)  // without gy, qt holds no q_t (it is not loaded): skip, never 0 * junk
+        for (int64_t c = 0; c < nc; ++c) ck[c] += ug * qt[c0 + c];
       if (add) {
         V prev[NC];
         load_row(prev, dk + t * Dk + j0, width);

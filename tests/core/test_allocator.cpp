@@ -3,6 +3,7 @@
 #include "tests/catch.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/allocator.h"
 
@@ -55,4 +56,22 @@ TEST_CASE("recycled tensor storage holds new values", "[core][allocator]") {
   Tensor z = Tensor::zeros({600, 1000});
   auto v = z.to_vector();
   CHECK(std::count(v.begin(), v.end(), 0.0) == static_cast<int64_t>(v.size()));
+}
+
+TEST_CASE("fill_uninitialized makes fresh and recycled blocks NaN", "[core][allocator]") {
+  const bool was = cpu_allocator_fill_uninitialized();
+  cpu_allocator_set_fill_uninitialized(true);
+  Rng rng(2);
+  for (size_t bytes : {size_t(100), 3 * kCacheMinBytes}) {  // malloc'd and cached sizes
+    Tensor a = Tensor::randn({int64_t(bytes / 4)}, rng);
+    a = Tensor();  // the large block goes back to the cache with finite values in it
+    for (DType dt : {DType::f32, DType::f64}) {
+      auto v = Tensor::empty({int64_t(bytes / 8)}, dt).to_vector();
+      INFO(bytes << " bytes, " << dtype_name(dt));
+      CHECK(std::all_of(v.begin(), v.end(), [](double x) { return std::isnan(x); }));
+    }
+  }
+  cpu_allocator_set_fill_uninitialized(false);  // and off again: no fill (a fresh block may hold anything)
+  CHECK_FALSE(cpu_allocator_fill_uninitialized());
+  cpu_allocator_set_fill_uninitialized(was);
 }

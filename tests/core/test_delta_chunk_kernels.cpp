@@ -120,6 +120,7 @@ Result run(Algo algo, const Case& c, Data& d) {
                                         kernels::delta_chunk_workspace_size<Real>(BH, T, Dk, Dv, C))},
                               dt);
     kernels::delta_rule_forward_cpu<Real>(y, WT, u, q, k, v, b, W0, BH, T, Dk, Dv, p<Real>(ws));
+    fwp_test::poison(ws);  // the forward's leftovers must not matter
     kernels::delta_chunk_backward_cpu<Real>(dq, dk, dv, db, dW0, gy, gWT, q, k, v, b, u,
                                             kernels::Saved::v_minus_vbar, WT, BH, T, Dk, Dv, C,
                                             p<Real>(ws));
@@ -129,6 +130,7 @@ Result run(Algo algo, const Case& c, Data& d) {
     Tensor ws = Tensor::empty({kernels::delta_chunk_workspace_size<Real>(BH, T, Dk, Dv, C, g)}, dt);
     kernels::delta_chunk_forward_cpu<Real>(y, WT, u, q, k, v, b, W0, BH, T, Dk, Dv, C,
                                            p<Real>(ws), g);
+    fwp_test::poison(ws);  // the forward's leftovers must not matter
     kernels::delta_chunk_backward_cpu<Real>(dq, dk, dv, db, dW0, gy, gWT, q, k, v, b, u,
                                             kernels::Saved::u, WT, BH, T, Dk, Dv, C, p<Real>(ws),
                                             g);

@@ -64,6 +64,7 @@ void check_delta(const Case& c, bool with_W0, bool with_gWT, double atol, double
     g[i][3] = Tensor::empty({BH * T}, dt);
     g[i][4] = Tensor::empty({BH, Dv, Dk}, dt);
   }
+  fwp_test::poison(ws);  // the forward's leftovers must not matter
   kernels::delta_rule_backward_cpu<Real>(p<Real>(g[0][0]), p<Real>(g[0][1]), p<Real>(g[0][2]),
                                          p<Real>(g[0][3]), p<Real>(g[0][4]), p<Real>(gy),
                                          p<Real>(gWT), p<Real>(q), p<Real>(k), p<Real>(beta),
@@ -77,8 +78,13 @@ void check_delta(const Case& c, bool with_W0, bool with_gWT, double atol, double
     INFO("gradient " << j << " of (dq, dk, dv, dbeta, dW0)");
     CHECK_THAT(g[0][j], AllClose(g[1][j], atol, rtol));
   }
-  // Without a gradient on y (only W_T is used, as the retrieval model does): dq is zero.
+  // Without a gradient on y (only W_T is used, as the retrieval model does): dq is zero. Fresh
+  // outputs and workspace: the test runner fills new memory with NaN (tests/main.cpp), so a
+  // kernel that reads workspace it did not write (q_t is never loaded here) shows up as NaN.
   if (!with_gWT) return;
+  ws = Tensor::empty(ws.shape(), dt);
+  for (auto& gi : g)
+    for (auto& t : gi) t = Tensor::empty(t.shape(), dt);
   kernels::delta_rule_backward_cpu<Real>(p<Real>(g[0][0]), p<Real>(g[0][1]), p<Real>(g[0][2]),
                                          p<Real>(g[0][3]), p<Real>(g[0][4]), nullptr,
                                          p<Real>(gWT), p<Real>(q), p<Real>(k), p<Real>(beta),
@@ -138,6 +144,7 @@ void check_sum(const Case& c, bool normalize, bool with_init, bool with_gstate, 
     g[i][3] = Tensor::empty({BH, Dv, Dk}, dt);
     g[i][4] = Tensor::empty({BH, Dk}, dt);
   }
+  fwp_test::poison(ws);  // the forward's leftovers must not matter
   kernels::sum_rule_backward_cpu<Real>(p<Real>(g[0][0]), p<Real>(g[0][1]), p<Real>(g[0][2]),
                                        p<Real>(g[0][3]), p<Real>(g[0][4]), p<Real>(gy),
                                        p<Real>(gWT), p<Real>(gzT), p<Real>(q), p<Real>(k),

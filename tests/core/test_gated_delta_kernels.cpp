@@ -65,6 +65,7 @@ std::vector<Tensor> run_fast(const Case& c, Inputs& in, int64_t C) {
                                               p<Real>(in.q), p<Real>(in.k), p<Real>(in.v),
                                               p<Real>(in.beta), p<Real>(in.alpha),
                                               p<Real>(in.W0), BH, T, Dk, Dv, C, p<Real>(ws));
+  fwp_test::poison(ws);  // the forward's leftovers must not matter
   kernels::gated_delta_rule_backward_cpu<Real>(
       p<Real>(o[2]), p<Real>(o[3]), p<Real>(o[4]), p<Real>(o[5]), p<Real>(o[6]), p<Real>(o[7]),
       p<Real>(in.gy), p<Real>(in.gWT), p<Real>(in.q), p<Real>(in.k), p<Real>(in.v),

@@ -71,6 +71,7 @@ void check_kernels(const Case& c, double tol) {
       Tensor ws = Tensor::empty({kernels::softmax_attention_workspace_size<Real>(BH, c.T, c.S, c.Dk, c.Dv)}, dt);
       kernels::softmax_attention_forward_cpu<Real>(y.data<Real>(), lse.data<Real>(), q, k, v, mask,
                                                    scale, BH, c.T, c.S, c.Dk, c.Dv, ws.data<Real>());
+      fwp_test::poison(ws);  // the forward's leftovers must not matter
       kernels::softmax_attention_backward_cpu<Real>(dq.data<Real>(), dk.data<Real>(), dv.data<Real>(),
                                                     g.data<Real>(), q, k, v, y.data<Real>(),
                                                     lse.data<Real>(), mask, scale, BH, c.T, c.S,
