@@ -12,6 +12,7 @@ Uses matplotlib (Debian: python3-matplotlib).
 """
 import argparse
 import csv
+import math
 import os
 from collections import defaultdict
 
@@ -92,6 +93,10 @@ def plot_setting(runs, setting, out_dir, authors):
     return path
 
 
+def fmt_loss(x):
+    return "diverged" if math.isnan(x) else f"{x:.3g}"
+
+
 def print_tables(runs):
     """One markdown table per setting: a row per S, a column per config, each cell our final eval
     loss with the authors' value quoted in PAPER.md in brackets where there is one; the last row
@@ -108,7 +113,7 @@ def print_tables(runs):
         for S in Ss:
             cells = []
             for key in keys:
-                cell = f"{runs[key][S]:.3g}" if S in runs[key] else ""
+                cell = fmt_loss(runs[key][S]) if S in runs[key] else ""
                 ref = AUTHORS.get(key, {}).get(S)
                 if ref is not None:
                     cell += f" [{ref:.3g}]"
@@ -117,7 +122,7 @@ def print_tables(runs):
         firsts = []
         for key in keys:
             row = runs[key]
-            first = next((S for S in sorted(row) if row[S] > 0.01), None)
+            first = next((S for S in sorted(row) if not row[S] <= 0.01), None)  # NaN: diverged
             firsts.append(f"**{first}**" if first is not None else "-")
         print("| > 0.01 from | " + " | ".join(firsts) + " |")
 

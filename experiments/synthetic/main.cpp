@@ -3,6 +3,7 @@
 //   fwp-synthetic --sweep fig1 --out runs/fig1       (a whole figure; re-running resumes it)
 // Every finished run is appended to OUT/summary.csv; runs already there are skipped.
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -108,7 +109,11 @@ void print_table(const experiments::CsvTable& summary, const std::vector<Job>& j
     std::cout << std::setw(16) << j.config;
     for (int64_t S : Ss) {
       auto& row = cells[{j.setting, j.config}];
-      std::string v = row.count(S) ? experiments::format_double(std::stod(row[S]), 3) : "-";
+      std::string v = "-";
+      if (row.count(S)) {
+        const double loss = std::stod(row[S]);
+        v = std::isnan(loss) ? "diverged" : experiments::format_double(loss, 3);
+      }
       std::cout << std::setw(10) << v;
     }
     std::cout << "\n";

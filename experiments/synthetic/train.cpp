@@ -44,14 +44,19 @@ TrainResult train_retrieval(const TrainConfig& c, std::ostream& log) {
     experiments::Stopwatch step_timer;
     RetrievalBatch batch = task.train_batch(c.batch_size, data_rng);
     Variable loss = model.loss(model.forward(batch), batch.target);
+    last_train_loss = loss.item();
+    result.steps = step;
+    if (!std::isfinite(last_train_loss)) {  // an outcome, not an error: the paper's FAVOR+ delta
+      result.final_eval_loss = NAN;         // runs went NaN too; a sweep records it and goes on
+      result.stop_reason = "diverged at step " + std::to_string(step);
+      log << "  " << name << " S=" << c.model.S << ": training loss became " << last_train_loss
+          << " at step " << step << "; the run diverged, stopped" << std::endl;
+      break;
+    }
     optimizer.zero_grad();
     backward(loss);
     optimizer.step();
     train_seconds += step_timer.seconds();
-    last_train_loss = loss.item();
-    FWP_CHECK(std::isfinite(last_train_loss), name, " S=", c.model.S, ": training loss became ",
-              last_train_loss, " at step ", step);
-    result.steps = step;
     if (step % c.eval_every != 0 && step != c.max_steps) continue;  // evaluate at the end too
 
     double eval_loss = evaluate_retrieval(model, task, eval_length, c.batch_size,
@@ -84,7 +89,7 @@ TrainResult train_retrieval(const TrainConfig& c, std::ostream& log) {
   }
   if (result.stop_reason.empty()) result.stop_reason = "max steps";
   result.seconds = wall.seconds();
-  result.train_steps_per_second = result.steps / train_seconds;
+  result.train_steps_per_second = train_seconds > 0 ? result.steps / train_seconds : 0.0;
   return result;
 }
 

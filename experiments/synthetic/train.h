@@ -26,12 +26,12 @@ struct TrainConfig {
 };
 
 struct TrainResult {
-  double final_eval_loss = 0.0;  // the last evaluation, what the paper's figures plot
+  double final_eval_loss = 0.0;  // the last evaluation, what the paper's figures plot; NaN if diverged
   double best_eval_loss = 0.0;
   int64_t steps = 0;
   double seconds = 0.0;          // wall time of the whole run, evaluations included
   double train_steps_per_second = 0.0;
-  std::string stop_reason;       // "solved", "no improvement", "max steps"
+  std::string stop_reason;       // "solved", "no improvement", "max steps", "diverged at step N"
 };
 
 TrainResult train_retrieval(const TrainConfig& config, std::ostream& log);

@@ -130,3 +130,21 @@ TEST_CASE("a tiny retrieval run learns", "[experiments][synthetic]") {
   CHECK(r.final_eval_loss < 0.2);  // chance (all-zero output) is 0.5
   CHECK_THAT(log.str(), HasSubstr("steps/s"));
 }
+
+TEST_CASE("a diverging run stops and is reported, not thrown", "[experiments][synthetic]") {
+  TrainConfig c;
+  c.setting = 1;
+  c.model = config_from_name("linear_sum", 4);
+  c.model.d_key = 16;
+  c.lr = 1e10;  // Adam steps of 1e10: the loss is NaN after the first update
+  c.max_steps = 50;
+  c.eval_every = 10;
+  c.eval_sequences = 2;
+  std::ostringstream log;
+  TrainResult r = train_retrieval(c, log);
+  INFO(log.str());
+  CHECK(r.steps < 50);
+  CHECK(std::isnan(r.final_eval_loss));
+  CHECK(r.stop_reason == "diverged at step " + std::to_string(r.steps));
+  CHECK_THAT(log.str(), HasSubstr("diverged"));
+}
