@@ -114,14 +114,23 @@ TEST_CASE("config names parse and bad ones are rejected", "[experiments][synthet
   CHECK_THROWS_WITH(experiments::parse_int_list("20:x:4"), HasSubstr("x"));
 }
 
-TEST_CASE("a tiny retrieval run learns", "[experiments][synthetic]") {
+namespace {
+// Setting 1 with S = 4 keys and d_key = 16: a run of a few hundred steps takes well under a second.
+TrainConfig tiny_run(const std::string& config, int64_t max_steps, int64_t eval_every,
+                     int64_t eval_sequences) {
   TrainConfig c;
   c.setting = 1;
-  c.model = config_from_name("dpfp1_sum", 4);
+  c.model = config_from_name(config, 4);
   c.model.d_key = 16;
-  c.max_steps = 300;
-  c.eval_every = 100;
-  c.eval_sequences = 4;
+  c.max_steps = max_steps;
+  c.eval_every = eval_every;
+  c.eval_sequences = eval_sequences;
+  return c;
+}
+}  // namespace
+
+TEST_CASE("a tiny retrieval run learns", "[experiments][synthetic]") {
+  TrainConfig c = tiny_run("dpfp1_sum", 300, 100, 4);
   c.patience = 100;
   std::ostringstream log;
   TrainResult r = train_retrieval(c, log);
@@ -132,14 +141,8 @@ TEST_CASE("a tiny retrieval run learns", "[experiments][synthetic]") {
 }
 
 TEST_CASE("a diverging run stops and is reported, not thrown", "[experiments][synthetic]") {
-  TrainConfig c;
-  c.setting = 1;
-  c.model = config_from_name("linear_sum", 4);
-  c.model.d_key = 16;
+  TrainConfig c = tiny_run("linear_sum", 50, 10, 2);
   c.lr = 1e10;  // Adam steps of 1e10: the loss is NaN after the first update
-  c.max_steps = 50;
-  c.eval_every = 10;
-  c.eval_sequences = 2;
   std::ostringstream log;
   TrainResult r = train_retrieval(c, log);
   INFO(log.str());
