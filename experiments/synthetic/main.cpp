@@ -194,7 +194,8 @@ int run(const Config& c) {
                  feature_dim(tc.model.phi, tc.model.d_key)) << ", lr " << tc.lr << ", batch "
               << tc.batch_size << ")" << std::endl;
     TrainResult r = train_retrieval(tc, std::cout);
-    std::cout << "  -> final eval loss " << r.final_eval_loss << " after " << r.steps << " steps ("
+    std::cout << "  -> final eval loss " << experiments::format_double(r.final_eval_loss, 4)
+              << " after " << r.steps << " steps ("
               << r.stop_reason << ", " << experiments::format_duration(r.seconds) << ")" << std::endl;
     summary.add_row({std::to_string(j.setting), j.config, std::to_string(j.S),
                      std::to_string(c.seed), experiments::format_double(r.final_eval_loss),
