@@ -1,7 +1,13 @@
 // Implementation of the experiment utilities.
 #include "experiments/common/run_utils.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 
@@ -75,6 +81,19 @@ void CsvTable::load(const std::string& path) {
     rows_.push_back(row);
   }
 }
+
+FileLock::FileLock(const std::string& path) {
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  FWP_CHECK(fd_ >= 0, "cannot open the lock file '", path, "': ", std::strerror(errno));
+  while (::flock(fd_, LOCK_EX) != 0) {
+    if (errno == EINTR) continue;
+    const int err = errno;
+    ::close(fd_);
+    throw Error(cat("cannot lock '", path, "': ", std::strerror(err)));
+  }
+}
+
+FileLock::~FileLock() { ::close(fd_); }  // closing releases the lock
 
 int CsvTable::column(const std::string& name) const {
   for (size_t i = 0; i < header_.size(); ++i)

@@ -40,6 +40,20 @@ class Stopwatch {
   std::chrono::steady_clock::time_point start_;
 };
 
+// An exclusive advisory lock (flock) on the file `path`, created if missing, held while the object
+// lives. Processes that share a file (two sweeps writing one summary.csv) take it around each
+// read-modify-write, so neither loses the other's rows.
+class FileLock {
+ public:
+  explicit FileLock(const std::string& path);
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 // Creates a directory and its parents (like mkdir -p); throws fwp::Error on failure.
 void make_dirs(const std::string& path);
 

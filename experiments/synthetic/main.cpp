@@ -1,7 +1,9 @@
 // fwp-synthetic: the associative-retrieval experiments of PAPER.md §3 (paper Figures 2 and 3).
 //   fwp-synthetic --setting 1 --S 40,80 --configs linear_sum,dpfp1_sum
 //   fwp-synthetic --sweep fig1 --out runs/fig1       (a whole figure; re-running resumes it)
-// Every finished run is appended to OUT/summary.csv; runs already there are skipped.
+// Every finished run is appended to OUT/summary.csv; runs already there are skipped. Several
+// processes may share OUT (split the work with --configs or --S): each re-reads summary.csv before
+// every run and merges its row into it under a lock (OUT/summary.csv.lock).
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <iomanip>
@@ -154,7 +156,10 @@ int run(const Config& c) {
   const std::string summary_path = c.out + "/summary.csv";
   experiments::CsvTable summary({"setting", "config", "S", "seed", "final_eval_loss", "best_eval_loss",
                          "steps", "seconds", "train_steps_per_second", "stop_reason"});
-  summary.load(summary_path);
+  auto reload = [&] {  // rows other processes added since
+    experiments::FileLock lock(summary_path + ".lock");
+    summary.load(summary_path);
+  };
   auto done = [&](const Job& j) {
     for (const auto& r : summary.rows())
       if (r[0] == std::to_string(j.setting) && r[1] == j.config && r[2] == std::to_string(j.S) &&
@@ -165,6 +170,7 @@ int run(const Config& c) {
   experiments::Stopwatch total;
   for (size_t i = 0; i < jobs.size(); ++i) {
     const Job& j = jobs[i];
+    reload();
     if (!c.force && done(j)) {
       std::cout << "[" << i + 1 << "/" << jobs.size() << "] setting " << j.setting << " " << j.config
                 << " S=" << j.S << ": already in " << summary_path << ", skipped" << std::endl;
@@ -197,13 +203,17 @@ int run(const Config& c) {
     std::cout << "  -> final eval loss " << experiments::format_double(r.final_eval_loss, 4)
               << " after " << r.steps << " steps ("
               << r.stop_reason << ", " << experiments::format_duration(r.seconds) << ")" << std::endl;
-    summary.add_row({std::to_string(j.setting), j.config, std::to_string(j.S),
-                     std::to_string(c.seed), experiments::format_double(r.final_eval_loss),
-                     experiments::format_double(r.best_eval_loss), std::to_string(r.steps),
-                     experiments::format_double(r.seconds, 4), experiments::format_double(r.train_steps_per_second, 4),
-                     r.stop_reason});
+    experiments::FileLock lock(summary_path + ".lock");
+    summary.load(summary_path);
+    if (c.force || !done(j))  // else another process finished the same run meanwhile
+      summary.add_row({std::to_string(j.setting), j.config, std::to_string(j.S),
+                       std::to_string(c.seed), experiments::format_double(r.final_eval_loss),
+                       experiments::format_double(r.best_eval_loss), std::to_string(r.steps),
+                       experiments::format_double(r.seconds, 4),
+                       experiments::format_double(r.train_steps_per_second, 4), r.stop_reason});
     summary.save(summary_path);
   }
+  reload();
   print_table(summary, jobs);
   std::cout << "\nsummary: " << summary_path << " (total " << experiments::format_duration(total.seconds())
             << ")" << std::endl;

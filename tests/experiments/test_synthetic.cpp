@@ -2,10 +2,16 @@
 // plainly written one (values and gradients), and a tiny run learns.
 #include "tests/catch.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
 #include <set>
 #include <sstream>
 
 #include "autograd/functions.h"
+#include "core/file_io.h"
 #include "experiments/common/run_utils.h"
 #include "experiments/synthetic/train.h"
 
@@ -150,4 +156,37 @@ TEST_CASE("a diverging run stops and is reported, not thrown", "[experiments][sy
   CHECK(std::isnan(r.final_eval_loss));
   CHECK(r.stop_reason == "diverged at step " + std::to_string(r.steps));
   CHECK_THAT(log.str(), HasSubstr("diverged"));
+}
+
+TEST_CASE("two fwp-synthetic processes share one output folder without losing rows",
+          "[experiments][synthetic][cli]") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / cat("fwp_test_synthetic_", ::getpid());
+  fs::remove_all(dir);
+  const std::string run = cat(FWP_SYNTHETIC_PROGRAM, " --setting 1 --S 4,6,8 --max-steps 20",
+                              " --eval-every 10 --eval-sequences 2 --threads 1 --out ",
+                              dir.string(), " --configs ");
+  // both at once, each exit status checked
+  const std::string both = cat(run, "linear_sum > /dev/null & a=$!; ", run,
+                               "dpfp1_sum > /dev/null & b=$!; wait $a && wait $b");
+  REQUIRE(std::system(both.c_str()) == 0);
+  auto count_rows = [&] {
+    std::map<std::string, int> n;
+    std::istringstream in(read_file((dir / "summary.csv").string()));
+    for (std::string line; std::getline(in, line);) n[line.substr(0, line.find(',', line.find(',') + 1))]++;
+    return n;
+  };
+  std::map<std::string, int> n = count_rows();
+  CHECK(n["1,linear_sum"] == 3);
+  CHECK(n["1,dpfp1_sum"] == 3);
+  // a third process with both configurations finds all six runs done
+  const std::string again = cat(run, "linear_sum,dpfp1_sum > ", (dir / "again.log").string());
+  REQUIRE(std::system(again.c_str()) == 0);
+  const std::string log = read_file((dir / "again.log").string());
+  size_t skipped = 0;
+  for (size_t p = log.find("skipped"); p != std::string::npos; p = log.find("skipped", p + 1))
+    ++skipped;
+  CHECK(skipped == 6);
+  CHECK(count_rows() == n);
+  fs::remove_all(dir);
 }
