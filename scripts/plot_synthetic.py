@@ -83,11 +83,11 @@ def plot_setting(runs, setting, out_dir, authors):
     else:
         ax.set_title("Setting 1: capacity (L = S) - feature maps, sum rule")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: never over a curve
     fig.tight_layout()
     path = os.path.join(out_dir, f"synthetic_setting{setting}.png")
     tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=120)
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
     os.replace(tmp, path)  # atomic: never a half-written PNG
     plt.close(fig)
     return path
