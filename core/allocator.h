@@ -30,8 +30,9 @@ void cpu_allocator_set_cache_limit(size_t max_cached_bytes);
 // returns (fresh or recycled) is filled with 0xFF bytes, a NaN in f32 and in f64, so a kernel
 // that reads memory it never wrote produces NaN every time instead of whatever the block last
 // held (zeros from the OS, or a recycled block's old values, which hide the bug until they are
-// inf or NaN). Off by default; the environment variable FWP_FILL_UNINITIALIZED=1 turns it on at
-// start-up, and the test suite runs with it (tests/CMakeLists.txt).
+// inf or NaN). Off by default; FWP_FILL_UNINITIALIZED=1 in the environment turns it on at
+// start-up (=0 keeps it off). The test runner turns it on unless that variable is set
+// (tests/main.cpp).
 void cpu_allocator_set_fill_uninitialized(bool on);
 bool cpu_allocator_fill_uninitialized();
 

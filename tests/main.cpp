@@ -10,12 +10,11 @@
 #endif
 
 #include <cstdlib>
-#include <cstring>
 
 #include "core/allocator.h"
 
 int main(int argc, char* argv[]) {
-  const char* fill = std::getenv("FWP_FILL_UNINITIALIZED");
-  fwp::cpu_allocator_set_fill_uninitialized(fill == nullptr || std::strcmp(fill, "0") != 0);
+  // the allocator reads the variable itself when it is set
+  if (std::getenv("FWP_FILL_UNINITIALIZED") == nullptr) fwp::cpu_allocator_set_fill_uninitialized(true);
   return Catch::Session().run(argc, argv);
 }

@@ -173,7 +173,8 @@ TEST_CASE("two fwp-synthetic processes share one output folder without losing ro
   auto count_rows = [&] {
     std::map<std::string, int> n;
     std::istringstream in(read_file((dir / "summary.csv").string()));
-    for (std::string line; std::getline(in, line);) n[line.substr(0, line.find(',', line.find(',') + 1))]++;
+    for (std::string line; std::getline(in, line);)
+      n[line.substr(0, line.find(',', line.find(',') + 1))]++;  // "setting,config"
     return n;
   };
   std::map<std::string, int> n = count_rows();
