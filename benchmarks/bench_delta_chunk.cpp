@@ -199,10 +199,11 @@ int main(int argc, char** argv) {
   };
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   std::printf("bench_delta_chunk: f32, threads %s, Ddot %s, Dv %s, T %s, B*H %s, C %s, gemm %s, "
-              "reps %d, OPENBLAS_CORETYPE=%s; ns per token-head\n\n",
+              "reps %d, OPENBLAS_CORETYPE=%s; ns per token-head\n%s\n\n",
               nums(cfg.threads).c_str(), nums(cfg.d).c_str(), nums(cfg.dv).c_str(),
               nums(cfg.T).c_str(), nums(cfg.bh).c_str(), nums(cfg.C).c_str(),
-              list(cfg.gemm).c_str(), cfg.reps, coretype ? coretype : "(unset)");
+              list(cfg.gemm).c_str(), cfg.reps, coretype ? coretype : "(unset)",
+              bench::simd_line().c_str());
   std::printf("| threads | Ddot | Dv | T | B*H | algorithm | C | fwd CPU min (median) | bwd CPU min "
               "(median) | fwd+bwd CPU min | fwd wall min (median) | bwd wall min (median) | "
               "fwd GFLOP/s | fwd+bwd GFLOP/s | speed-up fwd | bwd | fwd+bwd |\n"

@@ -258,8 +258,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   omp_set_num_threads(cfg.threads);
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
-  std::printf("fwp-bench: %d OpenMP threads, f32, OPENBLAS_CORETYPE=%s\n\n", cfg.threads,
-              coretype ? coretype : "(unset)");
+  std::printf("fwp-bench: %d OpenMP threads, f32, OPENBLAS_CORETYPE=%s\n%s\n\n", cfg.threads,
+              coretype ? coretype : "(unset)", bench::simd_line().c_str());
   try {
     if (cfg.drift) {
       drift_table();

@@ -317,8 +317,9 @@ int main(int argc, char** argv) {
   app.add_flag("--cpu-clock", g_cpu_clock, "time with the process's CPU time instead of wall time");
   CLI11_PARSE(app, argc, argv);
   omp_set_num_threads(cfg.threads);
-  std::printf("bench_gated_delta: %d OpenMP threads, f32, %s, 1-min load %.2f\n\n", cfg.threads,
-              g_cpu_clock ? "CPU time" : "wall time", load_1min());
+  std::printf("bench_gated_delta: %d OpenMP threads, f32, %s, 1-min load %.2f\n%s\n\n",
+              cfg.threads, g_cpu_clock ? "CPU time" : "wall time", load_1min(),
+              bench::simd_line().c_str());
   try {
     for (const std::string& w : cfg.what) {
       if (w == "speed") speed_table(cfg);

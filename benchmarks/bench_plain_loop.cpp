@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "benchmarks/bench_util.h"
 #include "core/tensor.h"
 #include "kernels/delta_rule.h"
 
@@ -166,8 +167,8 @@ int main(int argc, char** argv) {
   measure(plain_fwd, plain_bwd, pf, pfb);
   measure(fused_fwd, fused_bwd, ff, ffb);
   const double flop_f = 6.0 * d * d, flop_fb = 20.0 * d * d;
-  std::printf("delta rule, f32, d=%lld T=%lld B*H=%lld, %d threads, median of %d (ns per token-head)\n",
-              (long long)d, (long long)T, (long long)BH, threads, reps);
+  std::printf("delta rule, f32, d=%lld T=%lld B*H=%lld, %d threads, median of %d (ns per token-head)\n%s\n",
+              (long long)d, (long long)T, (long long)BH, threads, reps, fwp::bench::simd_line().c_str());
   std::printf("  plain loops: forward %8.1f ns (%6.1f GFLOP/s), forward+backward %8.1f ns (%6.1f GFLOP/s)\n",
               pf, flop_f / pf, pfb, flop_fb / pfb);
   std::printf("  fused:       forward %8.1f ns (%6.1f GFLOP/s), forward+backward %8.1f ns (%6.1f GFLOP/s)\n",

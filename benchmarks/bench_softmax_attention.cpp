@@ -83,8 +83,8 @@ int main(int argc, char** argv) {
   try {
     omp_set_num_threads(c.threads);
     const int threads = omp_get_max_threads();
-    std::printf("threads %d, reps %d, f32, causal; ms per call: median (min); kept: MiB saved for the backward\n",
-                threads, c.reps);
+    std::printf("threads %d, reps %d, f32, causal; ms per call: median (min); kept: MiB saved for the backward\n%s\n",
+                threads, c.reps, bench::simd_line().c_str());
     std::printf("%6s %6s %4s | %-18s %-18s %7s | %-18s %-18s %7s | %10s %10s\n", "B*H", "T", "d",
                 "fwd fused", "fwd composed", "ratio", "fwd+bwd fused", "fwd+bwd composed", "ratio",
                 "kept fused", "kept comp.");

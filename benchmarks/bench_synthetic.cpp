@@ -50,8 +50,9 @@ int main(int argc, char** argv) {
     };
     bench::Timing t = bench::time_steps(step, warmup, reps);
     std::printf("fwp setting=%d config=%s S=%lld batch=%lld threads=%d: %.3f ms/step (median of %d; "
-                "cpu %.3f ms), %.1f steps/s\n", setting, config.c_str(), (long long)S, (long long)batch,
-                threads, t.wall_ms, reps, t.cpu_ms, 1000.0 / t.wall_ms);
+                "cpu %.3f ms), %.1f steps/s; %s\n", setting, config.c_str(), (long long)S,
+                (long long)batch, threads, t.wall_ms, reps, t.cpu_ms, 1000.0 / t.wall_ms,
+                bench::simd_line().c_str());
     return 0;
   } catch (const Error& e) {
     std::fprintf(stderr, "bench_synthetic: error: %s\n", e.what());

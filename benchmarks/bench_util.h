@@ -10,11 +10,36 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "core/tensor.h"
+#include "kernels/cpu/simd_isa.h"
 
 namespace fwp::bench {
+
+// The instruction set of the code compiled once (plain loops, the non-SIMD kernels): the build's
+// target, -march=native with FWP_NATIVE.
+inline const char* compiled_isa() {
+#if defined(__AVX512F__)
+  return "avx512";
+#elif defined(__AVX2__)
+  return "avx2";
+#elif defined(__aarch64__)
+  return "neon";
+#elif defined(__SSE2__)
+  return "sse2";
+#else
+  return "generic";
+#endif
+}
+
+// One line for a benchmark's header: which SIMD kernel copy ran (FWP_SIMD chooses another) and
+// what the rest of the code was compiled for.
+inline std::string simd_line() {
+  return "SIMD kernels " + fwp::kernels::simd_description() + ", other code compiled for " +
+         compiled_isa();
+}
 
 struct Timing {
   double wall_ms = 0.0, cpu_ms = 0.0;  // medians per step

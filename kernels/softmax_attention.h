@@ -13,6 +13,7 @@
 // blocks of query rows, products by small_gemm, exp by fast_exp, OpenMP over sequences);
 // *_naive are plain loops with std::exp and double accumulators.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 namespace fwp::kernels {
@@ -26,6 +27,18 @@ struct AttentionMask {
   const Real* keep = nullptr;
   int64_t H = 1;
 };
+
+// Number of keys query i may see at most: the first keys_seen of them (padding aside).
+template <typename Real>
+int64_t keys_seen(const AttentionMask<Real>& m, int64_t i, int64_t S) {
+  return m.causal ? std::clamp<int64_t>(m.offset + i + 1, 0, S) : S;
+}
+
+// The keep row of sequence n (null when every key is real).
+template <typename Real>
+const Real* keep_row(const AttentionMask<Real>& m, int64_t n, int64_t S) {
+  return m.keep ? m.keep + (n / m.H) * S : nullptr;
+}
 
 // Elements of scratch memory the *_cpu kernels need (one slice per OpenMP thread).
 template <typename Real>

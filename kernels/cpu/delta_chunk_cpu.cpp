@@ -11,7 +11,7 @@
 
 #include "kernels/cpu/delta_chunk_parts.h"
 
-namespace fwp::kernels {
+namespace fwp::kernels::FWP_SIMD_ISA {
 
 namespace {
 using namespace chunk;
@@ -245,4 +245,4 @@ FWP_INSTANTIATE(float)
 FWP_INSTANTIATE(double)
 #undef FWP_INSTANTIATE
 
-}  // namespace fwp::kernels
+}  // namespace fwp::kernels::FWP_SIMD_ISA

@@ -11,10 +11,10 @@
 
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/simd.h"
-#include "kernels/cpu/small_gemm.h"
+#include "kernels/cpu/simd_kernels.h"
 #include "kernels/delta_chunk.h"
 
-namespace fwp::kernels::chunk {
+namespace fwp::kernels::FWP_SIMD_ISA::chunk {
 
 // ChunkGemm::own: small_gemm, inside the OpenMP region. ChunkGemm::blas: OpenBLAS, outside any
 // region; it ignores the structure hints and computes full products (the known zeros are
@@ -24,7 +24,8 @@ struct OwnGemm {
   void operator()(Real* C, int64_t ldc, const Real* A, int64_t a_rs, int64_t a_cs,
                   const Real* B, int64_t ldb, int64_t M, int64_t N, int64_t K, Real alpha,
                   bool acc, Tri tri = Tri::none, bool lower_out = false) const {
-    small_gemm<Real>(C, ldc, A, a_rs, a_cs, B, ldb, M, N, K, alpha, acc, tri, lower_out);
+    FWP_SIMD_ISA::small_gemm<Real>(C, ldc, A, a_rs, a_cs, B, ldb, M, N, K, alpha, acc, tri,
+                                   lower_out);  // this copy's, not the dispatching one
   }
 };
 template <typename Real>
@@ -174,4 +175,4 @@ void prepare_chunk(const Gemm& mm, Real* G, Real* L, Real* Tm, Real* P, Real* Wy
   mm(Wy, z.Dkp, Tm, Cp, 1, K, z.Dkp, C, z.Dkp, C, Real(1), false, Tri::lower);
 }
 
-}  // namespace fwp::kernels::chunk
+}  // namespace fwp::kernels::FWP_SIMD_ISA::chunk

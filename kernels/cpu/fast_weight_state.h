@@ -11,7 +11,7 @@
 
 #include "kernels/cpu/simd.h"
 
-namespace fwp::kernels {
+namespace fwp::kernels::FWP_SIMD_ISA {
 
 // S (Dk rows of nv vectors) = W^T, zero-padded; all zeros when W is null.
 template <typename Real>
@@ -35,7 +35,7 @@ void store_transposed(Real* W, const Vec<Real>* S, int64_t Dk, int64_t Dv, Real 
 // The delta and sum forwards run in column blocks of S (rows of W) of at most this many vectors:
 // the rows of W evolve independently, so each block is its own OpenMP task with its accumulators
 // in registers (with_block_vec_count picks the block's fixed vector count).
-constexpr int64_t kForwardBlockVecs = 4;
+constexpr int64_t kForwardBlockVecs = kBlockVecs;
 template <typename Real>
 int64_t forward_blocks(int64_t Dv) {
   return std::max<int64_t>(1, (vec_count<Real>(Dv) + kForwardBlockVecs - 1) / kForwardBlockVecs);
@@ -56,4 +56,4 @@ void make_update(Vec<Real>* u, Vec<Real>* d, const Real* vt, const Vec<Real>* p,
   }
 }
 
-}  // namespace fwp::kernels
+}  // namespace fwp::kernels::FWP_SIMD_ISA

@@ -18,13 +18,14 @@
 
 #include "kernels/cpu/fast_weight_state.h"
 #include "kernels/cpu/simd.h"
+#include "kernels/cpu/simd_kernels.h"
 #include "kernels/fwm_rule.h"
 
-namespace fwp::kernels {
+namespace fwp::kernels::FWP_SIMD_ISA {
 
 namespace {
 
-constexpr int kBlock = 4;  // vectors of a state row per block
+constexpr int kBlock = kBlockVecs;  // vectors of a state row per block
 
 // Flush-to-zero and denormals-are-zero for the calling thread while it lives (x86 only; a no-op
 // elsewhere). Entries of W that no write refreshes shrink by 1/n_t at every clamped step and, in
@@ -409,4 +410,4 @@ FWP_INSTANTIATE(float)
 FWP_INSTANTIATE(double)
 #undef FWP_INSTANTIATE
 
-}  // namespace fwp::kernels
+}  // namespace fwp::kernels::FWP_SIMD_ISA

@@ -17,13 +17,14 @@
 
 #include "kernels/cpu/fast_weight_state.h"
 #include "kernels/cpu/simd.h"
+#include "kernels/cpu/simd_kernels.h"
 #include "kernels/gated_delta_rule.h"
 
-namespace fwp::kernels {
+namespace fwp::kernels::FWP_SIMD_ISA {
 
 namespace {
 
-constexpr int kBlock = 4;  // vectors of a state row per forward block (accumulators in registers)
+constexpr int kBlock = kBlockVecs;  // vectors of a state row per forward block (accumulators in registers)
 
 // Per-thread workspace, in vectors: the C states of a segment, A, d_t and u_t of a segment, two
 // blocks of kLanes partial sums, and 12 row vectors (also enough for the forward: S and 3 rows).
@@ -301,4 +302,4 @@ FWP_INSTANTIATE(float)
 FWP_INSTANTIATE(double)
 #undef FWP_INSTANTIATE
 
-}  // namespace fwp::kernels
+}  // namespace fwp::kernels::FWP_SIMD_ISA

@@ -1,11 +1,24 @@
-// SIMD helpers shared by the fast-weight CPU kernels (delta, sum, gated, FWM, chunkwise rules).
-// Vec<Real> is one 64-byte SIMD register of Real (16 floats or 8 doubles), written with the
+// SIMD helpers shared by the fast-weight CPU kernels (delta, sum, gated, FWM, chunkwise rules,
+// softmax attention, small_gemm). Vec<Real> is one SIMD register of Real, written with the
 // GCC/Clang vector extension: + - * act lane-wise and `s * v` broadcasts a scalar, so kernels read
-// like the math (`acc[c] += g * W[c]`). The compiler maps it to one AVX-512 register, two AVX2
-// registers or four SSE/NEON ones. Rows of state are padded with zeros to whole vectors.
-// Row widths are compile-time constants wherever possible (with_vec_count; blocks of at most 4
-// vectors: with_block_vec_count), so the loops over a row unroll completely and
+// like the math (`acc[c] += g * W[c]`). Rows of state are padded with zeros to whole vectors.
+// Row widths are compile-time constants wherever possible (with_vec_count; blocks of at most
+// kBlockVecs vectors: with_block_vec_count), so the loops over a row unroll completely and
 // accumulators stay in registers; other widths run the same code with a runtime count (0).
+//
+// ONE source, several instruction sets. The register width is chosen HERE, at compile time, from
+// the target the compiler was given (the one place that decides it):
+//     AVX-512F               64 bytes (16 floats), 32 vector registers
+//     AVX2 + FMA             32 bytes ( 8 floats), 16 vector registers
+//     NEON (AArch64)         16 bytes ( 4 floats), 32 vector registers
+//     SSE2 / anything else   16 bytes ( 4 floats), 16 vector registers
+// A Vec wider than the machine's registers would be split by the compiler into several registers
+// and spilled (on AVX2 a 64-byte Vec made the delta rule 5x slower), so it always matches them.
+// kernels/CMakeLists.txt compiles every file that includes this header once per instruction set
+// (sse2, avx2 and avx512 on x86-64; neon on AArch64), each copy inside its own namespace
+// fwp::kernels::FWP_SIMD_ISA, and kernels/cpu/simd_dispatch.cpp calls the best copy the CPU runs
+// (kernels/cpu/simd_isa.h). Everything in this header lives in that namespace too: the copies
+// for different widths must never be mixed up by the linker.
 #pragma once
 #include <omp.h>
 
@@ -15,34 +28,71 @@
 #include <type_traits>
 #include <utility>
 
-namespace fwp::kernels {
+#ifndef FWP_SIMD_ISA
+#error "kernels/cpu/simd.h is for the SIMD kernel sources, compiled once per instruction set with -DFWP_SIMD_ISA=<name> (kernels/CMakeLists.txt)"
+#endif
+
+namespace fwp::kernels::FWP_SIMD_ISA {
+
+#if defined(__AVX512F__)
+inline constexpr int kVecBytes = 64, kVecRegisters = 32;
+inline constexpr const char* kIsaName = "avx512";
+#elif defined(__AVX2__) && defined(__FMA__)
+inline constexpr int kVecBytes = 32, kVecRegisters = 16;
+inline constexpr const char* kIsaName = "avx2";
+#elif defined(__aarch64__)
+inline constexpr int kVecBytes = 16, kVecRegisters = 32;
+inline constexpr const char* kIsaName = "neon";
+#elif defined(__SSE2__)
+inline constexpr int kVecBytes = 16, kVecRegisters = 16;
+inline constexpr const char* kIsaName = "sse2";
+#else
+inline constexpr int kVecBytes = 16, kVecRegisters = 16;
+inline constexpr const char* kIsaName = "generic";
+#endif
 
 template <typename Real>
 struct VecOf {
-  typedef Real type __attribute__((vector_size(64)));
+  typedef Real type __attribute__((vector_size(kVecBytes)));
 };
 template <typename Real> using Vec = typename VecOf<Real>::type;
-template <typename Real> constexpr int64_t kLanes = 64 / sizeof(Real);
+template <typename Real> constexpr int64_t kLanes = kVecBytes / sizeof(Real);
+
+// Vectors of a block of a state row whose accumulators must stay in registers for a whole pass
+// over the state (forward column blocks, the wide backward's column chunks, small_gemm tiles):
+// a loop body holds 4-6 of them per vector of the block, so 4 fit in 32 registers and 2 in 16.
+inline constexpr int kBlockVecs = kVecRegisters >= 32 ? 4 : 2;
 
 // Number of Vec<Real> needed for n values, and n rounded up to whole vectors.
 template <typename Real> int64_t vec_count(int64_t n) { return (n + kLanes<Real> - 1) / kLanes<Real>; }
 template <typename Real> int64_t padded(int64_t n) { return vec_count<Real>(n) * kLanes<Real>; }
 
-// Sum of the lanes, as a tree (log2(lanes) shuffle + add levels).
-inline float hsum(Vec<float> v) {
-  typedef float V8 __attribute__((vector_size(32)));
-  typedef float V4 __attribute__((vector_size(16)));
-  V8 a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
-         __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
-  V4 b = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
-  return (b[0] + b[2]) + (b[1] + b[3]);
+// Sum of the lanes, as a tree: the upper half is added to the lower half until one lane is left
+// (log2(lanes) shuffle + add levels; for 16 floats ((b0 + b2) + (b1 + b3)) at the end).
+namespace detail {
+template <typename Real, int L>
+struct LanesOf {
+  typedef Real type __attribute__((vector_size(L * sizeof(Real))));
+};
+template <typename Real, int L, typename V, size_t... I>
+[[gnu::always_inline]] inline typename LanesOf<Real, L / 2>::type fold_halves(
+    V v, std::index_sequence<I...>) {
+  return __builtin_shufflevector(v, v, I...) + __builtin_shufflevector(v, v, (I + L / 2)...);
 }
-inline double hsum(Vec<double> v) {
-  typedef double V4 __attribute__((vector_size(32)));
-  typedef double V2 __attribute__((vector_size(16)));
-  V4 a = __builtin_shufflevector(v, v, 0, 1, 2, 3) + __builtin_shufflevector(v, v, 4, 5, 6, 7);
-  V2 b = __builtin_shufflevector(a, a, 0, 1) + __builtin_shufflevector(a, a, 2, 3);
-  return b[0] + b[1];
+template <typename Real, int L>
+[[gnu::always_inline]] inline Real hsum_lanes(typename LanesOf<Real, L>::type v) {
+  if constexpr (L == 2) {
+    return v[0] + v[1];
+  } else {
+    return hsum_lanes<Real, L / 2>(fold_halves<Real, L>(v, std::make_index_sequence<L / 2>{}));
+  }
+}
+}  // namespace detail
+[[gnu::always_inline]] inline float hsum(Vec<float> v) {
+  return detail::hsum_lanes<float, kLanes<float>>(v);
+}
+[[gnu::always_inline]] inline double hsum(Vec<double> v) {
+  return detail::hsum_lanes<double, kLanes<double>>(v);
 }
 
 // Unaligned load and store of one vector (a fixed-size memcpy compiles to one instruction).
@@ -144,17 +194,23 @@ void with_vec_count(int64_t n, Fn&& fn) {
   }
 }
 
-// Calls fn(CountTag<N>{}) with N = n for n = 1, 2, 3, else with N = 4: the vector count of a block
-// of at most 4 vectors (a column block of the delta and sum forwards, a chunk of the wide delta
-// backward), fixed so that the block's loops unroll.
+// Calls fn(CountTag<N>{}) with N = n for n = 1 .. kBlockVecs - 1, else with N = kBlockVecs: the
+// vector count of a block of at most kBlockVecs vectors (a column block of the delta and sum
+// forwards, a chunk of the wide delta backward), fixed so that the block's loops unroll.
 template <typename Fn>
 void with_block_vec_count(int64_t n, Fn&& fn) {
-  switch (n) {
-    case 1: return fn(CountTag<1>{});
-    case 2: return fn(CountTag<2>{});
-    case 3: return fn(CountTag<3>{});
-    default: return fn(CountTag<4>{});
+  static_assert(kBlockVecs == 2 || kBlockVecs == 4);
+  if constexpr (kBlockVecs == 4) {
+    switch (n) {
+      case 1: return fn(CountTag<1>{});
+      case 2: return fn(CountTag<2>{});
+      case 3: return fn(CountTag<3>{});
+      default: return fn(CountTag<4>{});
+    }
+  } else {
+    if (n == 1) return fn(CountTag<1>{});
+    return fn(CountTag<2>{});
   }
 }
 
-}  // namespace fwp::kernels
+}  // namespace fwp::kernels::FWP_SIMD_ISA

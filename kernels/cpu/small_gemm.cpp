@@ -1,19 +1,21 @@
 // small_gemm: register-tiled products for small matrices (math and contract in small_gemm.h).
 // The output is cut into tiles of at most kRows rows x kVecs vectors; a tile's accumulators
-// (kRows * kVecs = 24 registers) stay in registers for the whole s-loop, which per s loads
-// kVecs vectors of B and broadcasts kRows scalars of A: 24 FMAs per 10 loads. Tiles go column
+// (kRows * kVecs: 24 of 32 registers with AVX-512 or NEON, 12 of 16 with AVX2 or SSE) stay in
+// registers for the whole s-loop, which per s loads kVecs vectors of B and broadcasts kRows
+// scalars of A: 24 FMAs per 10 loads (12 per 8 with 16 registers). Tiles go column
 // tile by column tile, so the K x (kVecs vectors) panel of B stays in L1 across the row tiles.
 #include "kernels/cpu/small_gemm.h"
 
 #include <algorithm>
 
 #include "kernels/cpu/simd.h"
+#include "kernels/cpu/simd_kernels.h"
 
-namespace fwp::kernels {
+namespace fwp::kernels::FWP_SIMD_ISA {
 
 namespace {
 
-constexpr int kRows = 6, kVecs = 4;
+constexpr int kRows = 6, kVecs = kBlockVecs;
 
 // One MR x NV tile: Cm[r, :] = alpha * sum_{s in [s0, s1)} A(r, s) B[s, :] (+ Cm[r, :]).
 template <typename Real, int MR, int NV>
@@ -90,25 +92,11 @@ void small_gemm(Real* C, int64_t ldc, const Real* A, int64_t a_rs, int64_t a_cs,
   }
 }
 
-template <typename Real>
-void small_gemm_naive(Real* C, int64_t ldc, const Real* A, int64_t a_rs, int64_t a_cs,
-                      const Real* B, int64_t ldb, int64_t M, int64_t N, int64_t K, Real alpha,
-                      bool accumulate) {
-  for (int64_t i = 0; i < M; ++i)
-    for (int64_t j = 0; j < N; ++j) {
-      Real acc = 0;
-      for (int64_t s = 0; s < K; ++s) acc += A[i * a_rs + s * a_cs] * B[s * ldb + j];
-      C[i * ldc + j] = accumulate ? C[i * ldc + j] + alpha * acc : alpha * acc;
-    }
-}
-
 #define FWP_INSTANTIATE(R)                                                                   \
   template void small_gemm<R>(R*, int64_t, const R*, int64_t, int64_t, const R*, int64_t,  \
-                              int64_t, int64_t, int64_t, R, bool, Tri, bool);              \
-  template void small_gemm_naive<R>(R*, int64_t, const R*, int64_t, int64_t, const R*,     \
-                                    int64_t, int64_t, int64_t, int64_t, R, bool);
+                              int64_t, int64_t, int64_t, R, bool, Tri, bool);
 FWP_INSTANTIATE(float)
 FWP_INSTANTIATE(double)
 #undef FWP_INSTANTIATE
 
-}  // namespace fwp::kernels
+}  // namespace fwp::kernels::FWP_SIMD_ISA

@@ -17,8 +17,10 @@ namespace fwp::kernels {
 enum class Tri { none, lower, upper };
 
 // C (M, N) = alpha * op(A) (M, K) @ B (K, N) + (accumulate ? C : 0).
-// N must be a multiple of the vector width (16 floats, 8 doubles): callers pad rows with zeros
-// (ldb, ldc >= N). lower_out: only entries C[i, j] with j <= i are needed; tiles wholly above
+// N must be a multiple of the SIMD vector width (kLanes in kernels/cpu/simd.h; 64 bytes, i.e. 16
+// floats or 8 doubles, suits every instruction set): callers pad rows with zeros (ldb, ldc >= N).
+// Inside the SIMD kernels each instruction set's copy calls its own small_gemm
+// (kernels/cpu/simd_kernels.h); this one forwards to the copy for the CPU (simd_isa.h). lower_out: only entries C[i, j] with j <= i are needed; tiles wholly above
 // the diagonal are skipped and left as they were (entries above the diagonal inside a computed
 // tile are written too, so the caller masks them).
 template <typename Real>

@@ -18,11 +18,21 @@
 
 #include "kernels/cpu/fast_exp.h"
 #include "kernels/cpu/simd.h"
+#include "kernels/cpu/simd_kernels.h"
 #include "kernels/cpu/small_gemm.h"
 
-namespace fwp::kernels {
+namespace fwp::kernels::FWP_SIMD_ISA {
 
 namespace {
+
+// C (M, N) = alpha A B (+ C): this copy's small_gemm (kernels/cpu/small_gemm.h). An unqualified
+// call would also find the dispatching small_gemm, through the argument of type Tri.
+template <typename Real>
+void gemm(Real* C, int64_t ldc, const Real* A, int64_t a_rs, int64_t a_cs, const Real* B,
+          int64_t ldb, int64_t M, int64_t N, int64_t K, Real alpha, bool accumulate) {
+  FWP_SIMD_ISA::small_gemm<Real>(C, ldc, A, a_rs, a_cs, B, ldb, M, N, K, alpha, accumulate,
+                                 Tri::none, false);
+}
 
 constexpr int64_t kBlockRows = 64;
 
@@ -57,12 +67,6 @@ Layout layout(int64_t T, int64_t S, int64_t Dk, int64_t Dv) {
   return l;
 }
 
-// Number of keys query i may see at most: the first keys_seen of them (padding aside).
-template <typename Real>
-int64_t keys_seen(const AttentionMask<Real>& m, int64_t i, int64_t S) {
-  return m.causal ? std::clamp<int64_t>(m.offset + i + 1, 0, S) : S;
-}
-
 // dst (rows, ld) <- src (rows, cols), the columns cols..ld-1 left as they are (zeros).
 template <typename Real>
 void copy_rows(Real* dst, int64_t ld, const Real* src, int64_t rows, int64_t cols) {
@@ -86,7 +90,7 @@ template <typename Real>
 void block_scores(Real* P, const Real* q, const Real* KT, int64_t ld, const AttentionMask<Real>& m,
                   const Real* keep, Real scale, int64_t i0, int64_t rows, int64_t width, int64_t S,
                   int64_t Dk) {
-  small_gemm<Real>(P, ld, q + i0 * Dk, Dk, 1, KT, ld, rows, width, Dk, scale, false);
+  gemm<Real>(P, ld, q + i0 * Dk, Dk, 1, KT, ld, rows, width, Dk, scale, false);
   const Real ninf = -std::numeric_limits<Real>::infinity();
   for (int64_t r = 0; r < rows; ++r) {
     Real* row = P + r * ld;
@@ -133,7 +137,7 @@ void forward_sequence(Real* y, Real* lse, const Real* q, const Real* k, const Re
       for (int64_t j = 0; j < width; ++j) row[j] *= inv;
       lse[i0 + r] = mx + std::log(sum);
     }
-    small_gemm<Real>(Yp, l.Dvp, P, l.Sp, 1, Vp, l.Dvp, rows, l.Dvp, width, Real(1), false);
+    gemm<Real>(Yp, l.Dvp, P, l.Sp, 1, Vp, l.Dvp, rows, l.Dvp, width, Real(1), false);
     copy_rows_out(y + i0 * Dv, Dv, Yp, l.Dvp, rows);
   }
 }
@@ -173,9 +177,9 @@ void backward_sequence(Real* dq, Real* dk, Real* dv, const Real* g, const Real* 
     copy_rows(Qp, l.Dkp, q + i0 * Dk, rows, Dk);
     copy_rows(Gp, l.Dvp, g + i0 * Dv, rows, Dv);
     // dV += P^T G
-    small_gemm<Real>(dVp, l.Dvp, P, 1, l.Sp, Gp, l.Dvp, n, l.Dvp, rows, Real(1), true);
+    gemm<Real>(dVp, l.Dvp, P, 1, l.Sp, Gp, l.Dvp, n, l.Dvp, rows, Real(1), true);
     // dP = G V^T, then dS = P (dP - D) in place
-    small_gemm<Real>(dP, l.Sp, g + i0 * Dv, Dv, 1, VT, l.Sp, rows, width, Dv, Real(1), false);
+    gemm<Real>(dP, l.Sp, g + i0 * Dv, Dv, 1, VT, l.Sp, rows, width, Dv, Real(1), false);
     for (int64_t r = 0; r < rows; ++r) {
       const Real* gi = g + (i0 + r) * Dv;
       const Real* yi = y + (i0 + r) * Dv;
@@ -187,17 +191,12 @@ void backward_sequence(Real* dq, Real* dk, Real* dv, const Real* g, const Real* 
       for (int64_t j = 0; j < width; ++j) drow[j] = prow[j] * (drow[j] - D);
     }
     // dQ = scale dS K;  dK += scale dS^T Q
-    small_gemm<Real>(dQp, l.Dkp, dP, l.Sp, 1, Kp, l.Dkp, rows, l.Dkp, n, scale, false);
+    gemm<Real>(dQp, l.Dkp, dP, l.Sp, 1, Kp, l.Dkp, rows, l.Dkp, n, scale, false);
     copy_rows_out(dq + i0 * Dk, Dk, dQp, l.Dkp, rows);
-    small_gemm<Real>(dKp, l.Dkp, dP, 1, l.Sp, Qp, l.Dkp, n, l.Dkp, rows, scale, true);
+    gemm<Real>(dKp, l.Dkp, dP, 1, l.Sp, Qp, l.Dkp, n, l.Dkp, rows, scale, true);
   }
   copy_rows_out(dv, Dv, dVp, l.Dvp, S);
   copy_rows_out(dk, Dk, dKp, l.Dkp, S);
-}
-
-template <typename Real>
-const Real* keep_row(const AttentionMask<Real>& m, int64_t n, int64_t S) {
-  return m.keep ? m.keep + (n / m.H) * S : nullptr;
 }
 
 }  // namespace
@@ -242,108 +241,18 @@ void softmax_attention_backward_cpu(Real* dq, Real* dk, Real* dv, const Real* gr
   }
 }
 
-// ---- naive twins: the formulas of kernels/softmax_attention.h as written ----
-
-namespace {
-template <typename Real>
-bool sees(const AttentionMask<Real>& m, const Real* keep, int64_t i, int64_t j, int64_t S) {
-  return j < keys_seen(m, i, S) && (keep == nullptr || keep[j] != Real(0));
-}
-}  // namespace
-
-template <typename Real>
-void softmax_attention_forward_naive(Real* y, Real* lse, const Real* q, const Real* k,
-                                     const Real* v, const AttentionMask<Real>& m, Real scale,
-                                     int64_t BH, int64_t T, int64_t S, int64_t Dk, int64_t Dv) {
-  std::vector<double> s(S);
-  for (int64_t n = 0; n < BH; ++n) {
-    const Real* keep = keep_row(m, n, S);
-    for (int64_t i = 0; i < T; ++i) {
-      const Real* qi = q + (n * T + i) * Dk;
-      double mx = -INFINITY;
-      for (int64_t j = 0; j < S; ++j) {
-        if (!sees(m, keep, i, j, S)) continue;
-        double dot = 0;
-        for (int64_t c = 0; c < Dk; ++c) dot += double(qi[c]) * k[(n * S + j) * Dk + c];
-        s[j] = double(scale) * dot;
-        mx = std::max(mx, s[j]);
-      }
-      Real* yi = y + (n * T + i) * Dv;
-      std::fill(yi, yi + Dv, Real(0));
-      if (mx == -INFINITY) {
-        lse[n * T + i] = Real(-INFINITY);
-        continue;
-      }
-      double sum = 0;
-      for (int64_t j = 0; j < S; ++j)
-        if (sees(m, keep, i, j, S)) sum += std::exp(s[j] - mx);
-      const double L = mx + std::log(sum);
-      lse[n * T + i] = Real(L);
-      for (int64_t c = 0; c < Dv; ++c) {
-        double acc = 0;
-        for (int64_t j = 0; j < S; ++j)
-          if (sees(m, keep, i, j, S)) acc += std::exp(s[j] - L) * v[(n * S + j) * Dv + c];
-        yi[c] = Real(acc);
-      }
-    }
-  }
-}
-
-template <typename Real>
-void softmax_attention_backward_naive(Real* dq, Real* dk, Real* dv, const Real* grad_y,
-                                      const Real* q, const Real* k, const Real* v, const Real* y,
-                                      const Real* lse, const AttentionMask<Real>& m, Real scale,
-                                      int64_t BH, int64_t T, int64_t S, int64_t Dk, int64_t Dv) {
-  std::fill(dk, dk + BH * S * Dk, Real(0));
-  std::fill(dv, dv + BH * S * Dv, Real(0));
-  for (int64_t n = 0; n < BH; ++n) {
-    const Real* keep = keep_row(m, n, S);
-    for (int64_t i = 0; i < T; ++i) {
-      const Real* qi = q + (n * T + i) * Dk;
-      const Real* gi = grad_y + (n * T + i) * Dv;
-      const Real* yi = y + (n * T + i) * Dv;
-      Real* dqi = dq + (n * T + i) * Dk;
-      std::fill(dqi, dqi + Dk, Real(0));
-      double D = 0;
-      for (int64_t c = 0; c < Dv; ++c) D += double(gi[c]) * yi[c];
-      for (int64_t j = 0; j < S; ++j) {
-        if (!sees(m, keep, i, j, S)) continue;
-        const Real* kj = k + (n * S + j) * Dk;
-        const Real* vj = v + (n * S + j) * Dv;
-        double dot = 0, gv = 0;
-        for (int64_t c = 0; c < Dk; ++c) dot += double(qi[c]) * kj[c];
-        for (int64_t c = 0; c < Dv; ++c) gv += double(gi[c]) * vj[c];
-        const double p = std::exp(double(scale) * dot - double(lse[n * T + i]));
-        const double ds = p * (gv - D);
-        for (int64_t c = 0; c < Dv; ++c) dv[(n * S + j) * Dv + c] += Real(p * gi[c]);
-        for (int64_t c = 0; c < Dk; ++c) {
-          dqi[c] += Real(double(scale) * ds * kj[c]);
-          dk[(n * S + j) * Dk + c] += Real(double(scale) * ds * qi[c]);
-        }
-      }
-    }
-  }
-}
-
 #define FWP_INSTANTIATE(R)                                                                      \
   template int64_t softmax_attention_workspace_size<R>(int64_t, int64_t, int64_t, int64_t,     \
                                                        int64_t);                               \
   template void softmax_attention_forward_cpu<R>(R*, R*, const R*, const R*, const R*,         \
                                                  const AttentionMask<R>&, R, int64_t, int64_t, \
                                                  int64_t, int64_t, int64_t, R*);               \
-  template void softmax_attention_forward_naive<R>(R*, R*, const R*, const R*, const R*,       \
-                                                   const AttentionMask<R>&, R, int64_t,        \
-                                                   int64_t, int64_t, int64_t, int64_t);        \
   template void softmax_attention_backward_cpu<R>(R*, R*, R*, const R*, const R*, const R*,    \
                                                   const R*, const R*, const R*,                \
                                                   const AttentionMask<R>&, R, int64_t,         \
-                                                  int64_t, int64_t, int64_t, int64_t, R*);     \
-  template void softmax_attention_backward_naive<R>(R*, R*, R*, const R*, const R*, const R*,  \
-                                                    const R*, const R*, const R*,              \
-                                                    const AttentionMask<R>&, R, int64_t,       \
-                                                    int64_t, int64_t, int64_t, int64_t);
+                                                  int64_t, int64_t, int64_t, int64_t, R*);
 FWP_INSTANTIATE(float)
 FWP_INSTANTIATE(double)
 #undef FWP_INSTANTIATE
 
-}  // namespace fwp::kernels
+}  // namespace fwp::kernels::FWP_SIMD_ISA

@@ -4,6 +4,7 @@
 // several column blocks) against the naive chunkwise ones, on short last chunks, chunk sizes
 // that are not whole vectors, ragged widths, T = 0 and 1, with and without W0 and dL/dW_T.
 #include "tests/catch.h"
+#include "tests/simd_copies.h"
 
 #include <omp.h>
 
@@ -155,6 +156,7 @@ void compare(Algo a, Algo b, const Case& c, bool W0, bool gWT, double tol) {
 }  // namespace
 
 TEST_CASE("small_gemm equals its naive twin", "[kernels][delta_chunk]") {
+  FWP_FOR_EACH_SIMD_COPY();
   using kernels::Tri;
   for (bool trans : {false, true})
     for (Tri tri : {Tri::none, Tri::lower, Tri::upper})
@@ -178,6 +180,7 @@ TEST_CASE("naive chunkwise delta rule equals the naive sequential one", "[kernel
 }
 
 TEST_CASE("chunkwise delta rule kernels equal their naive twins", "[kernels][delta_chunk]") {
+  FWP_FOR_EACH_SIMD_COPY();
   const int threads = omp_get_max_threads();
   for (int nt : {1, 2}) {  // with 2 threads, BH = 1 splits Dv into column blocks
     omp_set_num_threads(nt);
@@ -194,6 +197,7 @@ TEST_CASE("chunkwise delta rule kernels equal their naive twins", "[kernels][del
 
 TEST_CASE("chunkwise backward after the sequential forward equals the sequential op",
           "[kernels][delta_chunk]") {
+  FWP_FOR_EACH_SIMD_COPY();
   for (const Case& c : kCases) {
     compare<double>(Algo::chunk_after_sequential, Algo::sequential_naive, c, true, true, 1e-11);
     compare<float>(Algo::chunk_after_sequential, Algo::sequential_naive, c, true, false, 2e-4);

@@ -2,6 +2,7 @@
 // on shapes that hit every code path: fixed and runtime vector counts, ragged rows that need
 // zero padding, T = 0 and 1, with and without initial states and upstream state gradients.
 #include "tests/catch.h"
+#include "tests/simd_copies.h"
 
 #include "core/tensor.h"
 #include "kernels/delta_rule.h"
@@ -164,6 +165,7 @@ void check_sum(const Case& c, bool normalize, bool with_init, bool with_gstate, 
 }  // namespace
 
 TEST_CASE("delta rule kernels equal their naive twins", "[kernels][fast_weight]") {
+  FWP_FOR_EACH_SIMD_COPY();
   for (const Case& c : kCases)
     for (bool W0 : {false, true})
       for (bool gWT : {false, true}) {
@@ -173,6 +175,7 @@ TEST_CASE("delta rule kernels equal their naive twins", "[kernels][fast_weight]"
 }
 
 TEST_CASE("sum rule kernels equal their naive twins", "[kernels][fast_weight]") {
+  FWP_FOR_EACH_SIMD_COPY();
   for (const Case& c : kCases)
     for (bool normalize : {false, true})
       for (bool init : {false, true}) {

@@ -4,6 +4,7 @@
 // the clamp active on some steps and not on others. Also: the checkpoint interval changes no bit
 // of the gradients (the backward's re-run of a segment repeats the forward exactly).
 #include "tests/catch.h"
+#include "tests/simd_copies.h"
 
 #if defined(__SSE__)
 #include <xmmintrin.h>
@@ -111,6 +112,7 @@ void check_case(const Case& c, bool with_q, bool with_W0, bool with_gWT, bool cl
 }  // namespace
 
 TEST_CASE("fwm rule kernels equal their naive twins", "[kernels][fwm_rule]") {
+  FWP_FOR_EACH_SIMD_COPY();
   for (const Case& c : kCases)
     for (bool with_q : {false, true})
       for (bool init : {false, true})
@@ -145,6 +147,7 @@ TEST_CASE("fwm rule inputs of the kernel test clamp on some steps only", "[kerne
 
 TEST_CASE("fwm rule gradients do not depend on the checkpoint interval, to the bit",
           "[kernels][fwm_rule]") {
+  FWP_FOR_EACH_SIMD_COPY();
   for (const Case& c : {Case{2, 13, 16, 200}, Case{1, 9, 7, 5}}) {
     Inputs in = make_inputs(c, DType::f32, true, true, true);
     std::vector<Tensor> base = run_fast<float>(c, in, false, c.T);

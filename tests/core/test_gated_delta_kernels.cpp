@@ -4,6 +4,7 @@
 // Also: the checkpoint interval changes no bit of the gradients (the backward's re-run of a
 // segment repeats the forward exactly), and the forward's outputs do not depend on it either.
 #include "tests/catch.h"
+#include "tests/simd_copies.h"
 
 #include "core/tensor.h"
 #include "kernels/gated_delta_rule.h"
@@ -105,6 +106,7 @@ void check_case(const Case& c, bool with_W0, bool with_gWT, int64_t C, double at
 }  // namespace
 
 TEST_CASE("gated delta rule kernels equal their naive twins", "[kernels][gated_delta]") {
+  FWP_FOR_EACH_SIMD_COPY();
   for (const Case& c : kCases)
     for (bool W0 : {false, true})
       for (bool gWT : {false, true})
@@ -116,6 +118,7 @@ TEST_CASE("gated delta rule kernels equal their naive twins", "[kernels][gated_d
 
 TEST_CASE("gated delta rule: the checkpoint interval changes no bit of any result",
           "[kernels][gated_delta]") {
+  FWP_FOR_EACH_SIMD_COPY();
   for (const Case& c : {Case{2, 23, 16, 16}, Case{3, 17, 5, 33}, Case{1, 40, 64, 64}}) {
     Inputs in = make_inputs(c, DType::f32, true, true);
     std::vector<Tensor> one = run_fast<float>(c, in, c.T);  // one segment: a single re-run
@@ -131,6 +134,7 @@ TEST_CASE("gated delta rule: the checkpoint interval changes no bit of any resul
 
 TEST_CASE("gated delta rule forward without checkpoints gives the same outputs",
           "[kernels][gated_delta]") {
+  FWP_FOR_EACH_SIMD_COPY();
   const Case c{2, 9, 16, 24};
   Inputs in = make_inputs(c, DType::f64, true, false);
   std::vector<Tensor> with = run_fast<double>(c, in, 4);

@@ -3,6 +3,7 @@
 // version (layers/attention.h, softmax_attention_composed), what it keeps for the backward,
 // fully masked queries, and its errors.
 #include "tests/catch.h"
+#include "tests/simd_copies.h"
 
 #include <cmath>
 
@@ -111,6 +112,7 @@ std::vector<Variable> composed(const Case& c, const std::vector<Variable>& x) {
 }  // namespace
 
 TEST_CASE("fused softmax attention kernels match their naive twins", "[softmax_attention]") {
+  FWP_FOR_EACH_SIMD_COPY();
   for (const Case& c : kCases) {
     INFO("B " << c.B << " H " << c.H << " T " << c.T << " S " << c.S << " Dk " << c.Dk << " Dv "
               << c.Dv << " causal " << c.causal << " offset " << c.offset << " padded " << c.padded);
@@ -131,6 +133,7 @@ TEST_CASE("fused softmax attention passes an f64 finite-difference check", "[sof
 }
 
 TEST_CASE("fused softmax attention equals the composed version, f64 and f32", "[softmax_attention]") {
+  FWP_FOR_EACH_SIMD_COPY();
   for (const Case& c : kCases) {
     INFO("T " << c.T << " S " << c.S << " causal " << c.causal << " offset " << c.offset
               << " padded " << c.padded);
@@ -155,6 +158,7 @@ TEST_CASE("fused softmax attention keeps O(T) per head, the composed one O(T S)"
 
 TEST_CASE("fused softmax attention gives zeros and zero gradients to queries that see no key",
           "[softmax_attention]") {
+  FWP_FOR_EACH_SIMD_COPY();
   const Case c{2, 1, 3, 4, 2, 3, false, 0, true, true};  // batch 0: every key masked
   std::vector<Variable> x;
   for (const Tensor& t : inputs_of(c, 2, DType::f64)) x.emplace_back(t, true);
