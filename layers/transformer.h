@@ -1,4 +1,4 @@
-// The paper's Transformer language model (PAPER.md §4): post-LayerNorm blocks
+// The paper's Transformer language model (docs/THEORY.md section 9.2): post-LayerNorm blocks
 //   h <- LN(h + Drop(Attn(h)));   h <- LN(h + Drop(W2 Drop(relu(W1 h))))
 // on top of  h = Drop(emb(x) * sqrt(D) + positions), with the output layer tied to the input
 // embedding (logits = h E^T). Any attention of the family in layers/attention.h.

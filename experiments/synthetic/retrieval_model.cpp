@@ -3,7 +3,8 @@
 //     the projected embedding table picked by k_t. Projecting the table once per step costs
 //     O(S e Dk) instead of O(B L (S + e) Dk) for projecting every token.
 //  2. For the sum rule with a single query, W q = sum_t v_t (k_t . q): the fast weights never need
-//     to be formed (the dual, attention form of the same fast weight memory: PAPER.md §1).
+//     to be formed (the dual, attention form of the same fast weight memory: docs/THEORY.md
+//     section 2).
 #include "experiments/synthetic/retrieval_model.h"
 
 #include <cmath>
