@@ -94,7 +94,8 @@ RetrievalModel::RetrievalModel(const ModelConfig& config, Rng& rng, uint64_t fea
     : config_(config), dtype_(dtype) {
   const int64_t S = config.S, e = config.embedding_size(), d = config.d_key;
   FWP_CHECK(S >= 2 && d >= 1, "RetrievalModel: need S >= 2 and Dk >= 1, got S=", S, " Dk=", d);
-  embedding_ = register_parameter("embedding", Tensor::randn({2 * S, e}, rng, dtype));
+  embedding_ = register_parameter("embedding", Tensor::randn({2 * S, e}, rng, dtype),
+                                  ParamInit::own);
   key_ = register_module("key", std::make_shared<Linear>(S + e, d, rng, LinearOptions{.dtype = dtype}));
   query_ = register_module("query", std::make_shared<Linear>(e, d, rng, LinearOptions{.dtype = dtype}));
   if (config.rule == Rule::softmax) {
