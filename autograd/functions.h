@@ -85,10 +85,11 @@ Variable cumsum(const Variable& a, int64_t dim);
 Variable masked_fill(const Variable& a, const Tensor& mask, double value);
 
 // ---- feature maps and scatters (autograd/feature_map_ops.cpp)
-// DPFP-nu (PAPER.md §2) fused: r = relu([x, -x]), y = [r * roll(r, 1), .., r * roll(r, nu)].
+// DPFP-nu (docs/THEORY.md section 3.3) fused:
+//   r = relu([x, -x]),  y = [r * roll(r, 1), .., r * roll(r, nu)].
 // layers/feature_maps.h keeps the composed version as dpfp_reference.
 Variable dpfp(const Variable& x, int64_t nu);
-// FAVOR+ (PAPER.md §2) fused: u = x omega (BLAS), then in one pass per row
+// FAVOR+ (docs/THEORY.md section 3.2) fused: u = x omega (BLAS), then in one pass per row
 // phi = [exp(u - c), exp(-u - c)] + eps with c = |x|^2/2 + log(2m)/2 (log space: no overflow).
 // x (..., Dk), omega (Dk, m), a constant (no gradient) -> (..., 2m). Keeps x and phi for the
 // backward, never u. layers/feature_maps.h keeps the composed version as favor_plus_reference.

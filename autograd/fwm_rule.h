@@ -1,6 +1,6 @@
 // The fast weight memory (FWM) update rule of Schlag, Munkhdalai & Schmidhuber (ICLR 2021), the
-// "FWM" baseline of the synthetic setting 2 (PAPER.md §3), as one differentiable op.
-// Per (batch b, head h), with W (Dv x Dk) and step t = 1..T:
+// "FWM" baseline of the synthetic setting 2 (docs/THEORY.md sections 6.4, 9.1), as one
+// differentiable op. Per (batch b, head h), with W (Dv x Dk) and step t = 1..T:
 //   vbar_t = W_{t-1} k_t;   Wtilde_t = W_{t-1} + beta_t (v_t - vbar_t) k_t^T
 //   W_t = Wtilde_t / max(1, |Wtilde_t|_F);   y_t = W_t q_t
 // No sum normalisation of k and q, and the output LayerNorm (no affine) of FWM is the caller's.

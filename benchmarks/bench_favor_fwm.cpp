@@ -1,5 +1,5 @@
 // bench_favor_fwm: medians of the fused FAVOR+ and FWM-rule ops against their composed twins at
-// the sizes of the synthetic experiments (PAPER.md §3), f32, for 1 and 2 threads.
+// the sizes of the synthetic experiments (docs/THEORY.md section 9.1), f32, for 1 and 2 threads.
 //   favor:  N = 19200 rows (32 x 600), Dk = 64, m in {64, 128, 512}: forward, forward + backward
 //   fwm:    B in {32, 128}, H = 1, T = 400, Dk in {64, 128}, Dv = 200 (one-hot values), with and
 //           without read-out; the composed reference once at B = 32, Dk = 64

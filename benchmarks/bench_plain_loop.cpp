@@ -1,9 +1,10 @@
 // bench_plain_loop: the fused delta-rule kernels against a straightforward vectorised C loop, the
-// reference of the speed target: DESIGN.md's pseudo-code written plainly (one pass over W or A per
-// line of the math, W and A row-major (Dv, Dk), inner loops unit-stride with `omp simd` on the
-// dot products so the compiler may vectorise them), compiled with the same -O3 -march=native and
-// run in an OpenMP loop over the sequences with the same threads. Prints ns per token-head forward
-// and forward + backward for both, the ratio, and GFLOP/s against the counted 6 d^2 / 20 d^2.
+// reference of the speed target: the pseudo-code of docs/THEORY.md section 7.2 written plainly (one
+// pass over W or A per line of the math, W and A row-major (Dv, Dk), inner loops unit-stride with
+// `omp simd` on the dot products so the compiler may vectorise them), compiled with the same -O3
+// -march=native and run in an OpenMP loop over the sequences with the same threads. Prints ns per
+// token-head forward and forward + backward for both, the ratio, and GFLOP/s against the
+// counted 6 d^2 / 20 d^2.
 //   bench_plain_loop --d 64 --T 1024 --bh 64 --threads 2 --reps 7
 #include <omp.h>
 
@@ -44,7 +45,7 @@ void plain_forward(float* y, float* W, float* saved, const float* q, const float
   }
 }
 
-// One sequence, backward (DESIGN.md section 3), W = W_T and A = dL/dW_T in, A = dW0 out.
+// One sequence, backward (docs/THEORY.md section 7.2), W = W_T and A = dL/dW_T in, A = dW0 out.
 void plain_backward(float* dq, float* dk, float* dv, float* dbeta, float* W, float* A,
                     const float* gy, const float* q, const float* k, const float* beta,
                     const float* saved, int64_t T, int64_t d, float* a) {

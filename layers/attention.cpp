@@ -209,7 +209,9 @@ SelfAttention::SelfAttention(int64_t d_model, const AttentionConfig& config, boo
       const double dt = H > 1 ? 0.001 * std::pow(100.0, double(h) / double(H - 1)) : 0.01;
       c[h] = std::log(1.0 / dt - 1.0);
     }
-    alpha_bias_ = register_parameter("alpha_bias", Tensor::from_vector(c, {H}, dtype));
+    // ParamInit::own: these values are the initialisation; a model init pass keeps them.
+    alpha_bias_ = register_parameter("alpha_bias", Tensor::from_vector(c, {H}, dtype),
+                                     ParamInit::own);
   }
   out_ = register_module("out", std::make_shared<Linear>(H * dh, d_model, rng,
                                                           LinearOptions{.bias = false, .dtype = dtype}));

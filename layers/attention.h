@@ -1,6 +1,7 @@
-// The attention family of fwp. One config chooses any combination the paper studies:
+// The attention family of fwp (the math: docs/THEORY.md sections 2-6). One config chooses any
+// combination the paper studies:
 //   kind      softmax (the baseline) | fast_weight
-//   rule      sum (linear attention) | delta (PAPER.md §1) | fwm (delta write, Frobenius clamp,
+//   rule      sum (linear attention) | delta (section 6.2) | fwm (delta write, Frobenius clamp,
 //             LayerNorm read-out: the FWM baseline of Schlag, Munkhdalai & Schmidhuber 2021) |
 //             gated_delta (the delta rule with a learned decay alpha_t: Yang et al., ICLR 2025)
 //   phi       identity | linear | favor | dpfp | tanh          (layers/feature_maps.h)

@@ -1,4 +1,4 @@
-// Feature maps phi: R^Dk -> R^Ddot, the "kernels" of linear attention (PAPER.md §2).
+// Feature maps phi: R^Dk -> R^Ddot, the "kernels" of linear attention (docs/THEORY.md section 3).
 //   Linear  (Katharopoulos et al. 2020):  phi(x) = elu(x) + 1,                          Ddot = Dk
 //   FAVOR+  (Choromanski et al. 2021):    phi(x) = exp([W x, -W x] - |x|^2/2) / sqrt(2m), Ddot = 2m
 //   DPFP-nu (Schlag et al. 2021):         r = relu([x, -x]);  phi = [r*roll(r,1), .., r*roll(r,nu)],
@@ -63,9 +63,9 @@ class FeatureMap : public Module {
   Tensor omega_;  // (Dk, m) for FAVOR+, undefined otherwise
 };
 
-// Sum normalisation: x / (sum_i x_i + eps) over the last dim (PAPER.md §1). With phi >= 0 the
-// result lies on the simplex. The authors' code divides without eps; an all-zero DPFP vector then
-// gives NaN, so we add eps (1e-6 by default) to the denominator.
+// Sum normalisation: x / (sum_i x_i + eps) over the last dim (docs/THEORY.md section 4). With
+// phi >= 0 the result lies on the simplex. The authors' code divides without eps; an all-zero
+// DPFP vector then gives NaN, so we add eps (1e-6 by default) to the denominator.
 Variable sum_normalize(const Variable& x, double eps = 1e-6);
 
 }  // namespace fwp

@@ -9,8 +9,8 @@ LayerNorm::LayerNorm(int64_t D, LayerNormOptions options) : normalized_dim(D), e
   FWP_CHECK(D > 0, "LayerNorm: normalized_dim must be positive, got ", D);
   FWP_CHECK(options.eps > 0.0, "LayerNorm: eps must be > 0, got ", options.eps);
   if (options.affine) {
-    weight = register_parameter("weight", Tensor::ones({D}, options.dtype));
-    bias = register_parameter("bias", Tensor::zeros({D}, options.dtype));
+    weight = register_parameter("weight", Tensor::ones({D}, options.dtype), ParamInit::ones);
+    bias = register_parameter("bias", Tensor::zeros({D}, options.dtype), ParamInit::zeros);
   }
 }
 

@@ -11,9 +11,11 @@ Linear::Linear(int64_t in, int64_t out, Rng& rng, LinearOptions options)
     : in_features(in), out_features(out) {
   FWP_CHECK(in > 0 && out > 0, "Linear: sizes must be positive, got in=", in, " out=", out);
   const double bound = 1.0 / std::sqrt(static_cast<double>(in));
-  weight = register_parameter("weight", Tensor::uniform({out, in}, rng, -bound, bound, options.dtype));
+  weight = register_parameter(
+      "weight", Tensor::uniform({out, in}, rng, -bound, bound, options.dtype), ParamInit::weight);
   if (options.bias)
-    bias = register_parameter("bias", Tensor::uniform({out}, rng, -bound, bound, options.dtype));
+    bias = register_parameter("bias", Tensor::uniform({out}, rng, -bound, bound, options.dtype),
+                              ParamInit::zeros);  // zero under a model's init pass
 }
 
 Variable Linear::forward(const Variable& x) const {

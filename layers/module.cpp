@@ -3,20 +3,32 @@
 
 namespace fwp {
 
+std::string to_string(ParamInit init) {
+  switch (init) {
+    case ParamInit::weight: return "weight";
+    case ParamInit::zeros: return "zeros";
+    case ParamInit::ones: return "ones";
+    case ParamInit::own: return "own";
+  }
+  return "?";
+}
+
 void Module::check_name(const std::string& name) const {
   FWP_CHECK(!name.empty() && name.find('.') == std::string::npos,
             "Module: name '", name, "' must be non-empty and contain no '.'");
-  for (const auto& [n, v] : params_) FWP_CHECK(n != name, "Module: duplicate name '", name, "'");
+  for (const auto& p : params_) FWP_CHECK(p.name != name, "Module: duplicate name '", name, "'");
   for (const auto& [n, m] : children_) FWP_CHECK(n != name, "Module: duplicate name '", name, "'");
   for (const auto& [n, b] : buffers_) FWP_CHECK(n != name, "Module: duplicate name '", name, "'");
   for (const auto& [n, r] : rngs_) FWP_CHECK(n != name, "Module: duplicate name '", name, "'");
 }
 
-Variable Module::register_parameter(const std::string& name, Tensor value) {
+Variable Module::register_parameter(const std::string& name, Tensor value, ParamInit init) {
   check_name(name);
+  FWP_CHECK(init != ParamInit::weight || value.dim() >= 2, "Module: parameter '", name,
+            "' is declared ParamInit::weight (a matrix) but has shape ", value.shape());
   Variable v(std::move(value), true);
   v.set_name(name);
-  params_.emplace_back(name, v);
+  params_.push_back({name, v, init});
   return v;
 }
 
@@ -30,10 +42,17 @@ void Module::register_rng(const std::string& name, Rng* rng) {
   rngs_.emplace_back(name, rng);
 }
 
-std::vector<std::pair<std::string, Variable>> Module::named_parameters() const {
-  std::vector<std::pair<std::string, Variable>> out(params_.begin(), params_.end());
+std::vector<NamedParameter> Module::parameter_table() const {
+  std::vector<NamedParameter> out(params_.begin(), params_.end());
   for (const auto& [name, child] : children_)
-    for (auto& [sub, v] : child->named_parameters()) out.emplace_back(name + "." + sub, v);
+    for (NamedParameter& p : child->parameter_table())
+      out.push_back({name + "." + p.name, p.value, p.init});
+  return out;
+}
+
+std::vector<std::pair<std::string, Variable>> Module::named_parameters() const {
+  std::vector<std::pair<std::string, Variable>> out;
+  for (NamedParameter& p : parameter_table()) out.emplace_back(p.name, p.value);
   return out;
 }
 

@@ -14,6 +14,25 @@
 
 namespace fwp {
 
+// How a parameter is initialised, declared by the layer that registers it. The constructor
+// already gives every parameter a value, so a layer works on its own (Linear: U(+-1/sqrt(in)),
+// as PyTorch). A model's init pass (init_transformer_weights) may then redraw a parameter, but
+// only as its declaration says:
+//   weight  a matrix (Linear weight, embedding table): drawn from N(0, std^2), the model's std
+//   zeros   a bias: set to 0
+//   ones    a gain (LayerNorm's weight): set to 1
+//   own     the constructor's value IS the initialisation and no model pass touches it, e.g.
+//           the gated delta rule's alpha_bias, which places the decays in [0.9, 0.999]
+// The declaration travels with the parameter, so no pass has to guess a role from a name.
+enum class ParamInit { weight, zeros, ones, own };
+std::string to_string(ParamInit init);
+
+struct NamedParameter {
+  std::string name;  // the dotted path, as in named_parameters()
+  Variable value;
+  ParamInit init;
+};
+
 class Module {
  public:
   Module() = default;
@@ -26,6 +45,8 @@ class Module {
   // Every parameter of this module and its children, depth first in registration order.
   std::vector<std::pair<std::string, Variable>> named_parameters() const;
   std::vector<Variable> parameters() const;
+  // The same walk with each parameter's declared initialisation.
+  std::vector<NamedParameter> parameter_table() const;
   // Non-trainable tensors that belong in checkpoints (e.g. frozen random features).
   std::vector<std::pair<std::string, Tensor>> named_buffers() const;
   // The module's random generators, by path ("dropout_rng", "layers.0.attn.phi.rng").
@@ -38,7 +59,9 @@ class Module {
   void zero_grad();
 
  protected:
-  Variable register_parameter(const std::string& name, Tensor value);
+  // `init` declares how a model-wide init pass may treat the parameter (see ParamInit); a
+  // `weight` must be a matrix (at least 2-D).
+  Variable register_parameter(const std::string& name, Tensor value, ParamInit init);
   void register_buffer(const std::string& name, Tensor* buffer);  // the module owns *buffer
   void register_rng(const std::string& name, Rng* rng);            // the module owns *rng
   template <typename M>
@@ -50,7 +73,7 @@ class Module {
 
  private:
   void check_name(const std::string& name) const;
-  std::vector<std::pair<std::string, Variable>> params_;
+  std::vector<NamedParameter> params_;  // name is the local name here
   std::vector<std::pair<std::string, Tensor*>> buffers_;
   std::vector<std::pair<std::string, Rng*>> rngs_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;

@@ -55,8 +55,11 @@ Seq2Seq::Seq2Seq(const Seq2SeqConfig& c, uint64_t seed, DType dtype)
   FWP_CHECK(c.dropout >= 0.0 && c.dropout < 1.0, "Seq2Seq: dropout must be in [0, 1), got ", c.dropout);
   Rng rng(seed);
   register_rng("dropout_rng", &dropout_rng_);
-  src_embedding_ = register_parameter("src_embedding", Tensor::zeros({c.src_vocab, c.d_model}, dtype));
-  tgt_embedding_ = register_parameter("tgt_embedding", Tensor::zeros({c.tgt_vocab, c.d_model}, dtype));
+  // two tables, drawn by init_transformer_weights below; the output layer reuses tgt_embedding
+  src_embedding_ = register_parameter(
+      "src_embedding", Tensor::zeros({c.src_vocab, c.d_model}, dtype), ParamInit::weight);
+  tgt_embedding_ = register_parameter(
+      "tgt_embedding", Tensor::zeros({c.tgt_vocab, c.d_model}, dtype), ParamInit::weight);
   encoder_ = register_module("encoder", std::make_shared<ModuleList<EncoderBlock>>());
   decoder_ = register_module("decoder", std::make_shared<ModuleList<DecoderBlock>>());
   for (int64_t l = 0; l < c.n_encoder_layers; ++l)

@@ -1,4 +1,5 @@
-// Encoder-decoder Transformer for translation (PAPER.md §5), post-LN like the language model.
+// Encoder-decoder Transformer for translation (docs/THEORY.md section 9.3), post-LN like the
+// language model.
 //   encoder block:  h <- LN(h + Drop(SelfAttn(h)));  h <- LN(h + Drop(FF(h)))       (non-causal)
 //   decoder block:  h <- LN(h + Drop(CausalSelfAttn(h)));  h <- LN(h + Drop(CrossAttn(h, mem)));
 //                   h <- LN(h + Drop(FF(h)))

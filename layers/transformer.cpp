@@ -36,11 +36,18 @@ void LMState::detach() {
 }
 
 void init_transformer_weights(Module& module, double std, Rng& rng) {
+  FWP_CHECK(std >= 0.0, "init_transformer_weights: std must be >= 0, got ", std);
   NoGradGuard no_grad;
-  for (auto& [name, p] : module.named_parameters()) {
-    const bool is_bias = name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0;
-    if (p.dim() >= 2) p.mutable_value().copy_(Tensor::randn(p.shape(), rng, p.dtype(), 0.0, std));
-    else if (is_bias) p.mutable_value().fill_(0.0);
+  for (NamedParameter& p : module.parameter_table()) {
+    Tensor& value = p.value.mutable_value();
+    switch (p.init) {
+      case ParamInit::weight:
+        value.copy_(Tensor::randn(value.shape(), rng, value.dtype(), 0.0, std));
+        break;
+      case ParamInit::zeros: value.fill_(0.0); break;
+      case ParamInit::ones: value.fill_(1.0); break;
+      case ParamInit::own: break;  // the layer's own value is the initialisation
+    }
   }
 }
 
@@ -53,7 +60,8 @@ TransformerLM::TransformerLM(const LMConfig& c, uint64_t seed, DType dtype)
             c.dropout);
   Rng rng(seed);
   register_rng("dropout_rng", &dropout_rng_);
-  embedding_ = register_parameter("embedding", Tensor::zeros({c.vocab_size, c.d_model}, dtype));
+  embedding_ = register_parameter("embedding", Tensor::zeros({c.vocab_size, c.d_model}, dtype),
+                                  ParamInit::weight);
   layers_ = register_module("layers", std::make_shared<ModuleList<TransformerBlock>>());
   for (int64_t l = 0; l < c.n_layers; ++l)
     layers_->add(std::make_shared<TransformerBlock>(c.d_model, c.d_ff, c.attention, rng,

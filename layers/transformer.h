@@ -1,4 +1,4 @@
-// The paper's Transformer language model (PAPER.md §4): post-LayerNorm blocks
+// The paper's Transformer language model (docs/THEORY.md section 9.2): post-LayerNorm blocks
 //   h <- LN(h + Drop(Attn(h)));   h <- LN(h + Drop(W2 Drop(relu(W1 h))))
 // on top of  h = Drop(emb(x) * sqrt(D) + positions), with the output layer tied to the input
 // embedding (logits = h E^T). Any attention of the family in layers/attention.h.
@@ -73,8 +73,10 @@ class TransformerLM : public Module {
   std::shared_ptr<ModuleList<TransformerBlock>> layers_;
 };
 
-// N(0, std) for every matrix, zeros for every bias (1-D parameter named "bias"); 1-D weights
-// (LayerNorm) are left as constructed. The init of the paper's LM code.
+// The init of the paper's LM code, applied as each parameter declares (ParamInit, layers/module.h):
+// N(0, std^2) for every `weight` (matrices and embeddings), 0 for every `zeros` (biases), 1 for
+// every `ones` (LayerNorm gains); an `own` parameter (e.g. alpha_bias) keeps its layer's value.
+// Draws in parameter order, so the same seed gives the same model.
 void init_transformer_weights(Module& module, double std, Rng& rng);
 
 // Draws a token from logits (V): argmax when temperature == 0, else softmax(logits / temperature).

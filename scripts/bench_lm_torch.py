@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """PyTorch peer of `fwp-lm --bench`: the paper's language model written plainly, timed the same way.
 
-The model as a PyTorch user would write it (PAPER.md §4): embedding x sqrt(D) + sinusoidal
-positions, dropout 0.1, N post-LN blocks h <- LN(h + Drop(O Attn(h))), h <- LN(h + Drop(W2
-Drop(relu(W1 h)))), output layer tied to the embedding, cross-entropy, Adam, global grad-norm clip
-0.25. Attention:
+The model as a PyTorch user would write it (docs/THEORY.md section 9.2): embedding x sqrt(D) +
+sinusoidal positions, dropout 0.1, N post-LN blocks h <- LN(h + Drop(O Attn(h))), h <- LN(h +
+Drop(W2 Drop(relu(W1 h)))), output layer tied to the embedding, cross-entropy, Adam, global
+grad-norm clip 0.25. Attention:
   softmax  q, k, v from one bias-free projection, causal mask, softmax(q k^T / sqrt(d)) v
   delta    q, k, v, beta from one bias-free projection D -> H (3 d + 1); phi = elu + 1 and sum
            normalisation on q and k; beta = sigmoid; then the delta rule as a Python loop over time

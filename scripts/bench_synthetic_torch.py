@@ -4,8 +4,8 @@ PyTorch, as a user would: the peer for bench_synthetic. Prints the median traini
 
   /usr/bin/python3 scripts/bench_synthetic_torch.py --setting 1 --S 80 --config linear_sum --threads 1
 
-Model (PAPER.md §3): x_t = [onehot(v_t); emb(k_t)], k = phi(W_k x_t), q = phi(W_q emb(query)),
-values one-hot; sum rule: W = sum_t v_t k_t^T, z = sum_t k_t, y = W q / (z.q + eps);
+Model (docs/THEORY.md section 9.1): x_t = [onehot(v_t); emb(k_t)], k = phi(W_k x_t), q = phi(W_q
+emb(query)), values one-hot; sum rule: W = sum_t v_t k_t^T, z = sum_t k_t, y = W q / (z.q + eps);
 delta rule (k, q sum-normalised, beta = sigmoid(W_b x_t)): a Python loop over t updating W.
 Loss 1/2 |onehot(target) - y|^2, batch mean; Adam lr 1e-3.
 """

@@ -28,4 +28,4 @@ PY=/usr/bin/python3
 "$PY" scripts/plot_synthetic.py "$OUT/setting1/summary.csv" "$OUT/setting2/summary.csv" --out "$OUT"
 echo
 echo "Results: $OUT/setting1/summary.csv, $OUT/setting2/summary.csv and the plots above."
-echo "The authors' numbers for comparison: docs/RESULTS.md (and shared/PAPER.md §3)."
+echo "The authors' numbers for comparison: docs/RESULTS.md and docs/THEORY.md section 9.1."

@@ -6,8 +6,8 @@
 
 Setting 1 (Figure 2): final eval loss against S, linear y axis, one curve per configuration.
 Setting 2 (Figure 3): the same with a log y axis. Unless --no-authors is given, the authors'
-released values quoted in shared/PAPER.md are drawn as open squares (only the points PAPER.md
-quotes, within the plotted S range).
+released values quoted in docs/THEORY.md section 9.1 are drawn as open squares (only the points
+quoted there, within the plotted S range).
 Uses matplotlib (Debian: python3-matplotlib).
 """
 import argparse
@@ -17,8 +17,8 @@ import os
 from collections import defaultdict
 
 
-# The authors' released last eval losses as quoted in PAPER.md §3: {(setting, config): {S: loss}}.
-# "<= 0.001 up to S" is drawn as 0.001 at that S.
+# The authors' released last eval losses as quoted in docs/THEORY.md section 9.1: {(setting,
+# config): {S: loss}}. "<= 0.001 up to S" is drawn as 0.001 at that S.
 AUTHORS = {
     (1, "linear_sum"): {40: 0.001, 60: 0.025, 80: 0.11, 600: 0.45},
     (1, "dpfp1_sum"): {100: 0.001, 120: 0.009, 140: 0.053, 600: 0.42},
@@ -74,7 +74,7 @@ def plot_setting(runs, setting, out_dir, authors):
             ref = sorted((S, v) for S, v in AUTHORS[key].items() if S <= s_max)
             if ref:
                 ax.plot([s for s, _ in ref], [v for _, v in ref], "s", color=color, ms=7,
-                        mfc="none", alpha=0.8, label=key[1] + " (authors, PAPER.md)")
+                        mfc="none", alpha=0.8, label=key[1] + " (authors)")
     ax.set_xlabel("number of unique keys S")
     ax.set_ylabel("final evaluation loss")
     if setting == 2:
@@ -99,15 +99,15 @@ def fmt_loss(x):
 
 def print_tables(runs):
     """One markdown table per setting: a row per S, a column per config, each cell our final eval
-    loss with the authors' value quoted in PAPER.md in brackets where there is one; the last row
-    gives the first S where our loss exceeds 0.01 ("-": never, among the S run so far)."""
+    loss with the authors' value quoted in docs/THEORY.md in brackets where there is one; the last
+    row gives the first S where our loss exceeds 0.01 ("-": never, among the S run so far)."""
     for setting in (1, 2):
         keys = ordered(k for k in runs if k[0] == setting)
         if not keys:
             continue
         Ss = sorted({S for k in keys for S in runs[k]})
-        print(f"\nSetting {setting}: final eval loss, [authors' value] where PAPER.md quotes one, "
-              "empty: not run yet\n")
+        print(f"\nSetting {setting}: final eval loss, [authors' value] where docs/THEORY.md "
+              "quotes one, empty: not run yet\n")
         print("| S | " + " | ".join(k[1] for k in keys) + " |")
         print("|---:" * (len(keys) + 1) + "|")
         for S in Ss:

@@ -1,8 +1,8 @@
 // The model of fwp-lm from command-line flags or a JSON file (layers/config_json.h format).
-// Order: the defaults (the paper's small model with the delta rule, PAPER.md §4) or the JSON
-// file; then --attention <preset> replaces the attention (AttentionConfig::preset: softmax,
-// linear, performer, dpfp, delta, dpfp_delta, favor_delta, fwm, and any preset added there);
-// then single fields (--rule, --phi, --nu, --m, ...) override it. Names are passed to the
+// Order: the defaults (the paper's small model with the delta rule, docs/THEORY.md section 9.2) or
+// the JSON file; then --attention <preset> replaces the attention (AttentionConfig::preset:
+// softmax, linear, performer, dpfp, delta, dpfp_delta, favor_delta, fwm, and any preset added
+// there); then single fields (--rule, --phi, --nu, --m, ...) override it. Names are passed to the
 // layers' own parsers, so a new update rule or preset is selectable here without a code change.
 #pragma once
 #include <optional>

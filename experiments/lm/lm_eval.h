@@ -1,4 +1,5 @@
-// Perplexity of a language model over a token stream, by two protocols (PAPER.md §4):
+// Perplexity of a language model over a token stream, by two protocols (docs/THEORY.md
+// section 9.2):
 //  (a) segments: the stream is cut into `batch` parallel streams (data/lm_data.h LmBatches) and
 //      read in non-overlapping segments of T tokens. Each segment starts from nothing, or, with
 //      carry-over, from the fast-weight state its stream's previous segment ended with.

@@ -1,5 +1,5 @@
-// Training, benchmarking and the final evaluation of fwp-lm (paper Sec. 6.3, PAPER.md §4).
-// Training reads the train stream as B parallel streams in consecutive segments of T tokens
+// Training, benchmarking and the final evaluation of fwp-lm (paper Sec. 6.3, docs/THEORY.md section
+// 9.2). Training reads the train stream as B parallel streams in consecutive segments of T tokens
 // (data/lm_data.h) with Adam, linear warm-up + cosine decay and global grad-norm clipping.
 // With carry-over, the fast-weight state at the end of a segment (detached: no gradient crosses
 // the boundary) starts the next segment of the same stream; it is reset at every epoch.

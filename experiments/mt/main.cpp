@@ -1,7 +1,8 @@
 // fwp-mt: Spanish -> English translation with an encoder-decoder Transformer whose encoder
 // self-attention, decoder self-attention and cross-attention each take any attention preset
-// (paper Sec. 6.2; PAPER.md §5). Trains, checkpoints (--resume continues bit-exactly), then
-// translates the evaluation splits with greedy or beam search and scores them with corpus BLEU.
+// (paper Sec. 6.2; docs/THEORY.md section 9.3). Trains, checkpoints (--resume continues
+// bit-exactly), then translates the evaluation splits with greedy or beam search and scores them
+// with corpus BLEU.
 //   fwp-mt --out runs/mt/dpfp --enc-attention dpfp --dec-attention dpfp --cross-attention dpfp
 // Writes OUT/config.json, OUT/metrics.csv, OUT/checkpoint.safetensors, OUT/<split>.hyp and
 // OUT/results.json.

@@ -1,5 +1,5 @@
-// Training and evaluating the translation model of fwp-mt (paper Sec. 6.2, PAPER.md §5):
-// the Bible corpus as subword examples, the label-smoothed loss, the training loop (Adam,
+// Training and evaluating the translation model of fwp-mt (paper Sec. 6.2, docs/THEORY.md section
+// 9.3): the Bible corpus as subword examples, the label-smoothed loss, the training loop (Adam,
 // warm-up + schedule, clipping, token-sized batches, progress, checkpoints every evaluation,
 // --resume bit-exact through experiments/common/training.h), validation loss, and translating a
 // split into a file with its BLEU score.

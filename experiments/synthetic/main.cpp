@@ -1,4 +1,5 @@
-// fwp-synthetic: the associative-retrieval experiments of PAPER.md §3 (paper Figures 2 and 3).
+// fwp-synthetic: the associative-retrieval experiments of the paper's Sec. 6.1 (Figures 2
+// and 3; docs/THEORY.md section 9.1).
 //   fwp-synthetic --setting 1 --S 40,80 --configs linear_sum,dpfp1_sum
 //   fwp-synthetic --sweep fig1 --out runs/fig1       (a whole figure; re-running resumes it)
 // Every finished run is appended to OUT/summary.csv; runs already there are skipped. Several

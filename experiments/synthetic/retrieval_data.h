@@ -1,5 +1,5 @@
-// Associative retrieval data (PAPER.md §3). A sequence lists L (key, value) pairs, then one
-// query key; the target is the value stored under it (its LAST occurrence if keys repeat).
+// Associative retrieval data (docs/THEORY.md section 9.1). A sequence lists L (key, value) pairs,
+// then one query key; the target is the value stored under it (its LAST occurrence if keys repeat).
 //   Setting 1 (capacity):  L = S, keys a random permutation of all S keys, values an independent
 //                          permutation of all S values.
 //   Setting 2 (overwrite): L = 2S, keys and values drawn i.i.d. with replacement.

@@ -3,7 +3,8 @@
 //     the projected embedding table picked by k_t. Projecting the table once per step costs
 //     O(S e Dk) instead of O(B L (S + e) Dk) for projecting every token.
 //  2. For the sum rule with a single query, W q = sum_t v_t (k_t . q): the fast weights never need
-//     to be formed (the dual, attention form of the same fast weight memory: PAPER.md §1).
+//     to be formed (the dual, attention form of the same fast weight memory: docs/THEORY.md
+//     section 2).
 #include "experiments/synthetic/retrieval_model.h"
 
 #include <cmath>
@@ -93,7 +94,8 @@ RetrievalModel::RetrievalModel(const ModelConfig& config, Rng& rng, uint64_t fea
     : config_(config), dtype_(dtype) {
   const int64_t S = config.S, e = config.embedding_size(), d = config.d_key;
   FWP_CHECK(S >= 2 && d >= 1, "RetrievalModel: need S >= 2 and Dk >= 1, got S=", S, " Dk=", d);
-  embedding_ = register_parameter("embedding", Tensor::randn({2 * S, e}, rng, dtype));
+  embedding_ = register_parameter("embedding", Tensor::randn({2 * S, e}, rng, dtype),
+                                  ParamInit::own);
   key_ = register_module("key", std::make_shared<Linear>(S + e, d, rng, LinearOptions{.dtype = dtype}));
   query_ = register_module("query", std::make_shared<Linear>(e, d, rng, LinearOptions{.dtype = dtype}));
   if (config.rule == Rule::softmax) {

@@ -1,5 +1,5 @@
-// The one-layer retrieval model of the synthetic experiments (PAPER.md §3), as in the authors'
-// code: no feed-forward, no LayerNorm (except FWM's read-out), no output projection.
+// The one-layer retrieval model of the synthetic experiments (docs/THEORY.md section 9.1), as in
+// the authors' code: no feed-forward, no LayerNorm (except FWM's read-out), no output projection.
 //   x_t = [onehot(v_t); emb(k_t)]                    emb: (2S, e), e = int(2S * 1.1), N(0, 1)
 //   k_t = phi(W_k x_t + b_k),  q = phi(W_q emb(query) + b_q),  beta_t = sigmoid(W_b x_t + b_b)
 //   value v_t = onehot(v_t) (Dv = S, fixed), read-out yhat in R^S, loss 1/2 |onehot(target) - yhat|^2

@@ -1,4 +1,4 @@
-// One training run of the retrieval model with the authors' protocol (PAPER.md §3):
+// One training run of the retrieval model with the authors' protocol (docs/THEORY.md section 9.1):
 // Adam, eval every `eval_every` steps on `eval_sequences` fresh sequences (every distinct key
 // queried), stop when the eval loss <= stop_loss, or when `patience` + 1 evaluations in a row
 // bring no improvement (the authors' "strike > 10"), or at max_steps.

@@ -1,5 +1,5 @@
 // docs/TOUR.md names a file and a function at every stop, as markdown links
-// [`Name::function`](../path/file.cpp). This test reads the tour and checks that every linked
+// [`Tape::backward`](../autograd/tape.cpp). This test reads the tour and checks that every linked
 // file exists and that every linked name is defined there (a call `name(`, a template
 // specialisation `name<...>(` or a `struct`/`class name`), so the tour cannot drift from the code.
 #include "tests/catch.h"

@@ -1,5 +1,5 @@
-// The attention family: the properties of PAPER.md §1 checked on random inputs, causality,
-// carry-over, recurrent generation, gradchecks, configs.
+// The attention family: the properties of docs/THEORY.md sections 2, 4 and 6 checked on random
+// inputs, causality, carry-over, recurrent generation, gradchecks, configs.
 #include "tests/catch.h"
 
 #include <cmath>
