@@ -7,11 +7,11 @@
 //   backward: W and A = dL/dW (Dv rows of Dk). Row i of both evolves on its own; dq and dk are
 //             sums of rows; the one dot product per row (a_i = A_i . k) is taken for the next
 //             step while the row is in registers. Rows go in blocks that fit in L1; each step
-//             passes over a block once per chunk of at most 4 vectors of columns, so the dq/dk
-//             accumulators of any width Dk stay in registers.
+//             passes over a block once per chunk of at most kBlockVecs vectors of columns, so
+//             the dq/dk accumulators of any width Dk stay in registers.
 // Tasks are handed to threads one at a time (dynamic schedule), so a thread slowed down by other
-// work on the machine does not hold up the rest. The naive twins below each kernel are the
-// DESIGN.md pseudo-code as plain loops.
+// work on the machine does not hold up the rest. The naive twins (delta_rule_naive.cpp) are the
+// math of docs/THEORY.md section 7.2 as plain loops.
 #include "kernels/delta_rule.h"
 
 #include <omp.h>
@@ -203,7 +203,7 @@ void load_backward_state(Vec<Real>* W, Vec<Real>* A, const Real* WT, const Real*
   }
 }
 
-// One sequence of the backward (DESIGN.md section 3), rows of NK <= 8 vectors (Dk padded). A
+// One sequence of the backward (docs/THEORY.md section 7.2), rows of NK <= 8 vectors (Dk padded). A
 // holds dL/dW_t BEFORE g_t q_t^T is added (A' below), so per step and row i:
 //   a_i = A'_i . k_t + g_i (q_t . k_t)        (computed during the previous step)
 //   dq += g_i W_i                              dq_t = W_t^T g_t

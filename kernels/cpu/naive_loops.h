@@ -1,4 +1,4 @@
-// Plain-loop building blocks of the naive twins (delta_rule_cpu.cpp, sum_rule_cpu.cpp,
+// Plain-loop building blocks of the naive twins (delta_rule_naive.cpp, sum_rule_naive.cpp,
 // gated_delta_rule_naive.cpp, fwm_rule_naive.cpp): the reference kernels that the tests hold the
 // fast ones against. Sums run in index order, one term at a time, so a twin reads like the
 // pseudo-code it implements and owes nothing to the SIMD code it checks.
