@@ -176,7 +176,7 @@ void delta_rule_forward_cpu(Real* y, Real* WT, Real* d, const Real* q, const Rea
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < BH * nb; ++task) {
       const int64_t n = task / nb, c0 = (task % nb) * kCols, cols = std::min(kCols, Dv - c0);
-      with_block_vec_count(vec_count<Real>(cols), [&](auto nv) {
+      with_block_vec_count<kForwardBlockVecs>(vec_count<Real>(cols), [&](auto nv) {
         forward_sequence<Real, decltype(nv)::value>(
             y + n * T * Dv + c0, WT + (n * Dv + c0) * Dk, d ? d + n * T * Dv + c0 : nullptr,
             q + n * T * Dk, k + n * T * Dk, v + n * T * Dv + c0, beta + n * T,
@@ -203,8 +203,8 @@ void load_backward_state(Vec<Real>* W, Vec<Real>* A, const Real* WT, const Real*
   }
 }
 
-// One sequence of the backward (docs/THEORY.md section 7.2), rows of NK <= 8 vectors (Dk padded). A
-// holds dL/dW_t BEFORE g_t q_t^T is added (A' below), so per step and row i:
+// One sequence of the backward (docs/THEORY.md section 7.2), rows of NK <= kNarrowRowVecs vectors
+// (Dk padded). A holds dL/dW_t BEFORE g_t q_t^T is added (A' below), so per step and row i:
 //   a_i = A'_i . k_t + g_i (q_t . k_t)        (computed during the previous step)
 //   dq += g_i W_i                              dq_t = W_t^T g_t
 //   dk += u_i A'_i;  W_i -= u_i k_t;  dk -= beta a_i W_i     (W_i is now row i of W_{t-1})
@@ -362,13 +362,21 @@ void backward_columns(Vec<Real>* __restrict W, Vec<Real>* __restrict A, Vec<Real
   }
 }
 
+// Rows of at most kNarrowRowVecs vectors go through backward_sequence in one pass per step, with
+// q_t, k_t, k_{t-1} and the dq, dk accumulators (5 vectors per vector of the row) in registers;
+// wider rows through backward_sequence_wide, in chunks of kBackwardChunkVecs vectors. With 16
+// registers a row of 8 vectors (Dk = 64 in f32 on AVX2) spills its accumulators and was 5-8%
+// slower in one pass than in chunks.
+constexpr int64_t kNarrowRowVecs = kVecRegisters >= 32 ? 8 : 4;
+
 // Columns per pass over the rows (see backward_columns): kBlockVecs vectors keep everything in
 // registers (5 per vector of the chunk, plus the row's).
 constexpr int64_t kBackwardChunkVecs = kBlockVecs;
 
-// The backward of one sequence for rows wider than 8 vectors (Dk > 128 f32, > 64 f64), whose
-// accumulators do not fit in registers: the same sweep as backward_sequence above, but each step
-// makes passes over the rows, one per chunk of at most 4 vectors of columns (backward_columns). Afterwards
+// The backward of one sequence for rows wider than kNarrowRowVecs vectors (with AVX-512: Dk > 128
+// in f32, > 64 in f64; with AVX2: Dk > 32 in f32, > 16 in f64), whose accumulators do not fit
+// in registers: the same sweep as backward_sequence above, but each step makes passes over the
+// rows, one per chunk of at most kBackwardChunkVecs vectors of columns (backward_columns). Then
 //   a_{t-1, i} = A'_i . k_{t-1} + g_{t-1, i} (q_{t-1} . k_{t-1})
 // is summed from the partial sums P for kLanes rows at once (hsum_rows), and
 //   dk_t += (u_t . g_t) q_t,  the A'^T u term's missing g_t q_t^T part.
@@ -434,7 +442,7 @@ void backward_sequence_wide(Real* __restrict dq, Real* __restrict dk, Real* __re
         backward_columns<Real, decltype(n)::value, NK, HasG, decltype(first)::value>(
             W + c0, A + c0, P, qt + c0, kt + c0, kp + c0, gy + t * ldv, ur, bar, Dv, nk, cq, ck);
       };
-      with_block_vec_count(nc, [&](auto n) {
+      with_block_vec_count<NC>(nc, [&](auto n) {
         if (c0 == 0) {
           pass(n, std::true_type{});
         } else {
@@ -445,7 +453,7 @@ void backward_sequence_wide(Real* __restrict dq, Real* __restrict dk, Real* __re
       if constexpr (HasG)  // without gy, qt holds no q_t (it is not loaded): skip, never 0 * junk
         for (int64_t c = 0; c < nc; ++c) ck[c] += ug * qt[c0 + c];
       if (add) {
-        V prev[NC];
+        V prev[NC]{};  // load_row fills the first vectors of a narrower chunk
         load_row(prev, dk + t * Dk + j0, width);
         for (int64_t c = 0; c < nc; ++c) ck[c] += prev[c];
         if constexpr (HasG) {
@@ -482,10 +490,10 @@ void delta_rule_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW
         for (int64_t r0 = 0; r0 == 0 || r0 < Dv; r0 += std::max<int64_t>(rows, 1)) {
           const int64_t s = (n * Dv + r0) * Dk, nrows = std::min(rows, Dv - r0);
           auto sequence = [&](auto&&... args) {
-            if constexpr (decltype(nk)::value > 0) {
+            if constexpr (decltype(nk)::value > 0 && decltype(nk)::value <= kNarrowRowVecs) {
               backward_sequence<Real, decltype(nk)::value, HasG>(args...);
             } else {
-              backward_sequence_wide<Real, 0, HasG>(args...);
+              backward_sequence_wide<Real, decltype(nk)::value, HasG>(args...);
             }
           };
           sequence(

@@ -34,8 +34,11 @@ void store_transposed(Real* W, const Vec<Real>* S, int64_t Dk, int64_t Dv, Real 
 
 // The delta and sum forwards run in column blocks of S (rows of W) of at most this many vectors:
 // the rows of W evolve independently, so each block is its own OpenMP task with its accumulators
-// in registers (with_block_vec_count picks the block's fixed vector count).
-constexpr int64_t kForwardBlockVecs = kBlockVecs;
+// in registers (with_block_vec_count picks the block's fixed vector count). 4 on every
+// instruction set: with 16 registers (AVX2) the delta forward's accumulators of 4-vector blocks
+// no longer all fit, yet it measured as fast as with 2-vector blocks, and the sum forward 1.2x
+// faster (docs/RESULTS.md, "Every instruction set").
+constexpr int64_t kForwardBlockVecs = 4;
 template <typename Real>
 int64_t forward_blocks(int64_t Dv) {
   return std::max<int64_t>(1, (vec_count<Real>(Dv) + kForwardBlockVecs - 1) / kForwardBlockVecs);

@@ -3,7 +3,7 @@
 // GCC/Clang vector extension: + - * act lane-wise and `s * v` broadcasts a scalar, so kernels read
 // like the math (`acc[c] += g * W[c]`). Rows of state are padded with zeros to whole vectors.
 // Row widths are compile-time constants wherever possible (with_vec_count; blocks of at most
-// kBlockVecs vectors: with_block_vec_count), so the loops over a row unroll completely and
+// Max vectors: with_block_vec_count), so the loops over a row unroll completely and
 // accumulators stay in registers; other widths run the same code with a runtime count (0).
 //
 // ONE source, several instruction sets. The register width is chosen HERE, at compile time, from
@@ -194,22 +194,17 @@ void with_vec_count(int64_t n, Fn&& fn) {
   }
 }
 
-// Calls fn(CountTag<N>{}) with N = n for n = 1 .. kBlockVecs - 1, else with N = kBlockVecs: the
-// vector count of a block of at most kBlockVecs vectors (a column block of the delta and sum
-// forwards, a chunk of the wide delta backward), fixed so that the block's loops unroll.
-template <typename Fn>
+// Calls fn(CountTag<N>{}) with N = min(n, Max) (n >= 1): the vector count of a block of at most
+// Max vectors (a column block of the delta and sum forwards, a chunk of the wide delta backward),
+// fixed so that the block's loops unroll. Call as with_block_vec_count<Max>(n, fn).
+template <int Max, typename Fn>
 void with_block_vec_count(int64_t n, Fn&& fn) {
-  static_assert(kBlockVecs == 2 || kBlockVecs == 4);
-  if constexpr (kBlockVecs == 4) {
-    switch (n) {
-      case 1: return fn(CountTag<1>{});
-      case 2: return fn(CountTag<2>{});
-      case 3: return fn(CountTag<3>{});
-      default: return fn(CountTag<4>{});
-    }
+  if constexpr (Max == 1) {
+    fn(CountTag<1>{});
+  } else if (n >= Max) {
+    fn(CountTag<Max>{});
   } else {
-    if (n == 1) return fn(CountTag<1>{});
-    return fn(CountTag<2>{});
+    with_block_vec_count<Max - 1>(n, fn);
   }
 }
 

@@ -35,7 +35,7 @@ bool parse_simd_isa(const std::string& name, SimdIsa* isa);
 std::string simd_description();
 
 // The f32 multiply-add throughput of one core with the active copy's vectors, in GFLOP/s,
-// measured on the calling thread for about `seconds` (kernels/cpu/fma_peak.cpp): what the
+// measured for about `seconds` of the calling thread's CPU time (kernels/cpu/fma_peak.cpp): what the
 // benchmarks call the peak when they print a fraction of it.
 double fma_peak_gflops(double seconds = 0.2);
 

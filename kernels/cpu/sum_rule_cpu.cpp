@@ -122,7 +122,7 @@ void sum_rule_forward_cpu(Real* y, Real* WT, Real* zT, Real* den, const Real* q,
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < BH * nb; ++task) {
       const int64_t n = task / nb, c0 = (task % nb) * kCols, cols = std::min(kCols, Dv - c0);
-      with_block_vec_count(vec_count<Real>(cols), [&](auto nv) {
+      with_block_vec_count<kForwardBlockVecs>(vec_count<Real>(cols), [&](auto nv) {
         forward_sequence<Real, decltype(nv)::value>(
             y + n * T * Dv + c0, WT + (n * Dv + c0) * Dk, c0 == 0 ? zT + n * Dk : nullptr,
             c0 == 0 && den ? den + n * T : nullptr, q + n * T * Dk, k + n * T * Dk,
