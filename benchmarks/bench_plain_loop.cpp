@@ -4,7 +4,9 @@
 // `omp simd` on the dot products so the compiler may vectorise them), compiled with the same -O3
 // -march=native and run in an OpenMP loop over the sequences with the same threads. Prints ns per
 // token-head forward and forward + backward for both, the ratio, and GFLOP/s against the
-// counted 6 d^2 / 20 d^2.
+// counted 6 d^2 / 20 d^2, also as a fraction of the cores' FMA peak with the SIMD copy's vectors
+// (kernels/cpu/fma_peak.cpp; for the plain loops, compiled for the build's target, the same
+// yardstick is exact only when that target's vectors are the copy's).
 //   bench_plain_loop --d 64 --T 1024 --bh 64 --threads 2 --reps 7
 #include <omp.h>
 
@@ -104,6 +106,12 @@ int main(int argc, char** argv) {
   app.add_option("--reps", reps, "timed runs (median; one untimed run first)");
   CLI11_PARSE(app, argc, argv);
   omp_set_num_threads(threads);
+  try {
+    kernels::active_simd_isa();  // a bad FWP_SIMD fails here, with its message
+  } catch (const Error& e) {
+    std::fprintf(stderr, "bench_plain_loop: error: %s\n", e.what());
+    return 1;
+  }
 
   Rng rng(1);
   const DType f = DType::f32;
@@ -150,30 +158,31 @@ int main(int argc, char** argv) {
                      P(scratch) + n * d);
     }
   };
-  auto measure = [&](auto fwd, auto bwd, double& f_ns, double& fb_ns) {
-    std::vector<double> fs, fbs;
-    for (int r = 0; r <= reps; ++r) {
+  // plain and fused alternate, one untimed round first, so that a change in the machine's load
+  // hits both alike; medians over the timed rounds, per token-head
+  std::vector<double> fs[2], fbs[2];
+  for (int r = 0; r <= reps; ++r)
+    for (int which = 0; which < 2; ++which) {
       const double t0 = now_ns();
-      fwd();
+      which == 0 ? plain_fwd() : fused_fwd();
       const double t1 = now_ns();
-      bwd();
+      which == 0 ? plain_bwd() : fused_bwd();
       const double t2 = now_ns();
-      if (r > 0) fs.push_back(t1 - t0), fbs.push_back(t2 - t0);
+      if (r > 0) fs[which].push_back(t1 - t0), fbs[which].push_back(t2 - t0);
     }
-    const double per = double(BH * T);
-    f_ns = median(fs) / per;
-    fb_ns = median(fbs) / per;
-  };
-  double pf, pfb, ff, ffb;
-  measure(plain_fwd, plain_bwd, pf, pfb);
-  measure(fused_fwd, fused_bwd, ff, ffb);
+  const double per = double(BH * T);
+  const double pf = median(fs[0]) / per, pfb = median(fbs[0]) / per;
+  const double ff = median(fs[1]) / per, ffb = median(fbs[1]) / per;
   const double flop_f = 6.0 * d * d, flop_fb = 20.0 * d * d;
-  std::printf("delta rule, f32, d=%lld T=%lld B*H=%lld, %d threads, median of %d (ns per token-head)\n%s\n",
-              (long long)d, (long long)T, (long long)BH, threads, reps, fwp::bench::simd_line().c_str());
-  std::printf("  plain loops: forward %8.1f ns (%6.1f GFLOP/s), forward+backward %8.1f ns (%6.1f GFLOP/s)\n",
-              pf, flop_f / pf, pfb, flop_fb / pfb);
-  std::printf("  fused:       forward %8.1f ns (%6.1f GFLOP/s), forward+backward %8.1f ns (%6.1f GFLOP/s)\n",
-              ff, flop_f / ff, ffb, flop_fb / ffb);
+  const double peak = kernels::fma_peak_gflops() * threads;  // GFLOP/s of `threads` cores
+  std::printf("delta rule, f32, d=%lld T=%lld B*H=%lld, %d threads, median of %d (ns per token-head)\n"
+              "%s; FMA peak of %d core(s) with these vectors %.1f GFLOP/s\n",
+              (long long)d, (long long)T, (long long)BH, threads, reps,
+              fwp::bench::simd_line().c_str(), threads, peak);
+  std::printf("  plain loops: forward %8.1f ns (%6.1f GFLOP/s), forward+backward %8.1f ns (%6.1f GFLOP/s, %4.1f%% of peak)\n",
+              pf, flop_f / pf, pfb, flop_fb / pfb, 100 * flop_fb / pfb / peak);
+  std::printf("  fused:       forward %8.1f ns (%6.1f GFLOP/s), forward+backward %8.1f ns (%6.1f GFLOP/s, %4.1f%% of peak)\n",
+              ff, flop_f / ff, ffb, flop_fb / ffb, 100 * flop_fb / ffb / peak);
   std::printf("  fused is %.2fx faster forward, %.2fx faster forward+backward\n", pf / ff, pfb / ffb);
   return 0;
 }
