@@ -91,7 +91,7 @@ void print_config(const Config& c, const std::vector<Job>& jobs) {
             << c.eval_sequences << " sequences, stop at eval loss <= " << c.stop_loss
             << " or after " << c.patience + 1 << " evals without improvement\n"
             << "  eval length   " << (c.eval_at_train_length ? "training length" : "S (as the authors)") << "\n"
-            << "  resume        finished runs in summary.csv are skipped" << (c.force ? " (not: --force)" : "")
+            << "  resume        runs already in summary.csv are not run again" << (c.force ? " (not: --force)" : "")
             << "; an interrupted run continues from " << c.out << "/checkpoints/\n"
             << "  device        " << c.device << ", threads " << omp_get_max_threads() << std::endl;
 }
