@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "experiments/common/training.h"
 #include "experiments/mt/train.h"
 #include "layers/config_json.h"
@@ -125,6 +126,9 @@ int run(Config& c) {
   Seq2Seq model(mc, c.seed);
   print_config(c, mc, model.num_parameters(), data);
   const std::string print = fingerprint(c, mc).dump();
+  // a refused run leaves its folder as it was: an existing run is only continued with --resume
+  FWP_CHECK(c.resume || c.eval_only || !file_exists(checkpoint_path(c.out)), "'", checkpoint_path(c.out),
+            "' exists: pass --resume to continue that run, or choose another --out");
   ex::make_dirs(c.out);
   nlohmann::json results = {{"config", nlohmann::json::parse(print)}, {"parameters", model.num_parameters()}};
   results["config"]["beam"] = c.beam;

@@ -186,3 +186,23 @@ TEST_CASE("fwp-synthetic: an interrupted run resumes inside the run and ends as 
   CHECK(a["stop_reason"] == b["stop_reason"]);
   CHECK_THAT(read_file(whole + "/summary.csv"), HasSubstr("1,linear_sum,6,1,"));
 }
+
+TEST_CASE("fwp-mt: the default warm-up fits a short run and a second run without --resume leaves "
+          "the folder as it was", "[experiments][cli][mt]") {
+  const std::string out = scratch().path("mt_run");
+  const std::string mt = cat(FWP_MT_PROGRAM, " --data ", scratch().path("data/bible-mt"),
+                             " --d-model 16 --enc-layers 1 --dec-layers 1 --heads 2 --d-head 8",
+                             " --d-ff 32 --max-tokens 64 --beam 1 --max-len-b 4 --schedule cosine",
+                             " --eval-every 2 --threads 1 --out ", out);
+  auto [status, log] = run(cat(mt, " --steps 3"));  // cosine: the old default warm-up (400) failed
+  INFO(log);
+  REQUIRE(status == 0);
+  CHECK_THAT(log, HasSubstr("warm-up 0)"));
+  CHECK_THAT(log, HasSubstr("ETA"));  // the first progress line, after step 1
+  const std::string config = read_file(out + "/config.json");
+  auto [status2, log2] = run(cat(mt, " --steps 4"));
+  INFO(log2);
+  CHECK(status2 == 1);
+  CHECK_THAT(log2, HasSubstr("pass --resume"));
+  CHECK(read_file(out + "/config.json") == config);
+}
