@@ -88,7 +88,7 @@ std::unique_ptr<TransformerLM> load_run_model(const Config& c, data::Vocabulary&
 // corpus format, e.g. test.tokens; each line ends with <eos>), one TSV row per token, as other
 // tools print them. The first token is predicted from an <eos>, as if a line had just ended;
 // later ones from sliding windows of --eval-context tokens moved by --eval-stride (default:
-// half the context), so each has at least half a context before it.
+// half the context), so past the first window each has at least half a context before it.
 int score_file(Config& c, const CLI::App& app) {
   data::Vocabulary vocab;
   auto model = load_run_model(c, vocab);
@@ -266,7 +266,7 @@ int main(int argc, char** argv) {
   app.add_option("--valid-tokens", c.train.valid_tokens, "valid tokens evaluated during training (0: all)");
   app.add_option("--eval-batch", c.eval.batch, "streams in the segment evaluation");
   app.add_option("--eval-context", c.eval.context, "context of the final evaluation (default: --context)");
-  app.add_option("--eval-stride", c.eval.stride, "final sliding-window evaluation with this stride (0: none)");
+  app.add_option("--eval-stride", c.eval.stride, "final sliding-window evaluation with this stride (0: none; --score: context / 2)");
   app.add_option("--eval-slice", c.eval.slice, "also stride 1 over the first N tokens of valid and test");
   app.add_option("--window-batch", c.eval.window_batch, "windows per forward pass in sliding evaluation");
   app.add_flag("--eval-only", c.eval_only, "evaluate the checkpoint in --out (no training)");
