@@ -205,9 +205,9 @@ int run(const Config& c) {
     }
     if (runs_done > 0) {  // a rough ETA: runs differ in length (larger S train longer)
       const double per_run = total.seconds() / double(runs_done);
-      std::cout << "sweep: " << runs_done << " runs in " << experiments::format_duration(total.seconds())
-                << ", about " << experiments::format_duration(per_run * double(jobs.size() - i))
-                << " left for " << jobs.size() - i << " runs at that pace" << std::endl;
+      std::cout << "sweep: " << runs_done << " done in " << experiments::format_duration(total.seconds())
+                << ", " << jobs.size() - i << " to go: ETA " << experiments::format_duration(per_run * double(jobs.size() - i))
+                << " at that pace" << std::endl;
     }
     TrainConfig tc;
     tc.setting = j.setting;

@@ -185,6 +185,16 @@ TEST_CASE("fwp-synthetic: an interrupted run resumes inside the run and ends as 
   CHECK(a["steps"] == b["steps"]);
   CHECK(a["stop_reason"] == b["stop_reason"]);
   CHECK_THAT(read_file(whole + "/summary.csv"), HasSubstr("1,linear_sum,6,1,"));
+
+  // a sweep of three runs says, between runs, how many are left and when it should end
+  auto [sweep, log3] = run(cat(FWP_SYNTHETIC_PROGRAM, " --setting 1 --S 4,5,6 --configs linear_sum",
+                               " --max-steps 10 --eval-every 10 --eval-sequences 1 --threads 1 --out ",
+                               scratch().path("syn_sweep")));
+  INFO(log3);
+  CHECK(sweep == 0);
+  CHECK_THAT(log3, HasSubstr("sweep: 1 done in "));
+  CHECK_THAT(log3, HasSubstr(", 2 to go: ETA "));
+  CHECK_THAT(log3, HasSubstr(", 1 to go: ETA "));
 }
 
 TEST_CASE("fwp-mt: the default warm-up fits a short run and a second run without --resume leaves "
