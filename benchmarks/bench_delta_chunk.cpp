@@ -168,6 +168,7 @@ void run_point(const Config& cfg, int nt, int64_t d, int64_t e, int64_t T, int64
 int main(int argc, char** argv) {
   Config cfg;
   CLI::App app{"bench_delta_chunk: chunkwise vs sequential delta-rule kernels (f32)"};
+  app.option_defaults()->always_capture_default();  // --help shows every default
   app.add_option("--threads", cfg.threads, "OpenMP thread counts")->delimiter(',');
   app.add_option("--d", cfg.d, "key widths Ddot")->delimiter(',');
   app.add_option("--dv", cfg.dv, "value widths Dv (0: Dv = Ddot)")->delimiter(',');

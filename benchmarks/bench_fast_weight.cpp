@@ -243,6 +243,7 @@ void drift_table() {
 int main(int argc, char** argv) {
   Config cfg;
   CLI::App app{"fwp-bench: fused fast-weight ops vs composed references (speed, memory, drift)"};
+  app.option_defaults()->always_capture_default();  // --help shows every default
   app.add_option("--rules", cfg.rules, "delta and/or sum")
       ->delimiter(',')
       ->check(CLI::IsMember({"delta", "sum"}));

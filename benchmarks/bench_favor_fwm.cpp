@@ -320,6 +320,7 @@ void bench_drift() {
 int main(int argc, char** argv) {
   Config c;
   CLI::App app{"fwp FAVOR+ and FWM-rule benchmark: medians, fused against composed"};
+  app.option_defaults()->always_capture_default();  // --help shows every default
   app.add_option("--reps", c.reps, "timed repetitions")->check(CLI::PositiveNumber);
   app.add_option("--warmup", c.warmup, "untimed repetitions first")->check(CLI::NonNegativeNumber);
   app.add_option("--what", c.what, "favor, fwm, ckpt, delta, drift or all")

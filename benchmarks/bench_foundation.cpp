@@ -142,6 +142,7 @@ void bench_transformer(const Config& c) {
 int main(int argc, char** argv) {
   Config c;
   CLI::App app{"fwp foundation benchmark: median time of one f32 training step"};
+  app.option_defaults()->always_capture_default();  // --help shows every default
   app.add_option("--reps", c.reps, "timed steps")->check(CLI::PositiveNumber);
   app.add_option("--warmup", c.warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
   app.add_option("--which", c.which, "mlp, transformer or all")

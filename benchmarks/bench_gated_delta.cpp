@@ -304,6 +304,7 @@ int main(int argc, char** argv) {
   Config cfg;
   CLI::App app{"bench_gated_delta: the fused gated delta rule against the delta rule (speed, "
                "memory, checkpoint interval, drift)"};
+  app.option_defaults()->always_capture_default();  // --help shows every default
   app.add_option("--what", cfg.what, "speed, interval, drift")
       ->delimiter(',')
       ->check(CLI::IsMember({"speed", "interval", "drift"}));

@@ -99,6 +99,7 @@ int main(int argc, char** argv) {
   int64_t d = 64, T = 1024, BH = 64;
   int threads = 2, reps = 7;
   CLI::App app{"bench_plain_loop: fused delta-rule kernels vs plain loops (f32)"};
+  app.option_defaults()->always_capture_default();  // --help shows every default
   app.add_option("--d", d, "head width (Ddot = Dv = d)");
   app.add_option("--T", T, "sequence length");
   app.add_option("--bh", BH, "independent sequences B*H");

@@ -74,6 +74,7 @@ void run_shape(int64_t BH, int64_t T, int64_t d, const Config& c) {
 int main(int argc, char** argv) {
   Config c;
   CLI::App app{"fused vs composed causal softmax attention, f32: ms per call and bytes kept"};
+  app.option_defaults()->always_capture_default();  // --help shows every default
   app.add_option("--bh", c.bh, "batch x heads (list)")->delimiter(',');
   app.add_option("--T", c.T, "sequence lengths (list)")->delimiter(',');
   app.add_option("--d", c.d, "head widths (list)")->delimiter(',');

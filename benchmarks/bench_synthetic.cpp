@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   int64_t S = 80, batch = 32;
   std::string config = "linear_sum";
   CLI::App app{"bench_synthetic: median training-step time of the retrieval model"};
+  app.option_defaults()->always_capture_default();  // --help shows every default
   app.add_option("--setting", setting, "1 or 2");
   app.add_option("--S", S, "number of keys");
   app.add_option("--config", config, "e.g. linear_sum, dpfp1_delta, softmax");

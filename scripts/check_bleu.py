@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Checks fwp's corpus BLEU against sacreBLEU on real verses.
 
 The references are English verses of the prepared MT data (data/bible-mt/test.en); the

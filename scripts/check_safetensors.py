@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Interoperability check: fwp checkpoints are ordinary safetensors files, both ways.
 
 1. fwp writes a checkpoint (a small model + Adam state + JSON config in the metadata) with

@@ -5,9 +5,11 @@
 # (Ddot = 128). The two settings run side by side, one core each. Prints a table per setting
 # and writes runs/demo/synthetic_setting{1,2}.png.
 #   scripts/demo.sh              (MAX_STEPS=3000 by default: the demo caps the paper's 100k)
+#   MAX_STEPS=300 scripts/demo.sh        (the quick variant: the same table, less trained)
+#   SETUP=0 scripts/demo.sh              (skip scripts/setup.sh: the build is up to date)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+[ "${SETUP:-1}" = 0 ] || scripts/setup.sh
 
 OUT=${OUT:-runs/demo}
 MAX_STEPS=${MAX_STEPS:-3000}

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Prints the language-model comparison of scripts/lm_comparison.sh as a markdown table.
 
 One row per finished run folder (OUT/<row>/results.json, written by fwp-lm at the end of a run):

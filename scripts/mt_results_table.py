@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Prints the MT comparison of scripts/run_mt_comparison.sh as a markdown table.
 
 One row per finished run folder (OUT/<row>/results.json): attention per role, valid loss and

@@ -9,7 +9,8 @@ valid_ppl draw as lines through the steps where they exist.
       --logy valid_ppl --out runs/lm_cmp/curves.png
   scripts/plot_curves.py runs/mt/*/metrics.csv --x step --y train_loss valid_bleu --out mt.png
 
-Uses Debian's python3-matplotlib (/usr/bin/python3).
+Uses Debian's python3-matplotlib (/usr/bin/python3; scripts/plotting.py). Log axes are labelled
+with plain numbers.
 """
 import argparse
 import csv
@@ -17,10 +18,7 @@ import math
 import os
 import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from plotting import plain_log_ticks, pyplot
 
 
 def read_columns(path, names):
@@ -66,6 +64,7 @@ def main():
         lo, _, hi = rng.partition(":")
         limits[name] = (as_float(lo), as_float(hi))
 
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(a.y), figsize=(5.5 * len(a.y), 4.2), squeeze=False)
     for path, label in zip(a.csvs, labels):
         rows = read_columns(path, [a.x] + a.y)
@@ -80,6 +79,7 @@ def main():
         ax.set_ylabel(col)
         if col in a.logy:
             ax.set_yscale("log")
+            plain_log_ticks(ax.yaxis)
         if col in limits:
             ax.set_ylim(*limits[col])
         ax.grid(True, alpha=0.3)

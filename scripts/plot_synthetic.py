@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Draws the paper's synthetic-retrieval figures from fwp-synthetic's summary.csv files.
 
   scripts/plot_synthetic.py runs/fig1/summary.csv [runs/fig2/summary.csv ...] --out docs/img
@@ -8,13 +8,15 @@ Setting 1 (Figure 2): final eval loss against S, linear y axis, one curve per co
 Setting 2 (Figure 3): the same with a log y axis. Unless --no-authors is given, the authors'
 released values quoted in docs/THEORY.md section 9.1 are drawn as open squares (only the points
 quoted there, within the plotted S range).
-Uses matplotlib (Debian: python3-matplotlib).
+Uses Debian's python3-matplotlib (/usr/bin/python3; scripts/plotting.py); --table needs none.
 """
 import argparse
 import csv
 import math
 import os
 from collections import defaultdict
+
+from plotting import plain_log_ticks, pyplot
 
 
 # The authors' released last eval losses as quoted in docs/THEORY.md section 9.1: {(setting,
@@ -59,10 +61,7 @@ def plot_setting(runs, setting, out_dir, authors):
     if not keys:
         return None
     s_max = max(S for k in keys for S in runs[k])
-    import matplotlib  # only the plots need it; --table works without
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()  # only the plots need matplotlib; --table works without
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -79,6 +78,7 @@ def plot_setting(runs, setting, out_dir, authors):
     ax.set_ylabel("final evaluation loss")
     if setting == 2:
         ax.set_yscale("log")
+        plain_log_ticks(ax.yaxis)
         ax.set_title("Setting 2: overwriting (L = 2S) - update rules")
     else:
         ax.set_title("Setting 1: capacity (L = S) - feature maps, sum rule")

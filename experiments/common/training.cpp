@@ -38,6 +38,13 @@ LrSchedule::Kind lr_schedule_kind_from_string(const std::string& name) {
   throw Error(cat("unknown learning-rate schedule '", name, "' (expected cosine, constant or inverse_sqrt)"));
 }
 
+int64_t resolve_warmup(int64_t warmup, int64_t steps) {
+  if (warmup < 0) return steps / 10;
+  FWP_CHECK(warmup <= steps, "--warmup ", warmup, " is longer than the run (--steps ", steps,
+            "): give --warmup <= ", steps, ", or leave it out for a tenth of the steps");
+  return warmup;
+}
+
 std::string to_string(LrSchedule::Kind kind) {
   switch (kind) {
     case LrSchedule::Kind::cosine: return "cosine";
@@ -79,11 +86,16 @@ void Progress::step_done(int64_t tokens, double seconds) {
   interval_seconds_ += seconds;
 }
 
+bool Progress::due(int64_t step, int64_t every, double seconds) const {
+  return step == first_step_ + 1 || (every > 0 && step % every == 0) || step >= total_steps_ ||
+         (seconds > 0.0 && wall_.seconds() - last_line_ >= seconds);
+}
+
 std::string Progress::line(int64_t step, double loss, double lr) {
   last_rate_ = interval_seconds_ > 0.0 ? interval_tokens_ / interval_seconds_ : 0.0;
   interval_tokens_ = 0;
   interval_seconds_ = 0.0;
-  const double elapsed = wall_.seconds();
+  const double elapsed = last_line_ = wall_.seconds();
   const int64_t done = step - first_step_;
   char buf[256];
   std::snprintf(buf, sizeof buf, "step %*lld/%lld | loss %.4f | lr %.2e | %.0f tok/s | %s elapsed",

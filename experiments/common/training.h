@@ -33,6 +33,10 @@ struct LrSchedule {
   double at(int64_t step) const;
 };
 LrSchedule::Kind lr_schedule_kind_from_string(const std::string& name);  // "cosine", ...
+// The warm-up of a program's run: `warmup` < 0 (--warmup not given) becomes a tenth of `steps`
+// (the paper's 2000 of 20000 LM steps), so the defaults fit any --steps. Throws fwp::Error
+// naming --warmup and --steps when a given warm-up is longer than the run.
+int64_t resolve_warmup(int64_t warmup, int64_t steps);
 std::string to_string(LrSchedule::Kind kind);
 
 // ---------------------------------------------------------------- one training step
@@ -51,10 +55,15 @@ StepResult train_step(Optimizer& optimizer, const Variable& loss, const LrSchedu
 // ---------------------------------------------------------------- progress line
 // Tokens/s count training time only (what the caller passes to step_done), so evaluations do not
 // lower it; the ETA uses wall time per step since the start, evaluations included.
+// Lines are due by steps AND by time: a slow model shows its first line (and so its ETA) after
+// its first step, not after minutes, and then at least every `seconds` seconds.
 class Progress {
  public:
   Progress(int64_t first_step, int64_t total_steps);
   void step_done(int64_t tokens, double seconds);  // after each training step
+  // True after the first step of this call, at multiples of `every` steps, at the last step, and
+  // when `seconds` have passed since the previous line.
+  bool due(int64_t step, int64_t every, double seconds) const;
   // "step   1200/20000 | loss 5.1234 | lr 2.50e-04 | 3104 tok/s | 6m 26s elapsed | ETA 1h 40m"
   // Tokens/s is over the steps since the previous line; calling line() starts a new interval.
   std::string line(int64_t step, double loss, double lr);
@@ -63,7 +72,7 @@ class Progress {
  private:
   int64_t first_step_, total_steps_;
   int64_t interval_tokens_ = 0;
-  double interval_seconds_ = 0.0, last_rate_ = 0.0;
+  double interval_seconds_ = 0.0, last_rate_ = 0.0, last_line_ = 0.0;  // wall time of the last line
   Stopwatch wall_;
 };
 

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> ref_paths;
   bool json = false, no_tokenize = false, tokenize_only = false;
   CLI::App app{"fwp-bleu: corpus BLEU with sacreBLEU's 13a tokenizer (smoothing off by default)"};
+  app.option_defaults()->always_capture_default();  // --help shows every default
   app.add_option("hyp", hyp_path, "hypothesis file")->required();
   app.add_option("--smooth", smooth, "none (default) or exp (sacreBLEU's default)")
       ->check(CLI::IsMember({"none", "exp"}));

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "experiments/data/wikitext.h"
 
 namespace fwp::data {
 namespace {
@@ -135,6 +136,10 @@ std::vector<int64_t> encode_line(std::string_view line, const Vocabulary& vocab)
   std::vector<int64_t> ids;
   for_each_word(line, [&](std::string_view w) { ids.push_back(vocab.id(w)); });
   return ids;
+}
+
+std::vector<int64_t> encode_text(std::string_view text, const Vocabulary& vocab) {
+  return encode_line(wikitext_tokenize(text), vocab);
 }
 
 std::vector<int64_t> encode_file(const std::string& path, const Vocabulary& vocab) {

@@ -58,6 +58,9 @@ std::unordered_map<std::string, int64_t> count_words(const std::string& path);
 // The ids of a token file: each line's words, then <eos>.
 std::vector<int64_t> encode_file(const std::string& path, const Vocabulary& vocab);
 std::vector<int64_t> encode_line(std::string_view line, const Vocabulary& vocab);  // no <eos>
+// Plain text (a prompt) as the corpus was made: WikiText tokens first (wikitext.h: "apt-get" ->
+// "apt @-@ get", "God's" -> "God 's"), then ids; no <eos>.
+std::vector<int64_t> encode_text(std::string_view text, const Vocabulary& vocab);
 
 // The file of a split in a WikiText-format folder: <dir>/<split>.tokens or
 // <dir>/wiki.<split>.tokens. Throws fwp::Error listing both paths when neither exists.

@@ -131,6 +131,7 @@ void write_mt(const fs::path& dir, const std::vector<Verse>& rv, const std::vect
 int main(int argc, char** argv) {
   Config cfg;
   CLI::App app{"fwp-prepare-data: Bible LM and MT corpora from diatheke's internal-format output"};
+  app.option_defaults()->always_capture_default();  // --help shows every default
   app.add_option("--web", cfg.web, "World English Bible, diatheke -f internal output")
       ->capture_default_str();
   app.add_option("--rv", cfg.rv, "Reina-Valera 1909, diatheke -f internal output")

@@ -119,4 +119,25 @@ EvalResult evaluate_sliding(TransformerLM& model, const std::vector<int64_t>& to
   return r;
 }
 
+std::vector<double> token_log_probs(TransformerLM& model, const std::vector<int64_t>& tokens,
+                                    int64_t context, int64_t stride) {
+  NoGradGuard no_grad;
+  EvalMode eval_mode(model);
+  std::vector<double> out;
+  for (const Window& w : sliding_windows(int64_t(tokens.size()), context, stride)) {
+    std::vector<int64_t> in(tokens.begin() + w.start, tokens.begin() + w.start + w.length);
+    const Tensor logits = model.forward(Indices({1, w.length}, std::move(in))).value().to(DType::f64);
+    const int64_t V = logits.shape().back();
+    const double* row = logits.data<double>();
+    for (int64_t t = w.first_scored; t < w.length; ++t) {  // log_softmax(row t)[target]
+      const double* z = row + t * V;
+      double mx = -INFINITY, sum = 0.0;
+      for (int64_t v = 0; v < V; ++v) mx = std::max(mx, z[v]);
+      for (int64_t v = 0; v < V; ++v) sum += std::exp(z[v] - mx);
+      out.push_back(z[tokens[w.start + t + 1]] - mx - std::log(sum));
+    }
+  }
+  return out;
+}
+
 }  // namespace fwp::lm

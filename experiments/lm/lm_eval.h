@@ -50,4 +50,11 @@ EvalResult evaluate_sliding(TransformerLM& model, const std::vector<int64_t>& to
                             int64_t context, int64_t stride, int64_t batch,
                             std::ostream* log = nullptr);
 
+// log p(tokens[j] | context) in nats for every target j = 1 .. N-1, each predicted from the
+// sliding windows of protocol (b) (at least context - stride + 1 tokens of context once the
+// first window is full): what `fwp-lm --score` writes. The mean of their negatives is
+// evaluate_sliding's loss().
+std::vector<double> token_log_probs(TransformerLM& model, const std::vector<int64_t>& tokens,
+                                    int64_t context, int64_t stride);
+
 }  // namespace fwp::lm

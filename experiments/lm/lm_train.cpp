@@ -19,7 +19,8 @@ using experiments::format_duration;
 nlohmann::json to_json(const LmTrainOptions& o) {
   return {{"batch", o.batch}, {"context", o.context}, {"steps", o.steps}, {"lr", o.lr},
           {"warmup", o.warmup}, {"clip", o.clip}, {"schedule", o.schedule},
-          {"carry_over", o.carry_over}, {"log_every", o.log_every}, {"eval_every", o.eval_every},
+          {"carry_over", o.carry_over}, {"log_every", o.log_every}, {"log_seconds", o.log_seconds},
+          {"eval_every", o.eval_every},
           {"checkpoint_every", o.checkpoint_every}, {"valid_tokens", o.valid_tokens},
           {"eval_batch", o.eval_batch}, {"out", o.out}, {"resume", o.resume},
           {"stop_after", o.stop_after}};
@@ -154,12 +155,12 @@ LmTrainResult train_lm(TransformerLM& model, const std::vector<int64_t>& train,
     last_norm = r.grad_norm;
 
     const bool last = st.step == o.steps;
+    // a metrics row every log_every steps; a progress line then too, and whenever one is due
     const bool do_log = st.step % o.log_every == 0 || last, do_eval = st.step % o.eval_every == 0 || last;
     double valid_loss = NAN, valid_ppl = NAN;
-    if (do_log) {
-      result.train_loss = loss_sum / double(loss_count);
+    result.train_loss = loss_sum / double(loss_count);
+    if (do_log || progress.due(st.step, o.log_every, o.log_seconds))
       log << progress.line(st.step, result.train_loss, r.lr) << std::endl;
-    }
     if (do_eval && !valid.empty()) {
       EvalResult e = evaluate_segments(model, valid, o.context, o.eval_batch, o.carry_over);
       valid_loss = e.loss();
@@ -215,15 +216,19 @@ LmBenchResult bench_lm_training(TransformerLM& model, const std::vector<int64_t>
 nlohmann::json evaluate_split(TransformerLM& model, const std::vector<int64_t>& tokens,
                               const FinalEvalOptions& o, std::ostream& log) {
   nlohmann::json out = nlohmann::json::object();
-  auto add = [&](const std::string& name, const EvalResult& e) {
+  auto add = [&](const std::string& name, const EvalResult& e, const std::string& note = "") {
     out[name] = {{"ppl", e.perplexity()}, {"loss", e.loss()}, {"tokens", e.targets},
                  {"seconds", e.seconds}};
+    if (!note.empty()) out[name]["note"] = note;
     log << "  " << name << ": ppl " << experiments::format_double(e.perplexity(), 5) << " ("
-        << e.targets << " tokens, " << format_duration(e.seconds) << ")" << std::endl;
+        << e.targets << " tokens, " << format_duration(e.seconds) << ")"
+        << (note.empty() ? "" : "  [" + note + "]") << std::endl;
   };
   add("segments", evaluate_segments(model, tokens, o.context, o.batch, false, &log));
   if (model.config().attention.kind == AttentionKind::fast_weight)
-    add("segments_carry", evaluate_segments(model, tokens, o.context, o.batch, true, &log));
+    add("segments_carry", evaluate_segments(model, tokens, o.context, o.batch, true, &log),
+        o.trained_with_carry ? "" : "fast weights carried across segments at test time only: "
+                                    "this model was trained without --carry-over");
   if (o.stride > 0)
     add(cat("sliding_s", o.stride),
         evaluate_sliding(model, tokens, o.context, o.stride, o.window_batch, &log));

@@ -21,11 +21,12 @@ struct LmTrainOptions {
   int64_t context = 256;    // T, tokens per segment
   int64_t steps = 20000;    // optimizer steps in all
   double lr = 2.5e-4;       // the paper's settings:
-  int64_t warmup = 2000;    //   Adam, 2000 warm-up steps, cosine to 0,
+  int64_t warmup = 2000;    //   Adam, 2000 warm-up steps (fwp-lm: --steps / 10), cosine to 0,
   double clip = 0.25;       //   global grad-norm clip 0.25
   std::string schedule = "cosine";
   bool carry_over = false;
   int64_t log_every = 50;          // progress line and metrics row
+  double log_seconds = 20.0;       // a progress line also after the first step and this often
   int64_t eval_every = 1000;       // validation perplexity (segments protocol)
   int64_t checkpoint_every = 500;  // and at the end, and when stopped by a signal
   int64_t valid_tokens = 0;        // valid tokens used during training (0: all)
@@ -61,7 +62,8 @@ LmBenchResult bench_lm_training(TransformerLM& model, const std::vector<int64_t>
 
 // The final evaluation of one split, as JSON {"<protocol>": {"ppl", "loss", "tokens", "seconds"}}:
 //   segments        non-overlapping segments, no carry-over
-//   segments_carry  ... with carry-over (fast-weight attention only)
+//   segments_carry  ... with carry-over (fast-weight attention only); for a model trained
+//                   without carry-over it is marked so ("note"): it never saw a carried state
 //   sliding_s<S>    sliding window with stride S (when stride > 0)
 //   sliding_s1_first<N>   stride 1 over the first N tokens (when slice > 0)
 struct FinalEvalOptions {
@@ -69,6 +71,7 @@ struct FinalEvalOptions {
   int64_t stride = 0;         // 0: no sliding-window evaluation
   int64_t slice = 0;          // 0: no stride-1 slice
   int64_t window_batch = 16;  // windows per forward pass
+  bool trained_with_carry = false;  // how the model was trained (labels segments_carry)
 };
 nlohmann::json evaluate_split(TransformerLM& model, const std::vector<int64_t>& tokens,
                               const FinalEvalOptions& options, std::ostream& log);

@@ -3,11 +3,13 @@
 //   (the same command) --resume                          (continue an interrupted run)
 //   fwp-lm --out runs/lm/delta --eval-only --eval-stride 1 --eval-slice 2000
 //   fwp-lm --out runs/lm/delta --generate "In the beginning" --tokens 40
+//   fwp-lm --out runs/lm/delta --score data/bible-lm/test.tokens   (per-token log-probabilities)
 //   fwp-lm --attention softmax --bench 10                (median training step time)
 // A run's folder holds command.txt, config.json, model.json, vocab.txt, checkpoint.safetensors,
 // metrics.csv and, at the end, results.json (valid/test perplexity by every protocol).
 // --eval-only and --generate need only --out: they read the model, vocabulary and data from it.
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <iostream>
 
 #include "core/allocator.h"
@@ -35,6 +37,7 @@ struct Config {
   FinalEvalOptions eval;
   bool eval_only = false;
   std::string generate;                  // prompt
+  std::string score, score_out;          // token file to score; where its log-probs go
   int64_t gen_tokens = 50;
   double temperature = 1.0;
   int64_t bench = 0, bench_warmup = 2;
@@ -81,6 +84,39 @@ std::unique_ptr<TransformerLM> load_run_model(const Config& c, data::Vocabulary&
   return model;
 }
 
+// --score FILE: log p(token | preceding tokens) in nats for every token of a token file (the
+// corpus format, e.g. test.tokens; each line ends with <eos>), one TSV row per token, as other
+// tools print them. The first token is predicted from an <eos>, as if a line had just ended;
+// later ones from sliding windows of --eval-context tokens moved by --eval-stride (default:
+// half the context), so past the first window each has at least half a context before it.
+int score_file(Config& c, const CLI::App& app) {
+  data::Vocabulary vocab;
+  auto model = load_run_model(c, vocab);
+  if (!app.count("--eval-context")) {
+    const json run_config = json::parse(read_file(c.train.out + "/config.json"));
+    c.eval.context = run_config.at("train").at("context").get<int64_t>();
+  }
+  const int64_t stride = c.eval.stride > 0 ? c.eval.stride : std::max<int64_t>(1, c.eval.context / 2);
+  std::vector<int64_t> tokens = {data::Vocabulary::kEosId};
+  for (int64_t id : data::encode_file(c.score, vocab)) tokens.push_back(id);
+  const std::vector<double> logp = token_log_probs(*model, tokens, c.eval.context, stride);
+  std::string tsv = "index\ttoken\tid\tlogprob\n";
+  double nll = 0.0;
+  for (size_t j = 0; j < logp.size(); ++j) {
+    tsv += cat(j, "\t", vocab.word(tokens[j + 1]), "\t", tokens[j + 1], "\t",
+               experiments::format_double(logp[j], 9), "\n");
+    nll -= logp[j];
+  }
+  const std::string out = c.score_out.empty() ? c.train.out + "/scores.tsv" : c.score_out;
+  write_file_atomic(out, tsv);
+  const double mean = logp.empty() ? 0.0 : nll / double(logp.size());
+  std::cout << "scored " << logp.size() << " tokens of " << c.score << " (context " << c.eval.context
+            << ", stride " << stride << "): mean NLL " << experiments::format_double(mean, 6)
+            << " nats, ppl " << experiments::format_double(std::exp(mean), 6) << "; written " << out
+            << std::endl;
+  return 0;
+}
+
 int run(Config& c, const CLI::App& app, const std::string& command) {
   experiments::check_device(c.device);
   const int threads = experiments::set_threads(c.threads);
@@ -89,11 +125,13 @@ int run(Config& c, const CLI::App& app, const std::string& command) {
     data::Vocabulary vocab;
     auto model = load_run_model(c, vocab);
     Rng rng(c.seed);
-    std::vector<int64_t> prompt = data::encode_line(c.generate, vocab);
+    std::vector<int64_t> prompt = data::encode_text(c.generate, vocab);  // tokenised as the corpus
     FWP_CHECK(!prompt.empty(), "--generate: the prompt has no words");
     std::cout << decode(model->generate(prompt, c.gen_tokens, rng, c.temperature), vocab) << std::endl;
     return 0;
   }
+
+  if (!c.score.empty()) return score_file(c, app);
 
   if (c.eval_only) {
     data::Vocabulary vocab;
@@ -101,6 +139,7 @@ int run(Config& c, const CLI::App& app, const std::string& command) {
     const json run_config = json::parse(read_file(c.train.out + "/config.json"));
     if (!app.count("--data")) c.data = run_config.at("data").get<std::string>();
     if (!app.count("--eval-context")) c.eval.context = run_config.at("train").at("context").get<int64_t>();
+    c.eval.trained_with_carry = run_config.at("train").at("carry_over").get<bool>();
     std::cout << "fwp-lm: evaluating " << c.train.out << "/checkpoint.safetensors ("
               << model->config().attention.describe() << ") on " << c.data << ", context "
               << c.eval.context << ", threads " << threads << std::endl;
@@ -115,12 +154,14 @@ int run(Config& c, const CLI::App& app, const std::string& command) {
     return 0;
   }
 
-  build_model_config(c.model, 1);  // bad model flags fail before the data is read
-  data::LmCorpus corpus = data::load_lm_corpus(c.data, {c.min_count, c.max_vocab});
-  const LMConfig model_config = build_model_config(c.model, corpus.vocab.size());
+  build_model_config(c.model, 1);  // bad model flags and schedules fail before the data is read
   const int64_t tokens_per_step = c.train.batch * c.train.context;
   if (c.train_tokens > 0) c.train.steps = (c.train_tokens + tokens_per_step - 1) / tokens_per_step;
+  c.train.warmup = experiments::resolve_warmup(c.train.warmup, c.train.steps);
+  data::LmCorpus corpus = data::load_lm_corpus(c.data, {c.min_count, c.max_vocab});
+  const LMConfig model_config = build_model_config(c.model, corpus.vocab.size());
   if (!app.count("--eval-context")) c.eval.context = c.train.context;
+  c.eval.trained_with_carry = c.train.carry_over;
   TransformerLM model(model_config, c.seed);
   std::cout << "fwp-lm configuration\n" << config_json(c, model_config).dump(2) << "\n"
             << "  data        " << corpus.train.size() << " / " << corpus.valid.size() << " / "
@@ -143,6 +184,14 @@ int run(Config& c, const CLI::App& app, const std::string& command) {
     return 0;
   }
 
+  // Whatever can refuse the run does so before its folder is touched (a refused run leaves it
+  // as it was): the data must fill the streams, carry-over needs fast weights, and an existing
+  // run is only continued with --resume.
+  data::LmBatches(corpus.train, c.train.batch, c.train.context);
+  FWP_CHECK(!c.train.carry_over || model_config.attention.kind == AttentionKind::fast_weight,
+            "--carry-over needs fast-weight attention (softmax attention has no fixed-size state)");
+  FWP_CHECK(c.train.resume || !file_exists(c.train.out + "/checkpoint.safetensors"), "'", c.train.out,
+            "/checkpoint.safetensors' exists: pass --resume to continue that run, or choose another --out");
   experiments::make_dirs(c.train.out);
   write_file_atomic(c.train.out + "/command.txt", command + "\n");
   experiments::write_json(c.train.out + "/config.json", config_json(c, model_config));
@@ -205,22 +254,26 @@ int main(int argc, char** argv) {
   app.add_option("--steps", c.train.steps, "optimizer steps");
   app.add_option("--train-tokens", c.train_tokens, "token budget instead of --steps (steps = tokens / (B T))");
   app.add_option("--lr", c.train.lr, "Adam learning rate");
-  app.add_option("--warmup", c.train.warmup, "linear warm-up steps");
+  c.train.warmup = -1;  // not given: a tenth of --steps (experiments::resolve_warmup)
+  app.add_option("--warmup", c.train.warmup, "linear warm-up steps")->default_str("--steps / 10");
   app.add_option("--schedule", c.train.schedule, "cosine, constant or inverse_sqrt");
   app.add_option("--clip", c.train.clip, "global gradient-norm clip (<= 0: none)");
   app.add_flag("--carry-over", c.train.carry_over, "pass the fast weights (detached) from segment to segment");
-  app.add_option("--log-every", c.train.log_every, "steps between progress lines / metrics rows");
+  app.add_option("--log-every", c.train.log_every, "steps between metrics rows (and progress lines)");
+  app.add_option("--log-seconds", c.train.log_seconds, "a progress line after the first step and at least this often");
   app.add_option("--eval-every", c.train.eval_every, "steps between validation evaluations");
   app.add_option("--checkpoint-every", c.train.checkpoint_every, "steps between checkpoints");
   app.add_option("--valid-tokens", c.train.valid_tokens, "valid tokens evaluated during training (0: all)");
   app.add_option("--eval-batch", c.eval.batch, "streams in the segment evaluation");
   app.add_option("--eval-context", c.eval.context, "context of the final evaluation (default: --context)");
-  app.add_option("--eval-stride", c.eval.stride, "final sliding-window evaluation with this stride (0: none)");
+  app.add_option("--eval-stride", c.eval.stride, "final sliding-window evaluation with this stride (0: none; --score: context / 2)");
   app.add_option("--eval-slice", c.eval.slice, "also stride 1 over the first N tokens of valid and test");
   app.add_option("--window-batch", c.eval.window_batch, "windows per forward pass in sliding evaluation");
   app.add_flag("--eval-only", c.eval_only, "evaluate the checkpoint in --out (no training)");
-  app.add_option("--generate", c.generate, "prompt: continue it with the model in --out");
+  app.add_option("--generate", c.generate, "prompt (plain text, tokenised like the corpus): continue it with the model in --out");
   app.add_option("--tokens", c.gen_tokens, "words to generate");
+  app.add_option("--score", c.score, "token file (corpus format): write the log-probability of each token under the model in --out");
+  app.add_option("--score-out", c.score_out, "where --score writes its TSV (default: OUT/scores.tsv)");
   app.add_option("--temperature", c.temperature, "sampling temperature (0: greedy)");
   app.add_option("--bench", c.bench, "time this many training steps and exit");
   app.add_option("--bench-warmup", c.bench_warmup, "untimed steps before --bench");

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "experiments/common/training.h"
 #include "experiments/mt/train.h"
 #include "layers/config_json.h"
@@ -28,8 +29,10 @@ struct Config {
   double dropout = 0.1;
   int64_t favor_m = 64, dpfp_nu = 1;  // FAVOR+ random features (Ddot = 2m); DPFP nu (Ddot = 2 d_head nu)
   // training
-  int64_t steps = 4000, warmup = 400, max_tokens = 4096, log_every = 50, eval_every = 500;
+  int64_t steps = 4000, warmup = -1,  // warmup -1: --steps / 10 (ex::resolve_warmup)
+          max_tokens = 4096, log_every = 50, eval_every = 500;
   int64_t valid_bleu_every = 0;
+  double log_seconds = 20.0;
   std::string schedule = "inverse_sqrt";
   double lr = 7e-4, clip = 1.0, label_smoothing = 0.1, weight_decay = 0.0;
   // decoding and evaluation
@@ -106,8 +109,9 @@ void print_config(const Config& c, const Seq2SeqConfig& m, int64_t params, const
             << "  seed          " << c.seed << ", device " << c.device << ", threads " << ex::set_threads(0) << std::endl;
 }
 
-int run(const Config& c) {
+int run(Config& c) {
   ex::check_device(c.device);
+  c.warmup = ex::resolve_warmup(c.warmup, c.steps);
   check_non_causal(c, "--enc-attention", c.enc_attention);  // before minutes of loading data
   check_non_causal(c, "--cross-attention", c.cross_attention);
   ex::set_threads(c.threads);
@@ -123,6 +127,9 @@ int run(const Config& c) {
   Seq2Seq model(mc, c.seed);
   print_config(c, mc, model.num_parameters(), data);
   const std::string print = fingerprint(c, mc).dump();
+  // a refused run leaves its folder as it was: an existing run is only continued with --resume
+  FWP_CHECK(c.resume || c.eval_only || !file_exists(checkpoint_path(c.out)), "'", checkpoint_path(c.out),
+            "' exists: pass --resume to continue that run, or choose another --out");
   ex::make_dirs(c.out);
   nlohmann::json results = {{"config", nlohmann::json::parse(print)}, {"parameters", model.num_parameters()}};
   results["config"]["beam"] = c.beam;
@@ -143,6 +150,7 @@ int run(const Config& c) {
     o.label_smoothing = c.label_smoothing;
     o.weight_decay = c.weight_decay;
     o.log_every = c.log_every;
+    o.log_seconds = c.log_seconds;
     o.eval_every = c.eval_every;
     o.valid_bleu_every = c.valid_bleu_every;
     o.eval_max_tokens = c.eval_max_tokens;
@@ -179,6 +187,7 @@ int main(int argc, char** argv) {
   std::string preset_list;
   for (const std::string& p : presets) preset_list += (preset_list.empty() ? "" : ", ") + p;
   CLI::App app{"fwp-mt: translation with fast weight programmers (paper Sec. 6.2)"};
+  app.option_defaults()->always_capture_default();  // --help shows every default
   app.add_option("--data", c.data, "folder with {train,valid,test}.{es,en} and spm.model");
   app.add_option("--src-lang", c.src_lang, "source file suffix");
   app.add_option("--tgt-lang", c.tgt_lang, "target file suffix");
@@ -196,14 +205,15 @@ int main(int argc, char** argv) {
   app.add_option("--favor-m", c.favor_m, "FAVOR+ random features m (Ddot = 2m)")->check(CLI::PositiveNumber);
   app.add_option("--dpfp-nu", c.dpfp_nu, "DPFP nu (Ddot = 2 d_head nu)")->check(CLI::PositiveNumber);
   app.add_option("--steps", c.steps, "optimizer steps")->check(CLI::NonNegativeNumber);
-  app.add_option("--warmup", c.warmup, "warm-up steps")->check(CLI::NonNegativeNumber);
+  app.add_option("--warmup", c.warmup, "warm-up steps")->check(CLI::NonNegativeNumber)->default_str("--steps / 10");
   app.add_option("--max-tokens", c.max_tokens, "padded positions per batch, B * max(S, T)")->check(CLI::PositiveNumber);
   app.add_option("--lr", c.lr, "Adam learning rate (peak)")->check(CLI::PositiveNumber);
   app.add_option("--schedule", c.schedule, "cosine | constant | inverse_sqrt")->check(CLI::IsMember({"cosine", "constant", "inverse_sqrt"}));
   app.add_option("--clip", c.clip, "global gradient-norm clipping (0: off)")->check(CLI::NonNegativeNumber);
   app.add_option("--label-smoothing", c.label_smoothing, "label smoothing eps")->check(CLI::Range(0.0, 0.99));
   app.add_option("--weight-decay", c.weight_decay, "L2 weight decay (Adam)")->check(CLI::NonNegativeNumber);
-  app.add_option("--log-every", c.log_every, "steps between progress lines")->check(CLI::PositiveNumber);
+  app.add_option("--log-every", c.log_every, "steps between metrics rows (and progress lines)")->check(CLI::PositiveNumber);
+  app.add_option("--log-seconds", c.log_seconds, "a progress line after the first step and at least this often")->check(CLI::NonNegativeNumber);
   app.add_option("--eval-every", c.eval_every, "steps between validation losses and checkpoints")->check(CLI::PositiveNumber);
   app.add_option("--valid-bleu-every", c.valid_bleu_every, "steps between greedy valid BLEU scores (0: never)")->check(CLI::NonNegativeNumber);
   app.add_option("--beam", c.beam, "beam size of the final evaluation (1: greedy)")->check(CLI::PositiveNumber);

@@ -159,9 +159,13 @@ MtTrainResult train(Seq2Seq& model, const MtData& data, const MtTrainOptions& o)
     lr = r.lr;
     const bool log = st.step % o.log_every == 0 || st.step == o.steps;
     const bool eval = st.step % o.eval_every == 0 || st.step == o.steps;
-    if (!log && !eval) continue;
     const double train_loss = loss_sum / double(std::max<int64_t>(loss_tokens, 1));
     const double train_nll = nll_sum / double(std::max<int64_t>(loss_tokens, 1));
+    if (!log && !eval) {  // no metrics row; a progress line only when one is due by time
+      if (progress.due(st.step, o.log_every, o.log_seconds))
+        std::cout << progress.line(st.step, train_loss, lr) << std::endl;
+      continue;
+    }
     std::string line = progress.line(st.step, train_loss, lr);
     double valid_loss = NAN, valid_bleu = NAN;
     if (eval) {
@@ -199,11 +203,17 @@ SplitResult translate_split(Seq2Seq& model, const MtData& data, const MtSplit& s
   model.eval();
   ex::Stopwatch watch;
   int64_t next_report = 0;
-  auto progress = [&](int64_t done, int64_t total) {
-    if (!verbose || done < next_report) return;
+  double last_report = 0.0;
+  auto progress = [&](int64_t done, int64_t total) {  // every tenth, and at least every 20 s
+    const double elapsed = watch.seconds();
+    if (!verbose || done == 0 || (done < next_report && elapsed - last_report < 20.0)) return;
     next_report = done + total / 10;
+    last_report = elapsed;
     std::cout << "  translated " << done << "/" << total << " sentences, "
-              << ex::format_duration(watch.seconds()) << std::endl;
+              << ex::format_duration(elapsed) << " elapsed";
+    if (done < total)
+      std::cout << ", ETA " << ex::format_duration(elapsed / double(done) * double(total - done));
+    std::cout << std::endl;
   };
   std::vector<Hypothesis> hyps = translate(model, split.examples, max_tokens, search, progress);
   BleuResult r = score_translations(hyps, data.tokenizer, split.references);

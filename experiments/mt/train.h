@@ -56,6 +56,7 @@ struct MtTrainOptions {
   double label_smoothing = 0.1;
   double adam_beta1 = 0.9, adam_beta2 = 0.98, adam_eps = 1e-8, weight_decay = 0.0;
   int64_t log_every = 50;             // progress line and a metrics row
+  double log_seconds = 20.0;          // a progress line also after the first step and this often
   int64_t eval_every = 500;           // validation loss, a metrics row, a checkpoint
   int64_t valid_bleu_every = 0;       // greedy BLEU on valid at these steps too (0: never)
   int64_t eval_max_tokens = 8192;     // source positions per decoding batch

@@ -2,18 +2,21 @@
 // and 3; docs/THEORY.md section 9.1).
 //   fwp-synthetic --setting 1 --S 40,80 --configs linear_sum,dpfp1_sum
 //   fwp-synthetic --sweep fig1 --out runs/fig1       (a whole figure; re-running resumes it)
-// Every finished run is appended to OUT/summary.csv; runs already there are skipped. Several
+// Every finished run is appended to OUT/summary.csv (and OUT/summary.json); runs already there are
+// skipped. A run in progress keeps a checkpoint in OUT/checkpoints/ at every evaluation, so an
+// interrupted sweep (Ctrl-C, a crash) continues inside the run where it stopped. Several
 // processes may share OUT (split the work with --configs or --S): each re-reads summary.csv before
 // every run and merges its row into it under a lock (OUT/summary.csv.lock).
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <map>
 #include <omp.h>
 
 #include "core/error.h"
-#include "experiments/common/run_utils.h"
+#include "experiments/common/training.h"
 #include "experiments/synthetic/train.h"
 
 using namespace fwp;
@@ -35,6 +38,8 @@ struct Config {
   int64_t max_steps = 100000, batch_size = 32, eval_every = 100, eval_sequences = 20, patience = 10;
   double lr = 1e-3, stop_loss = 0.001;
   bool eval_at_train_length = false, force = false;
+  bool resume = false;          // accepted; resuming is what every call does
+  int64_t stop_after = 0;       // stop the current run with a checkpoint after this many steps
   bool setting_given = false;   // with --sweep: run only that setting's part of the sweep
   bool lr_given = false, batch_given = false;
   int threads = 0;
@@ -87,6 +92,8 @@ void print_config(const Config& c, const std::vector<Job>& jobs) {
             << c.eval_sequences << " sequences, stop at eval loss <= " << c.stop_loss
             << " or after " << c.patience + 1 << " evals without improvement\n"
             << "  eval length   " << (c.eval_at_train_length ? "training length" : "S (as the authors)") << "\n"
+            << "  resume        runs already in summary.csv are not run again" << (c.force ? " (not: --force)" : "")
+            << "; an interrupted run continues from " << c.out << "/checkpoints/\n"
             << "  device        " << c.device << ", threads " << omp_get_max_threads() << std::endl;
 }
 
@@ -154,9 +161,12 @@ int run(const Config& c) {
   print_config(c, jobs);
 
   experiments::make_dirs(c.out + "/curves");
+  experiments::make_dirs(c.out + "/checkpoints");
   const std::string summary_path = c.out + "/summary.csv";
-  experiments::CsvTable summary({"setting", "config", "S", "seed", "final_eval_loss", "best_eval_loss",
-                         "steps", "seconds", "train_steps_per_second", "stop_reason"});
+  const std::vector<std::string> columns = {"setting", "config", "S", "seed", "final_eval_loss",
+                                            "best_eval_loss", "steps", "seconds",
+                                            "train_steps_per_second", "stop_reason"};
+  experiments::CsvTable summary(columns);
   auto reload = [&] {  // rows other processes added since
     experiments::FileLock lock(summary_path + ".lock");
     summary.load(summary_path);
@@ -168,7 +178,24 @@ int run(const Config& c) {
         return true;
     return false;
   };
+  auto save_summary = [&] {  // under the lock
+    summary.save(summary_path);
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& r : summary.rows()) {
+      nlohmann::json row;
+      for (const std::string& name : columns) {
+        const std::string& v = r[summary.column(name)];
+        if (name == "config" || name == "stop_reason") row[name] = v;
+        else if (v == "nan") row[name] = nullptr;  // a diverged run
+        else row[name] = std::stod(v);
+      }
+      rows.push_back(row);
+    }
+    experiments::write_json(c.out + "/summary.json", rows);
+  };
+  experiments::install_stop_handler();
   experiments::Stopwatch total;
+  int64_t runs_done = 0;  // in this call, for the sweep's ETA
   for (size_t i = 0; i < jobs.size(); ++i) {
     const Job& j = jobs[i];
     reload();
@@ -176,6 +203,12 @@ int run(const Config& c) {
       std::cout << "[" << i + 1 << "/" << jobs.size() << "] setting " << j.setting << " " << j.config
                 << " S=" << j.S << ": already in " << summary_path << ", skipped" << std::endl;
       continue;
+    }
+    if (runs_done > 0) {  // a rough ETA: runs differ in length (larger S train longer)
+      const double per_run = total.seconds() / double(runs_done);
+      std::cout << "sweep: " << runs_done << " done in " << experiments::format_duration(total.seconds())
+                << ", " << jobs.size() - i << " to go: ETA " << experiments::format_duration(per_run * double(jobs.size() - i))
+                << " at that pace" << std::endl;
     }
     TrainConfig tc;
     tc.setting = j.setting;
@@ -194,13 +227,22 @@ int run(const Config& c) {
     tc.patience = c.patience;
     tc.eval_at_train_length = c.eval_at_train_length;
     tc.seed = c.seed;
-    tc.curve_csv = c.out + "/curves/setting" + std::to_string(j.setting) + "_" + j.config + "_S" +
-                   std::to_string(j.S) + ".csv";
+    const std::string run_name = "setting" + std::to_string(j.setting) + "_" + j.config + "_S" +
+                                 std::to_string(j.S);
+    tc.curve_csv = c.out + "/curves/" + run_name + ".csv";
+    tc.checkpoint = c.out + "/checkpoints/" + run_name + "_seed" + std::to_string(c.seed) + ".safetensors";
+    if (c.force) std::remove(tc.checkpoint.c_str());  // --force: from step 0
+    tc.stop_after = c.stop_after;
     std::cout << "[" << i + 1 << "/" << jobs.size() << "] setting " << j.setting << " " << j.config
               << " S=" << j.S << " (Ddot=" << (tc.model.rule == Rule::softmax ? 0 :
                  feature_dim(tc.model.phi, tc.model.d_key)) << ", lr " << tc.lr << ", batch "
               << tc.batch_size << ")" << std::endl;
     TrainResult r = train_retrieval(tc, std::cout);
+    if (r.interrupted) {
+      std::cout << "stopped; run the same command again to continue" << std::endl;
+      return 130;
+    }
+    ++runs_done;
     std::cout << "  -> final eval loss " << experiments::format_double(r.final_eval_loss, 4)
               << " after " << r.steps << " steps ("
               << r.stop_reason << ", " << experiments::format_duration(r.seconds) << ")" << std::endl;
@@ -212,12 +254,12 @@ int run(const Config& c) {
                        experiments::format_double(r.best_eval_loss), std::to_string(r.steps),
                        experiments::format_double(r.seconds, 4),
                        experiments::format_double(r.train_steps_per_second, 4), r.stop_reason});
-    summary.save(summary_path);
+    save_summary();
   }
   reload();
   print_table(summary, jobs);
-  std::cout << "\nsummary: " << summary_path << " (total " << experiments::format_duration(total.seconds())
-            << ")" << std::endl;
+  std::cout << "\nsummary: " << summary_path << " and summary.json (total "
+            << experiments::format_duration(total.seconds()) << ")" << std::endl;
   return 0;
 }
 
@@ -226,6 +268,7 @@ int run(const Config& c) {
 int main(int argc, char** argv) {
   Config c;
   CLI::App app{"fwp-synthetic: associative retrieval with fast weight programmers (paper Sec. 6.1)"};
+  app.option_defaults()->always_capture_default();  // --help shows every default
   app.add_option("--setting", c.setting, "1 = capacity (L = S), 2 = overwrite (L = 2S); with --sweep: only that part")->check(CLI::IsMember({1, 2}));
   app.add_option("--S", c.S, "number of keys: 40 | 40,80,160 | 20:600:20");
   app.add_option("--configs", c.configs, "comma list: linear_sum, dpfp2_delta, favor64_sum, softmax, ... (with --sweep: only these)");
@@ -245,7 +288,9 @@ int main(int argc, char** argv) {
   app.add_option("--stop-loss", c.stop_loss, "stop when the eval loss reaches this");
   app.add_option("--patience", c.patience, "stop after patience+1 evaluations without improvement");
   app.add_flag("--eval-at-train-length", c.eval_at_train_length, "evaluate on training-length sequences (the authors use length S)");
-  app.add_flag("--force", c.force, "re-run configurations already in summary.csv");
+  app.add_flag("--force", c.force, "re-run configurations already in summary.csv, from step 0");
+  app.add_flag("--resume", c.resume, "skip finished runs, continue an interrupted one from OUT/checkpoints/ (what every call does; accepted as in fwp-lm and fwp-mt)");
+  app.add_option("--stop-after", c.stop_after, "stop the current run with a checkpoint after this many steps (0: never)");
   app.add_option("--threads", c.threads, "OpenMP threads (default: all cores)");
   CLI11_PARSE(app, argc, argv);
   c.setting_given = app.count("--setting") > 0;

@@ -2,11 +2,13 @@
 #include "experiments/synthetic/train.h"
 
 #include <cmath>
+#include <cstdio>
 #include <iomanip>
 #include <ostream>
 
 #include "autograd/tape.h"
-#include "experiments/common/run_utils.h"
+#include "core/file_io.h"
+#include "experiments/common/training.h"
 #include "optim/optimizer.h"
 
 namespace fwp::synthetic {
@@ -40,7 +42,46 @@ TrainResult train_retrieval(const TrainConfig& c, std::ostream& log) {
   int64_t strikes = 0;
   double train_seconds = 0.0, last_train_loss = 0.0;
   experiments::Stopwatch wall;
-  for (int64_t step = 1; step <= c.max_steps; ++step) {
+
+  // Checkpoints: the loop's own state travels as the TrainingState's extra strings.
+  const std::map<std::string, Rng*> rngs = {{"data", &data_rng}, {"eval", &eval_rng}};
+  const std::string fingerprint = cat(c.setting, " ", name, " S=", c.model.S, " seed ", c.seed,
+                                      " lr ", c.lr, " batch ", c.batch_size);
+  int64_t first_step = 1;
+  double earlier_seconds = 0.0;  // wall time of the interrupted part(s) of this run
+  if (!c.checkpoint.empty() && file_exists(c.checkpoint)) {
+    experiments::TrainingState st =
+        experiments::load_training_checkpoint(c.checkpoint, model, optimizer, rngs, fingerprint);
+    first_step = st.step + 1;
+    earlier_seconds = st.seconds;
+    strikes = std::stoll(st.extra.at("strikes"));
+    result.best_eval_loss = std::stod(st.extra.at("best_eval_loss"));
+    result.final_eval_loss = std::stod(st.extra.at("final_eval_loss"));
+    train_seconds = std::stod(st.extra.at("train_seconds"));
+    if (!c.curve_csv.empty()) curve.load(c.curve_csv);
+    log << "  resumed from " << c.checkpoint << " at step " << st.step << std::endl;
+  }
+  auto save = [&](int64_t step) {
+    experiments::TrainingState st;
+    st.step = step;
+    st.seconds = earlier_seconds + wall.seconds();
+    st.extra = {{"strikes", std::to_string(strikes)},
+                {"best_eval_loss", experiments::format_double(result.best_eval_loss, 17)},
+                {"final_eval_loss", experiments::format_double(result.final_eval_loss, 17)},
+                {"train_seconds", experiments::format_double(train_seconds, 17)}};
+    experiments::save_training_checkpoint(c.checkpoint, model, optimizer, st, rngs, fingerprint);
+  };
+
+  for (int64_t step = first_step; step <= c.max_steps; ++step) {
+    if (!c.checkpoint.empty() && step > first_step &&
+        (experiments::stop_requested() || (c.stop_after > 0 && step - first_step >= c.stop_after))) {
+      save(step - 1);
+      log << "  stopped at step " << step - 1 << "; checkpoint " << c.checkpoint << std::endl;
+      result.interrupted = true;
+      result.steps = step - 1;
+      result.seconds = earlier_seconds + wall.seconds();
+      return result;
+    }
     experiments::Stopwatch step_timer;
     RetrievalBatch batch = task.train_batch(c.batch_size, data_rng);
     Variable loss = model.loss(model.forward(batch), batch.target);
@@ -86,9 +127,11 @@ TrainResult train_retrieval(const TrainConfig& c, std::ostream& log) {
       result.stop_reason = "no improvement";
       break;
     }
+    if (!c.checkpoint.empty()) save(step);
   }
   if (result.stop_reason.empty()) result.stop_reason = "max steps";
-  result.seconds = wall.seconds();
+  result.seconds = earlier_seconds + wall.seconds();
+  if (!c.checkpoint.empty()) std::remove(c.checkpoint.c_str());  // the run is complete
   result.train_steps_per_second = train_seconds > 0 ? result.steps / train_seconds : 0.0;
   return result;
 }

@@ -1,7 +1,8 @@
 // One training run of the retrieval model with the authors' protocol (docs/THEORY.md section 9.1):
 // Adam, eval every `eval_every` steps on `eval_sequences` fresh sequences (every distinct key
 // queried), stop when the eval loss <= stop_loss, or when `patience` + 1 evaluations in a row
-// bring no improvement (the authors' "strike > 10"), or at max_steps.
+// bring no improvement (the authors' "strike > 10"), or at max_steps. With a checkpoint path,
+// an interrupted run (Ctrl-C, stop_after) continues where it stopped.
 #pragma once
 #include <iosfwd>
 #include <string>
@@ -23,6 +24,10 @@ struct TrainConfig {
   bool eval_at_train_length = false;  // the authors evaluate on length-S sequences in both settings
   uint64_t seed = 1;
   std::string curve_csv;              // (step, eval loss) per evaluation; empty = none
+  // A training checkpoint written at every evaluation (empty: none). If the file exists, the run
+  // continues from it bit-identically (experiments/common/training.h); it is removed at the end.
+  std::string checkpoint;
+  int64_t stop_after = 0;             // stop with a checkpoint after this many steps (0: never)
 };
 
 struct TrainResult {
@@ -32,6 +37,7 @@ struct TrainResult {
   double seconds = 0.0;          // wall time of the whole run, evaluations included
   double train_steps_per_second = 0.0;
   std::string stop_reason;       // "solved", "no improvement", "max steps", "diverged at step N"
+  bool interrupted = false;      // stopped by a signal or stop_after; the checkpoint is written
 };
 
 TrainResult train_retrieval(const TrainConfig& config, std::ostream& log);

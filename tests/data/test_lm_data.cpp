@@ -78,6 +78,16 @@ TEST_CASE("encode_file ends every line with <eos>", "[data][lm]") {
                     HasSubstr("cannot open") && HasSubstr("missing.tokens"));
 }
 
+TEST_CASE("encode_text tokenises a prompt as the corpus was tokenised", "[data][lm]") {
+  Vocabulary v = Vocabulary::build({{"The", 2}, {"apt", 2}, {"@-@", 2}, {"get", 2}, {"command", 2},
+                                    {"God", 2}, {"'s", 2}, {",", 2}});
+  const std::vector<int64_t> ids = encode_text("The apt-get command, God’s", v);
+  CHECK(ids == std::vector<int64_t>{v.id("The"), v.id("apt"), v.id("@-@"), v.id("get"),
+                                    v.id("command"), v.id(","), v.id("God"), v.id("'s")});
+  for (int64_t id : ids) CHECK(id != Vocabulary::kUnkId);
+  CHECK(encode_line("The apt-get command", v)[1] == Vocabulary::kUnkId);  // what it used to do
+}
+
 TEST_CASE("vocabulary files round-trip and corrupt ones are rejected", "[data][lm]") {
   TempDir dir("vocabfile");
   Vocabulary v = Vocabulary::build(count_words(dir.file("t", kTrain)));

@@ -121,6 +121,26 @@ TEST_CASE("lm eval: stride-1 windows equal a naive one-forward-per-token computa
   }
 }
 
+TEST_CASE("lm eval: per-token log-probabilities add up to the sliding-window NLL", "[experiments][lm]") {
+  for (auto [preset, stride] : {std::pair{"delta", 3}, std::pair{"softmax", 6}}) {
+    INFO(preset);
+    TransformerLM model(tiny_config(preset), 3, DType::f64);
+    const std::vector<int64_t> tokens = stream(23, 4);
+    const std::vector<double> logp = token_log_probs(model, tokens, 6, stride);
+    REQUIRE(logp.size() == 22);  // every target but the first token
+    double sum = 0.0;
+    for (double l : logp) {
+      CHECK(l < 0.0);
+      sum += l;
+    }
+    CHECK_THAT(-sum, WithinRel(evaluate_sliding(model, tokens, 6, stride, 1).nll, 1e-10));
+    if (stride == 6) {  // one window of 22: the first target agrees with a lone forward
+      const double first = -naive_window_nll(model, {tokens[0], tokens[1]}, 6);
+      CHECK_THAT(logp[0], WithinRel(first, 1e-10));
+    }
+  }
+}
+
 TEST_CASE("lm eval: a window covering the text equals full context and carried segments", "[experiments][lm]") {
   for (const char* preset : {"delta", "linear", "dpfp"}) {
     INFO(preset);
