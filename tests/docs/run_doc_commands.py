@@ -42,6 +42,8 @@ TRAINS = lambda argv: not any(f in argv for f in ("--generate", "--score", "--ev
 RULES = [
     (r"^scripts/(setup|test)\.sh\b", "skip", "installs packages and builds (CI runs scripts/test.sh, "
      "which runs this test)", None),
+    (r"^scripts/test_aarch64\.sh\b", "skip", "installs the aarch64 cross compiler, qemu-user and arm64 "
+     "OpenBLAS (apt) and runs ~10 min under emulation", None),
     (r"^scripts/prepare_data\.sh\b", "skip", "installs diatheke and the SWORD modules (apt)", None),
     (r"^diatheke\b", "skip", "needs diatheke and the SWORD modules (apt)", None),
     (r"^python3 -m venv .*pip install", "skip", "downloads from PyPI", None),

@@ -27,6 +27,7 @@ const std::set<std::string> kExternal = {
     "sacrebleu/metrics/bleu.py",  // sacreBLEU, which experiments/data/bleu.cpp reproduces
     "tokenizer_13a.py",           // sacreBLEU's 13a tokenizer
     "tokenizer_re.py",            // sacreBLEU's 13a tokenizer (its regular expressions)
+    "__init__.py",                // a Python package's marker (tests/scripts makes a fake one)
 };
 
 // Extensions of the files that are read, and of the words that count as file references.
