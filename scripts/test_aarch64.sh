@@ -3,7 +3,8 @@
 # build of the kernel tests (test_core) with Debian's aarch64 cross compiler, run under qemu-user.
 # Installs what is missing (g++-aarch64-linux-gnu, qemu-user, and OpenBLAS for arm64 through
 # Debian's multiarch, beside the amd64 one), builds kernels/ and core/ with their tests
-# (FWP_CORE_ONLY) into build-aarch64/ and runs the tests tagged [kernels].
+# (FWP_CORE_ONLY) into build-aarch64/ and runs the tests tagged [simd]: every SIMD kernel
+# against its naive twin, and the copy selection.
 # Takes ~10 minutes on 2 cores (most of it the emulated run). Extra arguments go to the test
 # program (Catch2 filters), e.g. scripts/test_aarch64.sh "[delta_chunk]".
 set -euo pipefail
@@ -37,4 +38,4 @@ cmake --build build-aarch64 -j "$JOBS" --target test_core
 file build-aarch64/tests/test_core | grep -q aarch64 || { echo "not an AArch64 program"; exit 1; }
 # Passive waiting: spinning OpenMP threads are slow to emulate.
 OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive qemu-aarch64 -L /usr/aarch64-linux-gnu build-aarch64/tests/test_core \
-  "${@:-[kernels]}"
+  "${@:-[simd]}"

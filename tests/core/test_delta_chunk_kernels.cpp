@@ -155,7 +155,7 @@ void compare(Algo a, Algo b, const Case& c, bool W0, bool gWT, double tol) {
 
 }  // namespace
 
-TEST_CASE("small_gemm equals its naive twin", "[kernels][delta_chunk]") {
+TEST_CASE("small_gemm equals its naive twin", "[kernels][delta_chunk][simd]") {
   FWP_FOR_EACH_SIMD_COPY();
   using kernels::Tri;
   for (bool trans : {false, true})
@@ -179,7 +179,7 @@ TEST_CASE("naive chunkwise delta rule equals the naive sequential one", "[kernel
     }
 }
 
-TEST_CASE("chunkwise delta rule kernels equal their naive twins", "[kernels][delta_chunk]") {
+TEST_CASE("chunkwise delta rule kernels equal their naive twins", "[kernels][delta_chunk][simd]") {
   FWP_FOR_EACH_SIMD_COPY();
   const int threads = omp_get_max_threads();
   for (int nt : {1, 2}) {  // with 2 threads, BH = 1 splits Dv into column blocks
@@ -196,7 +196,7 @@ TEST_CASE("chunkwise delta rule kernels equal their naive twins", "[kernels][del
 }
 
 TEST_CASE("chunkwise backward after the sequential forward equals the sequential op",
-          "[kernels][delta_chunk]") {
+          "[kernels][delta_chunk][simd]") {
   FWP_FOR_EACH_SIMD_COPY();
   for (const Case& c : kCases) {
     compare<double>(Algo::chunk_after_sequential, Algo::sequential_naive, c, true, true, 1e-11);

@@ -164,7 +164,7 @@ void check_sum(const Case& c, bool normalize, bool with_init, bool with_gstate, 
 
 }  // namespace
 
-TEST_CASE("delta rule kernels equal their naive twins", "[kernels][fast_weight]") {
+TEST_CASE("delta rule kernels equal their naive twins", "[kernels][fast_weight][simd]") {
   FWP_FOR_EACH_SIMD_COPY();
   for (const Case& c : kCases)
     for (bool W0 : {false, true})
@@ -174,7 +174,7 @@ TEST_CASE("delta rule kernels equal their naive twins", "[kernels][fast_weight]"
       }
 }
 
-TEST_CASE("sum rule kernels equal their naive twins", "[kernels][fast_weight]") {
+TEST_CASE("sum rule kernels equal their naive twins", "[kernels][fast_weight][simd]") {
   FWP_FOR_EACH_SIMD_COPY();
   for (const Case& c : kCases)
     for (bool normalize : {false, true})

@@ -111,7 +111,7 @@ void check_case(const Case& c, bool with_q, bool with_W0, bool with_gWT, bool cl
 
 }  // namespace
 
-TEST_CASE("fwm rule kernels equal their naive twins", "[kernels][fwm_rule]") {
+TEST_CASE("fwm rule kernels equal their naive twins", "[kernels][fwm_rule][simd]") {
   FWP_FOR_EACH_SIMD_COPY();
   for (const Case& c : kCases)
     for (bool with_q : {false, true})
@@ -146,7 +146,7 @@ TEST_CASE("fwm rule inputs of the kernel test clamp on some steps only", "[kerne
 }
 
 TEST_CASE("fwm rule gradients do not depend on the checkpoint interval, to the bit",
-          "[kernels][fwm_rule]") {
+          "[kernels][fwm_rule][simd]") {
   FWP_FOR_EACH_SIMD_COPY();
   for (const Case& c : {Case{2, 13, 16, 200}, Case{1, 9, 7, 5}}) {
     Inputs in = make_inputs(c, DType::f32, true, true, true);

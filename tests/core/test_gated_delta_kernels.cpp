@@ -105,7 +105,7 @@ void check_case(const Case& c, bool with_W0, bool with_gWT, int64_t C, double at
 
 }  // namespace
 
-TEST_CASE("gated delta rule kernels equal their naive twins", "[kernels][gated_delta]") {
+TEST_CASE("gated delta rule kernels equal their naive twins", "[kernels][gated_delta][simd]") {
   FWP_FOR_EACH_SIMD_COPY();
   for (const Case& c : kCases)
     for (bool W0 : {false, true})
@@ -117,7 +117,7 @@ TEST_CASE("gated delta rule kernels equal their naive twins", "[kernels][gated_d
 }
 
 TEST_CASE("gated delta rule: the checkpoint interval changes no bit of any result",
-          "[kernels][gated_delta]") {
+          "[kernels][gated_delta][simd]") {
   FWP_FOR_EACH_SIMD_COPY();
   for (const Case& c : {Case{2, 23, 16, 16}, Case{3, 17, 5, 33}, Case{1, 40, 64, 64}}) {
     Inputs in = make_inputs(c, DType::f32, true, true);
@@ -133,7 +133,7 @@ TEST_CASE("gated delta rule: the checkpoint interval changes no bit of any resul
 }
 
 TEST_CASE("gated delta rule forward without checkpoints gives the same outputs",
-          "[kernels][gated_delta]") {
+          "[kernels][gated_delta][simd]") {
   FWP_FOR_EACH_SIMD_COPY();
   const Case c{2, 9, 16, 24};
   Inputs in = make_inputs(c, DType::f64, true, false);
