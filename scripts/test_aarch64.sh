@@ -5,8 +5,8 @@
 # Debian's multiarch, beside the amd64 one), builds kernels/ and core/ with their tests
 # (FWP_CORE_ONLY) into build-aarch64/ and runs the tests tagged [simd]: every SIMD kernel
 # against its naive twin, and the copy selection.
-# Takes ~10 minutes on 2 cores (most of it the emulated run). Extra arguments go to the test
-# program (Catch2 filters), e.g. scripts/test_aarch64.sh "[delta_chunk]".
+# The emulated run of the tests takes ~7 s; the first build, minutes. Extra arguments go to the
+# test program (Catch2 filters), e.g. scripts/test_aarch64.sh "[delta_chunk]".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
@@ -36,6 +36,8 @@ cmake -S . -B build-aarch64 -DCMAKE_BUILD_TYPE=Release -DFWP_NATIVE=OFF -DFWP_CO
 rm -f build-aarch64.log
 cmake --build build-aarch64 -j "$JOBS" --target test_core
 file build-aarch64/tests/test_core | grep -q aarch64 || { echo "not an AArch64 program"; exit 1; }
-# Passive waiting: spinning OpenMP threads are slow to emulate.
-OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive qemu-aarch64 -L /usr/aarch64-linux-gnu build-aarch64/tests/test_core \
-  "${@:-[simd]}"
+# One thread: emulated OpenMP teams are slow. The chunkwise kernels' test against their naive twins
+# runs its cases with 2 threads on purpose and takes over 5 minutes here, so it is left out by
+# default (name it to run it); their pieces (small_gemm, the chunkwise backward) run.
+OMP_NUM_THREADS=1 qemu-aarch64 -L /usr/aarch64-linux-gnu build-aarch64/tests/test_core \
+  "${@:-[simd]~chunkwise delta rule kernels equal their naive twins}"

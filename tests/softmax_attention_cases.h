@@ -1,5 +1,6 @@
-// The attention problems of the fused softmax attention tests (tests/core/test_softmax_attention_
-// kernels.cpp: kernels against naive twins; tests/layers/test_softmax_attention.cpp: the op).
+// The attention problems of the fused softmax attention tests: the kernels against their naive
+// twins (tests/core/test_softmax_attention_kernels.cpp) and the op
+// (tests/layers/test_softmax_attention.cpp).
 #pragma once
 #include <vector>
 
