@@ -15,6 +15,7 @@
 #include "core/allocator.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "experiments/common/cli_checks.h"
 #include "experiments/common/training.h"
 #include "experiments/data/lm_data.h"
 #include "experiments/lm/lm_config.h"
@@ -248,16 +249,16 @@ int main(int argc, char** argv) {
   app.add_option("--heads", heads, "heads");
   app.add_option("--d-head", d_head, "width per head");
   app.add_option("--d-ff", d_ff, "feed-forward width");
-  app.add_option("--dropout", dropout, "dropout");
+  app.add_option("--dropout", dropout, "dropout")->check(experiments::kNonNegative);
   app.add_option("--batch", c.train.batch, "parallel streams B");
   app.add_option("--context", c.train.context, "tokens per training segment T");
   app.add_option("--steps", c.train.steps, "optimizer steps");
   app.add_option("--train-tokens", c.train_tokens, "token budget instead of --steps (steps = tokens / (B T))");
-  app.add_option("--lr", c.train.lr, "Adam learning rate");
+  app.add_option("--lr", c.train.lr, "Adam learning rate")->check(experiments::kPositive);
   c.train.warmup = -1;  // not given: a tenth of --steps (experiments::resolve_warmup)
   app.add_option("--warmup", c.train.warmup, "linear warm-up steps")->default_str("--steps / 10");
   app.add_option("--schedule", c.train.schedule, "cosine, constant or inverse_sqrt");
-  app.add_option("--clip", c.train.clip, "global gradient-norm clip (<= 0: none)");
+  app.add_option("--clip", c.train.clip, "global gradient-norm clip (<= 0: none)")->check(experiments::kFinite);
   app.add_flag("--carry-over", c.train.carry_over, "pass the fast weights (detached) from segment to segment");
   app.add_option("--log-every", c.train.log_every, "steps between metrics rows (and progress lines)");
   app.add_option("--log-seconds", c.train.log_seconds, "a progress line after the first step and at least this often");
@@ -274,7 +275,7 @@ int main(int argc, char** argv) {
   app.add_option("--tokens", c.gen_tokens, "words to generate");
   app.add_option("--score", c.score, "token file (corpus format): write the log-probability of each token under the model in --out");
   app.add_option("--score-out", c.score_out, "where --score writes its TSV (default: OUT/scores.tsv)");
-  app.add_option("--temperature", c.temperature, "sampling temperature (0: greedy)");
+  app.add_option("--temperature", c.temperature, "sampling temperature (0: greedy)")->check(experiments::kNonNegative);
   app.add_option("--bench", c.bench, "time this many training steps and exit");
   app.add_option("--bench-warmup", c.bench_warmup, "untimed steps before --bench");
   app.add_option("--seed", c.seed, "seed of initialisation, dropout and sampling");

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "experiments/common/cli_checks.h"
 #include "experiments/common/training.h"
 #include "experiments/mt/train.h"
 #include "layers/config_json.h"
@@ -195,38 +196,38 @@ int main(int argc, char** argv) {
   app.add_option("--enc-attention", c.enc_attention, "encoder self-attention: " + preset_list + " (non-causal: softmax or a sum rule)")->check(CLI::IsMember(presets));
   app.add_option("--dec-attention", c.dec_attention, "decoder self-attention (causal): any preset")->check(CLI::IsMember(presets));
   app.add_option("--cross-attention", c.cross_attention, "encoder-decoder attention (non-causal: softmax or a sum rule)")->check(CLI::IsMember(presets));
-  app.add_option("--d-model", c.d_model, "model width D")->check(CLI::PositiveNumber);
-  app.add_option("--enc-layers", c.enc_layers, "encoder layers")->check(CLI::PositiveNumber);
-  app.add_option("--dec-layers", c.dec_layers, "decoder layers")->check(CLI::PositiveNumber);
-  app.add_option("--heads", c.heads, "attention heads")->check(CLI::PositiveNumber);
-  app.add_option("--d-head", c.d_head, "width of a head (key width before the feature map)")->check(CLI::PositiveNumber);
-  app.add_option("--d-ff", c.d_ff, "feed-forward width")->check(CLI::PositiveNumber);
+  app.add_option("--d-model", c.d_model, "model width D")->check(experiments::kPositive);
+  app.add_option("--enc-layers", c.enc_layers, "encoder layers")->check(experiments::kPositive);
+  app.add_option("--dec-layers", c.dec_layers, "decoder layers")->check(experiments::kPositive);
+  app.add_option("--heads", c.heads, "attention heads")->check(experiments::kPositive);
+  app.add_option("--d-head", c.d_head, "width of a head (key width before the feature map)")->check(experiments::kPositive);
+  app.add_option("--d-ff", c.d_ff, "feed-forward width")->check(experiments::kPositive);
   app.add_option("--dropout", c.dropout, "dropout")->check(CLI::Range(0.0, 0.99));
-  app.add_option("--favor-m", c.favor_m, "FAVOR+ random features m (Ddot = 2m)")->check(CLI::PositiveNumber);
-  app.add_option("--dpfp-nu", c.dpfp_nu, "DPFP nu (Ddot = 2 d_head nu)")->check(CLI::PositiveNumber);
-  app.add_option("--steps", c.steps, "optimizer steps")->check(CLI::NonNegativeNumber);
-  app.add_option("--warmup", c.warmup, "warm-up steps")->check(CLI::NonNegativeNumber)->default_str("--steps / 10");
-  app.add_option("--max-tokens", c.max_tokens, "padded positions per batch, B * max(S, T)")->check(CLI::PositiveNumber);
-  app.add_option("--lr", c.lr, "Adam learning rate (peak)")->check(CLI::PositiveNumber);
+  app.add_option("--favor-m", c.favor_m, "FAVOR+ random features m (Ddot = 2m)")->check(experiments::kPositive);
+  app.add_option("--dpfp-nu", c.dpfp_nu, "DPFP nu (Ddot = 2 d_head nu)")->check(experiments::kPositive);
+  app.add_option("--steps", c.steps, "optimizer steps")->check(experiments::kNonNegative);
+  app.add_option("--warmup", c.warmup, "warm-up steps")->check(experiments::kNonNegative)->default_str("--steps / 10");
+  app.add_option("--max-tokens", c.max_tokens, "padded positions per batch, B * max(S, T)")->check(experiments::kPositive);
+  app.add_option("--lr", c.lr, "Adam learning rate (peak)")->check(experiments::kPositive);
   app.add_option("--schedule", c.schedule, "cosine | constant | inverse_sqrt")->check(CLI::IsMember({"cosine", "constant", "inverse_sqrt"}));
-  app.add_option("--clip", c.clip, "global gradient-norm clipping (0: off)")->check(CLI::NonNegativeNumber);
+  app.add_option("--clip", c.clip, "global gradient-norm clipping (0: off)")->check(experiments::kNonNegative);
   app.add_option("--label-smoothing", c.label_smoothing, "label smoothing eps")->check(CLI::Range(0.0, 0.99));
-  app.add_option("--weight-decay", c.weight_decay, "L2 weight decay (Adam)")->check(CLI::NonNegativeNumber);
-  app.add_option("--log-every", c.log_every, "steps between metrics rows (and progress lines)")->check(CLI::PositiveNumber);
-  app.add_option("--log-seconds", c.log_seconds, "a progress line after the first step and at least this often")->check(CLI::NonNegativeNumber);
-  app.add_option("--eval-every", c.eval_every, "steps between validation losses and checkpoints")->check(CLI::PositiveNumber);
-  app.add_option("--valid-bleu-every", c.valid_bleu_every, "steps between greedy valid BLEU scores (0: never)")->check(CLI::NonNegativeNumber);
-  app.add_option("--beam", c.beam, "beam size of the final evaluation (1: greedy)")->check(CLI::PositiveNumber);
-  app.add_option("--lenpen", c.lenpen, "length penalty: score / length^lenpen")->check(CLI::NonNegativeNumber);
-  app.add_option("--max-len-a", c.max_len_a, "output length limit a n + b (n: source length)")->check(CLI::NonNegativeNumber);
-  app.add_option("--max-len-b", c.max_len_b, "output length limit a n + b")->check(CLI::NonNegativeNumber);
-  app.add_option("--eval-max-tokens", c.eval_max_tokens, "source positions per decoding batch")->check(CLI::PositiveNumber);
+  app.add_option("--weight-decay", c.weight_decay, "L2 weight decay (Adam)")->check(experiments::kNonNegative);
+  app.add_option("--log-every", c.log_every, "steps between metrics rows (and progress lines)")->check(experiments::kPositive);
+  app.add_option("--log-seconds", c.log_seconds, "a progress line after the first step and at least this often")->check(experiments::kNonNegative);
+  app.add_option("--eval-every", c.eval_every, "steps between validation losses and checkpoints")->check(experiments::kPositive);
+  app.add_option("--valid-bleu-every", c.valid_bleu_every, "steps between greedy valid BLEU scores (0: never)")->check(experiments::kNonNegative);
+  app.add_option("--beam", c.beam, "beam size of the final evaluation (1: greedy)")->check(experiments::kPositive);
+  app.add_option("--lenpen", c.lenpen, "length penalty: score / length^lenpen")->check(experiments::kNonNegative);
+  app.add_option("--max-len-a", c.max_len_a, "output length limit a n + b (n: source length)")->check(experiments::kNonNegative);
+  app.add_option("--max-len-b", c.max_len_b, "output length limit a n + b")->check(experiments::kNonNegative);
+  app.add_option("--eval-max-tokens", c.eval_max_tokens, "source positions per decoding batch")->check(experiments::kPositive);
   app.add_option("--eval-splits", c.eval_splits, "splits translated at the end (comma list of valid, test, train; empty: none)");
   app.add_flag("--resume", c.resume, "continue OUT/checkpoint.safetensors (a fresh run if there is none)");
   app.add_flag("--eval-only", c.eval_only, "only translate and score, with OUT/checkpoint.safetensors");
   app.add_option("--seed", c.seed, "seed (weights, dropout, batch order)");
   app.add_option("--device", c.device, "cpu | cuda");
-  app.add_option("--threads", c.threads, "OpenMP threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", c.threads, "OpenMP threads (default: all cores)")->check(experiments::kNonNegative);
   CLI11_PARSE(app, argc, argv);
   try {
     return run(c);

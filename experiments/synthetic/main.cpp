@@ -16,6 +16,7 @@
 #include <omp.h>
 
 #include "core/error.h"
+#include "experiments/common/cli_checks.h"
 #include "experiments/common/training.h"
 #include "experiments/synthetic/train.h"
 
@@ -273,25 +274,25 @@ int main(int argc, char** argv) {
   app.add_option("--S", c.S, "number of keys: 40 | 40,80,160 | 20:600:20");
   app.add_option("--configs", c.configs, "comma list: linear_sum, dpfp2_delta, favor64_sum, softmax, ... (with --sweep: only these)");
   app.add_option("--phi", c.phi, "feature map when --configs is not given")->check(CLI::IsMember({"linear", "dpfp", "favor", "tanh", "identity"}));
-  app.add_option("--nu", c.nu, "DPFP nu");
-  app.add_option("--m", c.m, "FAVOR+ random features");
+  app.add_option("--nu", c.nu, "DPFP nu")->check(experiments::kPositive);
+  app.add_option("--m", c.m, "FAVOR+ random features")->check(experiments::kPositive);
   app.add_option("--rule", c.rule, "update rule")->check(CLI::IsMember({"sum", "delta", "fwm", "gdelta", "softmax"}));
   app.add_option("--sweep", c.sweep, "run a whole figure: fig1 | fig2 | demo");
   app.add_option("--seed", c.seed, "seed (reset for every run)");
   app.add_option("--device", c.device, "cpu | cuda");
   app.add_option("--out", c.out, "output folder");
-  app.add_option("--max-steps", c.max_steps, "training steps at most");
-  app.add_option("--batch-size", c.batch_size, "batch size (tanh_fwm: 128 unless given, as the authors)");
-  app.add_option("--lr", c.lr, "Adam learning rate (tanh_fwm: 1e-4 unless given, as the authors)");
-  app.add_option("--eval-every", c.eval_every, "steps between evaluations");
-  app.add_option("--eval-sequences", c.eval_sequences, "sequences per evaluation");
-  app.add_option("--stop-loss", c.stop_loss, "stop when the eval loss reaches this");
-  app.add_option("--patience", c.patience, "stop after patience+1 evaluations without improvement");
+  app.add_option("--max-steps", c.max_steps, "training steps at most")->check(experiments::kPositive);
+  app.add_option("--batch-size", c.batch_size, "batch size (tanh_fwm: 128 unless given, as the authors)")->check(experiments::kPositive);
+  app.add_option("--lr", c.lr, "Adam learning rate (tanh_fwm: 1e-4 unless given, as the authors)")->check(experiments::kPositive);
+  app.add_option("--eval-every", c.eval_every, "steps between evaluations")->check(experiments::kPositive);
+  app.add_option("--eval-sequences", c.eval_sequences, "sequences per evaluation")->check(experiments::kPositive);
+  app.add_option("--stop-loss", c.stop_loss, "stop when the eval loss reaches this")->check(experiments::kNonNegative);
+  app.add_option("--patience", c.patience, "stop after patience+1 evaluations without improvement")->check(experiments::kNonNegative);
   app.add_flag("--eval-at-train-length", c.eval_at_train_length, "evaluate on training-length sequences (the authors use length S)");
   app.add_flag("--force", c.force, "re-run configurations already in summary.csv, from step 0");
   app.add_flag("--resume", c.resume, "skip finished runs, continue an interrupted one from OUT/checkpoints/ (what every call does; accepted as in fwp-lm and fwp-mt)");
-  app.add_option("--stop-after", c.stop_after, "stop the current run with a checkpoint after this many steps (0: never)");
-  app.add_option("--threads", c.threads, "OpenMP threads (default: all cores)");
+  app.add_option("--stop-after", c.stop_after, "stop the current run with a checkpoint after this many steps (0: never)")->check(experiments::kNonNegative);
+  app.add_option("--threads", c.threads, "OpenMP threads (default: all cores)")->check(experiments::kNonNegative);
   CLI11_PARSE(app, argc, argv);
   c.setting_given = app.count("--setting") > 0;
   c.lr_given = app.count("--lr") > 0;
