@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <iomanip>
 #include <ostream>
 
@@ -54,10 +55,20 @@ TrainResult train_retrieval(const TrainConfig& c, std::ostream& log) {
         experiments::load_training_checkpoint(c.checkpoint, model, optimizer, rngs, fingerprint);
     first_step = st.step + 1;
     earlier_seconds = st.seconds;
-    strikes = std::stoll(st.extra.at("strikes"));
-    result.best_eval_loss = std::stod(st.extra.at("best_eval_loss"));
-    result.final_eval_loss = std::stod(st.extra.at("final_eval_loss"));
-    train_seconds = std::stod(st.extra.at("train_seconds"));
+    // the loop's numbers, as save() below writes them; anything else is an fwp::Error
+    auto number = [&](const std::string& key) {
+      const auto it = st.extra.find(key);
+      FWP_CHECK(it != st.extra.end(), c.checkpoint, ": the checkpoint has no '", key, "'");
+      char* end = nullptr;
+      const double v = std::strtod(it->second.c_str(), &end);
+      FWP_CHECK(!it->second.empty() && *end == '\0', c.checkpoint, ": '", key, "' is '",
+                it->second, "', not a number");
+      return v;
+    };
+    strikes = static_cast<int64_t>(number("strikes"));
+    result.best_eval_loss = number("best_eval_loss");
+    result.final_eval_loss = number("final_eval_loss");
+    train_seconds = number("train_seconds");
     if (!c.curve_csv.empty()) curve.load(c.curve_csv);
     log << "  resumed from " << c.checkpoint << " at step " << st.step << std::endl;
   }

@@ -17,7 +17,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <vector>
 
 #include "kernels/cpu/fast_weight_state.h"
 #include "kernels/cpu/simd.h"
@@ -365,8 +364,8 @@ void backward_columns(Vec<Real>* __restrict W, Vec<Real>* __restrict A, Vec<Real
 // Rows of at most kNarrowRowVecs vectors go through backward_sequence in one pass per step, with
 // q_t, k_t, k_{t-1} and the dq, dk accumulators (5 vectors per vector of the row) in registers;
 // wider rows through backward_sequence_wide, in chunks of kBackwardChunkVecs vectors. With 16
-// registers a row of 8 vectors (Dk = 64 in f32 on AVX2) spills its accumulators and was 5-8%
-// slower in one pass than in chunks.
+// registers a row of 8 vectors (Dk = 64 in f32 on AVX2) spills its accumulators and was 7-18%
+// slower in one pass than in chunks (docs/RESULTS.md, "SIMD kernels on every instruction set").
 constexpr int64_t kNarrowRowVecs = kVecRegisters >= 32 ? 8 : 4;
 
 // Columns per pass over the rows (see backward_columns): kBlockVecs vectors keep everything in

@@ -36,8 +36,8 @@ void store_transposed(Real* W, const Vec<Real>* S, int64_t Dk, int64_t Dv, Real 
 // the rows of W evolve independently, so each block is its own OpenMP task with its accumulators
 // in registers (with_block_vec_count picks the block's fixed vector count). 4 on every
 // instruction set: with 16 registers (AVX2) the delta forward's accumulators of 4-vector blocks
-// no longer all fit, yet it measured as fast as with 2-vector blocks, and the sum forward 1.2x
-// faster (docs/RESULTS.md, "Every instruction set").
+// no longer all fit, yet it measured about as fast as with 2-vector blocks, and the sum forward 1.2x
+// faster (docs/RESULTS.md, "SIMD kernels on every instruction set").
 constexpr int64_t kForwardBlockVecs = 4;
 template <typename Real>
 int64_t forward_blocks(int64_t Dv) {

@@ -13,7 +13,8 @@
 //     NEON (AArch64)         16 bytes ( 4 floats), 32 vector registers
 //     SSE2 / anything else   16 bytes ( 4 floats), 16 vector registers
 // A Vec wider than the machine's registers would be split by the compiler into several registers
-// and spilled (on AVX2 a 64-byte Vec made the delta rule 5x slower), so it always matches them.
+// and spilled (on AVX2 a 64-byte Vec made the delta rule 9x slower, docs/RESULTS.md), so it
+// always matches them.
 // kernels/CMakeLists.txt compiles every file that includes this header once per instruction set
 // (sse2, avx2 and avx512 on x86-64; neon on AArch64), each copy inside its own namespace
 // fwp::kernels::FWP_SIMD_ISA, and kernels/cpu/simd_dispatch.cpp calls the best copy the CPU runs
@@ -25,6 +26,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -50,6 +52,13 @@ inline constexpr const char* kIsaName = "sse2";
 inline constexpr int kVecBytes = 16, kVecRegisters = 16;
 inline constexpr const char* kIsaName = "generic";
 #endif
+// A copy compiled without its instruction set's flags would silently get narrower vectors.
+#define FWP_SIMD_STR2(x) #x
+#define FWP_SIMD_STR(x) FWP_SIMD_STR2(x)
+static_assert(std::string_view(kIsaName) == FWP_SIMD_STR(FWP_SIMD_ISA),
+              "the compiler flags of this SIMD copy do not enable its instruction set");
+#undef FWP_SIMD_STR
+#undef FWP_SIMD_STR2
 
 template <typename Real>
 struct VecOf {

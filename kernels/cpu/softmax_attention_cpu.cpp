@@ -14,12 +14,10 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <vector>
 
 #include "kernels/cpu/fast_exp.h"
 #include "kernels/cpu/simd.h"
 #include "kernels/cpu/simd_kernels.h"
-#include "kernels/cpu/small_gemm.h"
 
 namespace fwp::kernels::FWP_SIMD_ISA {
 

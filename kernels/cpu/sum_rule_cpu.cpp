@@ -14,7 +14,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <vector>
 
 #include "kernels/cpu/fast_weight_state.h"
 #include "kernels/cpu/simd.h"

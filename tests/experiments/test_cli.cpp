@@ -4,6 +4,7 @@
 // fwp-synthetic resumes inside an interrupted run and writes JSON next to its CSV. Each case runs
 // the built programs on tiny corpora from tests/tools/make_tiny_corpora.
 #include "tests/catch.h"
+#include "tests/run_command.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +21,8 @@ using fwp::cat;
 using fwp::read_file;
 using fwp_test::HasSubstr;
 namespace fs = std::filesystem;
+
+using fwp_test::run_command;
 
 namespace {
 
@@ -40,17 +43,6 @@ const Scratch& scratch() {
   return s;
 }
 
-// Runs a command; returns its exit status and its stdout + stderr.
-std::pair<int, std::string> run(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::array<char, 4096> buf;
-  for (size_t n; (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
 // fwp-lm with a tiny model on the tiny corpus; `flags` add to (or, given twice, fail) these.
 std::string lm(const std::string& flags) {
   return cat(FWP_LM_PROGRAM, " --data ", scratch().path("data/bible-lm"), " --layers 1 --d-model 16",
@@ -62,14 +54,14 @@ std::string lm(const std::string& flags) {
 TEST_CASE("fwp-lm: the default warm-up fits a short run and a refused run leaves its folder as "
           "it was", "[experiments][cli][lm]") {
   const std::string out = scratch().path("lm_short");
-  auto [status, log] = run(lm(cat("--steps 5 --eval-every 5 --out ", out)));
+  auto [status, log] = run_command(lm(cat("--steps 5 --eval-every 5 --out ", out)));
   INFO(log);
   CHECK(status == 0);  // the paper's 2000 warm-up steps would not fit 5 steps
   CHECK(fs::exists(out + "/results.json"));
   CHECK_THAT(log, HasSubstr("\"warmup\": 0"));  // a tenth of 5 steps
 
   const std::string refused = scratch().path("lm_refused");
-  auto [status2, log2] = run(lm(cat("--steps 5 --warmup 10 --out ", refused)));
+  auto [status2, log2] = run_command(lm(cat("--steps 5 --warmup 10 --out ", refused)));
   INFO(log2);
   CHECK(status2 == 1);
   CHECK_THAT(log2, HasSubstr("--warmup 10 is longer than the run (--steps 5)"));
@@ -77,7 +69,7 @@ TEST_CASE("fwp-lm: the default warm-up fits a short run and a refused run leaves
 
   // a finished run's folder is not touched by a second run without --resume
   const std::string before = read_file(out + "/command.txt");
-  auto [status3, log3] = run(lm(cat("--steps 6 --out ", out)));
+  auto [status3, log3] = run_command(lm(cat("--steps 6 --out ", out)));
   INFO(log3);
   CHECK(status3 == 1);
   CHECK_THAT(log3, HasSubstr("pass --resume"));
@@ -86,7 +78,7 @@ TEST_CASE("fwp-lm: the default warm-up fits a short run and a refused run leaves
 
 TEST_CASE("fwp-lm: the first progress line comes after the first step and not after --log-every",
           "[experiments][cli][lm]") {
-  auto [status, log] = run(lm(cat("--steps 6 --log-every 100 --log-seconds 1000 --out ",
+  auto [status, log] = run_command(lm(cat("--steps 6 --log-every 100 --log-seconds 1000 --out ",
                                   scratch().path("lm_progress"))));
   INFO(log);
   CHECK(status == 0);
@@ -99,7 +91,7 @@ TEST_CASE("fwp-lm: the first progress line comes after the first step and not af
 TEST_CASE("fwp-lm: a trained run generates from a tokenised prompt and labels segments_carry "
           "and scores a token file", "[experiments][cli][lm]") {
   const std::string out = scratch().path("lm_run");
-  auto [status, log] = run(lm(cat("--steps 4 --eval-every 4 --out ", out)));
+  auto [status, log] = run_command(lm(cat("--steps 4 --eval-every 4 --out ", out)));
   INFO(log);
   REQUIRE(status == 0);
   // segments_carry of a model trained without carry-over says what it is
@@ -110,7 +102,7 @@ TEST_CASE("fwp-lm: a trained run generates from a tokenised prompt and labels se
   CHECK_FALSE(results["valid"]["segments"].contains("note"));
 
   // the prompt's "apt-get" is split as the corpus splits it ("apt @-@ get"), not <unk>
-  auto [gstatus, generated] = run(cat(FWP_LM_PROGRAM, " --out ", out,
+  auto [gstatus, generated] = run_command(cat(FWP_LM_PROGRAM, " --out ", out,
                                       " --generate 'The apt-get command' --tokens 3 --temperature 0"));
   INFO(generated);
   CHECK(gstatus == 0);
@@ -119,7 +111,7 @@ TEST_CASE("fwp-lm: a trained run generates from a tokenised prompt and labels se
 
   // --score: one row per token of the file (each line's words and its <eos>)
   const std::string file = scratch().path("data/bible-lm/test.tokens");
-  auto [sstatus, scored] = run(cat(FWP_LM_PROGRAM, " --out ", out, " --score ", file));
+  auto [sstatus, scored] = run_command(cat(FWP_LM_PROGRAM, " --out ", out, " --score ", file));
   INFO(scored);
   REQUIRE(sstatus == 0);
   std::istringstream lines(read_file(file));
@@ -153,17 +145,17 @@ TEST_CASE("fwp-synthetic: an interrupted run resumes inside the run and ends as 
   const std::string base = cat(FWP_SYNTHETIC_PROGRAM, " --setting 1 --S 6 --configs linear_sum",
                                " --max-steps 40 --eval-every 10 --eval-sequences 2 --threads 1");
   const std::string whole = scratch().path("syn_whole"), parts = scratch().path("syn_parts");
-  auto [status, log] = run(cat(base, " --out ", whole));
+  auto [status, log] = run_command(cat(base, " --out ", whole));
   INFO(log);
   REQUIRE(status == 0);
 
-  auto [stopped, log1] = run(cat(base, " --out ", parts, " --stop-after 15"));
+  auto [stopped, log1] = run_command(cat(base, " --out ", parts, " --stop-after 15"));
   INFO(log1);
   CHECK(stopped == 130);
   CHECK_THAT(log1, HasSubstr("stopped at step 15"));
   const std::string ckpt = parts + "/checkpoints/setting1_linear_sum_S6_seed1.safetensors";
   CHECK(fs::exists(ckpt));
-  auto [resumed, log2] = run(cat(base, " --out ", parts, " --resume"));
+  auto [resumed, log2] = run_command(cat(base, " --out ", parts, " --resume"));
   INFO(log2);
   CHECK(resumed == 0);
   CHECK_THAT(log2, HasSubstr("resumed from " + ckpt + " at step 15"));
@@ -187,7 +179,7 @@ TEST_CASE("fwp-synthetic: an interrupted run resumes inside the run and ends as 
   CHECK_THAT(read_file(whole + "/summary.csv"), HasSubstr("1,linear_sum,6,1,"));
 
   // a sweep of three runs says, between runs, how many are left and when it should end
-  auto [sweep, log3] = run(cat(FWP_SYNTHETIC_PROGRAM, " --setting 1 --S 4,5,6 --configs linear_sum",
+  auto [sweep, log3] = run_command(cat(FWP_SYNTHETIC_PROGRAM, " --setting 1 --S 4,5,6 --configs linear_sum",
                                " --max-steps 10 --eval-every 10 --eval-sequences 1 --threads 1 --out ",
                                scratch().path("syn_sweep")));
   INFO(log3);
@@ -204,13 +196,13 @@ TEST_CASE("fwp-mt: the default warm-up fits a short run and a second run without
                              " --d-model 16 --enc-layers 1 --dec-layers 1 --heads 2 --d-head 8",
                              " --d-ff 32 --max-tokens 64 --beam 1 --max-len-b 4 --schedule cosine",
                              " --eval-every 2 --threads 1 --out ", out);
-  auto [status, log] = run(cat(mt, " --steps 3"));  // cosine: the old default warm-up (400) failed
+  auto [status, log] = run_command(cat(mt, " --steps 3"));  // cosine: the old default warm-up (400) failed
   INFO(log);
   REQUIRE(status == 0);
   CHECK_THAT(log, HasSubstr("warm-up 0)"));
   CHECK_THAT(log, HasSubstr("ETA"));  // the first progress line, after step 1
   const std::string config = read_file(out + "/config.json");
-  auto [status2, log2] = run(cat(mt, " --steps 4"));
+  auto [status2, log2] = run_command(cat(mt, " --steps 4"));
   INFO(log2);
   CHECK(status2 == 1);
   CHECK_THAT(log2, HasSubstr("pass --resume"));

@@ -3,6 +3,7 @@
 // metrics, an interrupted run resumed from its checkpoint ends bit-identical to an uninterrupted
 // one, corrupt checkpoints are rejected, and the program rejects bad flags with clear messages.
 #include "tests/catch.h"
+#include "tests/run_command.h"
 
 #include <unistd.h>
 
@@ -21,6 +22,8 @@ using Catch::Matchers::WithinRel;
 using fwp_test::AllClose;
 using fwp_test::HasSubstr;
 namespace fs = std::filesystem;
+
+using fwp_test::run_command;
 
 namespace {
 
@@ -85,17 +88,6 @@ MtTrainOptions toy_options(const std::string& out, int64_t steps) {
   o.eval_every = 2;
   o.fingerprint = "toy";
   return o;
-}
-
-// Runs a command, returns its exit status and its stdout + stderr.
-std::pair<int, std::string> run_command(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::array<char, 4096> buf;
-  for (size_t n; (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 }  // namespace
