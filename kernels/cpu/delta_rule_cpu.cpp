@@ -55,8 +55,10 @@ namespace {
 
 // Steps per pass over S (M) and independent accumulator sets (R) for rows of NV vectors: two
 // steps per pass halve the loads and stores of S while the accumulators (2 M R NV vectors) still
-// fit in registers; R > 1 hides the FMA latency when a row is a single vector.
-constexpr int kStepsPerPass = 2;
+// fit in 32 registers; with 16 (AVX2, SSE2) they do not, and one step per pass measured 10-20%
+// faster on an AMD Zen 4 (docs/RESULTS.md, "SIMD kernels on every instruction set"). R > 1 hides
+// the FMA latency when a row is a single vector.
+constexpr int kStepsPerPass = kVecRegisters >= 32 ? 2 : 1;
 template <int NV> constexpr int kAccSets = NV == 1 ? 2 : 1;
 
 // One pass over S (rows j of nv vectors) for M steps: the writes S_j += sum_m kc[m][j] u_m, each
@@ -364,9 +366,12 @@ void backward_columns(Vec<Real>* __restrict W, Vec<Real>* __restrict A, Vec<Real
 // Rows of at most kNarrowRowVecs vectors go through backward_sequence in one pass per step, with
 // q_t, k_t, k_{t-1} and the dq, dk accumulators (5 vectors per vector of the row) in registers;
 // wider rows through backward_sequence_wide, in chunks of kBackwardChunkVecs vectors. With 16
-// registers a row of 8 vectors (Dk = 64 in f32 on AVX2) spills its accumulators and was 7-18%
-// slower in one pass than in chunks (docs/RESULTS.md, "SIMD kernels on every instruction set").
-constexpr int64_t kNarrowRowVecs = kVecRegisters >= 32 ? 8 : 4;
+// registers a row of 8 vectors (Dk = 64 in f32 on AVX2) spills some of them, yet one pass was
+// faster than chunks on an AMD Zen 4 (AVX2 copy: 10-20%; the chunks re-read the per-row scalars
+// and partial sums once per chunk) and 7-18% slower on an Intel Sapphire Rapids: AMD's CPUs are
+// the common AVX2-only ones, so 8 on every instruction set (docs/RESULTS.md, "SIMD kernels on
+// every instruction set").
+constexpr int64_t kNarrowRowVecs = 8;
 
 // Columns per pass over the rows (see backward_columns): kBlockVecs vectors keep everything in
 // registers (5 per vector of the chunk, plus the row's).
