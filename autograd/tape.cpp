@@ -2,6 +2,8 @@
 // over the entries from last to first, each step "gradients of outputs -> gradients of inputs".
 #include "autograd/tape.h"
 
+#include <unordered_set>
+
 #include "core/functional.h"
 
 namespace fwp {
@@ -71,7 +73,7 @@ void Tape::clear() {
 }
 
 void Tape::backward(const std::vector<Variable>& roots, const std::vector<Tensor>& grads,
-                    bool retain_graph) {
+                    bool retain_graph, const LeafDone* leaf_done) {
   FWP_CHECK(roots.size() == grads.size(), "backward: got ", roots.size(), " roots but ",
             grads.size(), " gradients");
   // pass 1: validate the roots and find the last entry that any of them depends on
@@ -99,6 +101,16 @@ void Tape::backward(const std::vector<Variable>& roots, const std::vector<Tensor
   for (int64_t i = 0; i <= last; ++i)
     for (auto& out : entries_[i].outputs) out->grad = Tensor();
   for (size_t r = 0; r < roots.size(); ++r) accumulate(*roots[r].impl(), grads[r]);
+  // for leaf_done: the leaves whose earliest use is entry i, i.e. that entry i completes
+  std::vector<std::vector<const VariableImpl*>> completes;
+  if (leaf_done) {
+    completes.resize(last + 1);
+    std::unordered_set<const VariableImpl*> seen;
+    for (int64_t i = 0; i <= last; ++i)
+      for (const auto& in : entries_[i].inputs)
+        if (in->is_leaf && in->requires_grad && seen.insert(in.get()).second)
+          completes[i].push_back(in.get());
+  }
   // pass 3: the reverse walk
   for (int64_t i = last; i >= 0; --i) {
     TapeEntry& e = entries_[i];
@@ -128,6 +140,9 @@ void Tape::backward(const std::vector<Variable>& roots, const std::vector<Tensor
         accumulate(*e.inputs[j], g);
       }
     }
+    if (leaf_done)
+      for (const VariableImpl* leaf : completes[i])
+        if (leaf->grad.defined()) (*leaf_done)(*leaf);
     for (auto& out : e.outputs) out->grad = Tensor();  // intermediate gradients are not kept
     if (reached && !retain_graph) {                    // free saved tensors as we go
       for (auto& out : e.outputs) out->history_freed = true;
@@ -156,6 +171,13 @@ void backward(const Variable& loss, bool retain_graph) {
   FWP_CHECK_SHAPE(loss.numel() == 1, "backward: the loss must have one element, got shape ",
                   loss.shape(), "; pass explicit gradients for non-scalar roots");
   backward({loss}, {Tensor::ones(loss.shape(), loss.dtype())}, retain_graph);
+}
+
+void backward(const Variable& loss, const LeafDone& leaf_done) {
+  FWP_CHECK(loss.defined(), "backward: the loss is undefined");
+  FWP_CHECK_SHAPE(loss.numel() == 1, "backward: the loss must have one element, got shape ",
+                  loss.shape());
+  t_tape.backward({loss}, {Tensor::ones(loss.shape(), loss.dtype())}, false, &leaf_done);
 }
 
 void backward(const std::vector<Variable>& roots, const std::vector<Tensor>& grads,

@@ -6,6 +6,7 @@
 // (unless retain_graph is set) and any entry no Variable can reach any more; entries of other,
 // independent graphs stay for their own backward().
 #pragma once
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -13,6 +14,11 @@
 #include "autograd/variable.h"
 
 namespace fwp {
+
+// Called by a backward walk as soon as a leaf's gradient is complete: right after the backward of
+// the earliest recorded op that uses the leaf (the walk's last visit to it). Data-parallel training
+// (experiments/common/distributed.h) starts averaging a gradient there while the walk goes on.
+using LeafDone = std::function<void(const VariableImpl& leaf)>;
 
 struct TapeEntry {
   std::shared_ptr<Op> op;
@@ -29,8 +35,9 @@ class Tape {
   size_t size() const { return entries_.size(); }
   void clear();
   // dL/droots[i] = grads[i]; propagates to every leaf that requires grad.
+  // leaf_done (may be null): see LeafDone; leaves the walk does not reach are not reported.
   void backward(const std::vector<Variable>& roots, const std::vector<Tensor>& grads,
-                bool retain_graph);
+                bool retain_graph, const LeafDone* leaf_done = nullptr);
 
  private:
   void collect_garbage();  // drops freed entries and entries whose outputs nobody holds
@@ -65,6 +72,8 @@ bool any_requires_grad(const std::vector<Variable>& inputs);
 // backward(loss): dL/dloss = 1 (loss must have one element). Clears the tape afterwards
 // unless retain_graph is set (then a second backward accumulates the same gradients again).
 void backward(const Variable& loss, bool retain_graph = false);
+// backward(loss) that reports each leaf whose gradient is complete (LeafDone) during the walk.
+void backward(const Variable& loss, const LeafDone& leaf_done);
 // Several roots with explicit upstream gradients (used by gradcheck and multi-output tests).
 void backward(const std::vector<Variable>& roots, const std::vector<Tensor>& grads,
               bool retain_graph = false);

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/safetensors.h"
+#include "experiments/common/distributed.h"
 #include "optim/checkpoint.h"
 #include "optim/schedule.h"
 
@@ -57,17 +58,21 @@ std::string to_string(LrSchedule::Kind kind) {
 // ---------------------------------------------------------------- one step
 
 StepResult train_step(Optimizer& optimizer, const Variable& loss, const LrSchedule& schedule,
-                      double clip_norm) {
+                      double clip_norm, GradientAverager* averager) {
   StepResult r;
   const int64_t step = optimizer.step_count();
   r.lr = schedule.at(step);
-  r.loss = loss.item();
+  r.loss = averager ? averager->mean(loss.item()) : loss.item();
   optimizer.zero_grad();
   if (!std::isfinite(r.loss)) {
     active_tape().clear();  // drop the recorded graph; nothing was updated
     throw Error(cat("training diverged: loss is ", r.loss, " at step ", step + 1));
   }
-  backward(loss);
+  if (averager) {
+    averager->backward(loss);
+  } else {
+    backward(loss);
+  }
   r.grad_norm = clip_grad_norm_(optimizer.params(), clip_norm > 0.0 ? clip_norm : INFINITY);
   FWP_CHECK(std::isfinite(r.grad_norm), "training diverged: gradient norm is ", r.grad_norm,
             " at step ", step + 1);

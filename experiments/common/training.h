@@ -19,6 +19,8 @@
 
 namespace fwp::experiments {
 
+class GradientAverager;  // experiments/common/distributed.h
+
 // ---------------------------------------------------------------- learning-rate schedule
 // lr at `step` (optimizer steps taken so far, from 0), W = warmup_steps, S = total_steps:
 //   cosine        linear warm-up to base over W steps, then cosine to 0 at S (optim/schedule.h)
@@ -49,8 +51,11 @@ struct StepResult {
 // backward(loss), clips the global gradient norm to clip_norm (<= 0: no clipping, the norm is
 // still measured) and steps. Throws fwp::Error naming the step if the loss or the gradient norm
 // is not finite (the parameters are then not updated).
+// With an `averager` (data-parallel training, experiments/common/distributed.h) the backward
+// averages every gradient over the processes, and the loss reported is the mean of their losses:
+// each process then takes the same step.
 StepResult train_step(Optimizer& optimizer, const Variable& loss, const LrSchedule& schedule,
-                      double clip_norm);
+                      double clip_norm, GradientAverager* averager = nullptr);
 
 // ---------------------------------------------------------------- progress line
 // Tokens/s count training time only (what the caller passes to step_done), so evaluations do not

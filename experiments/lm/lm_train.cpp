@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <ostream>
 
 #include "autograd/functions.h"
 #include "core/file_io.h"
+#include "experiments/common/distributed.h"
 #include "experiments/common/training.h"
 #include "experiments/data/lm_data.h"
 
@@ -78,6 +80,25 @@ std::vector<int64_t> head(const std::vector<int64_t>& tokens, int64_t n) {
   return std::vector<int64_t>(tokens.begin(), tokens.begin() + n);
 }
 
+// Rows [share.begin, share.end) of a (B, T) batch: this process's share in data-parallel training.
+Indices rows(const Indices& x, experiments::BatchShare share) {
+  const int64_t B = x.shape[0], T = x.numel() / std::max<int64_t>(B, 1);
+  if (share.begin == 0 && share.end == B) return x;
+  return Indices({share.end - share.begin, T},
+                 std::vector<int64_t>(x.values.begin() + share.begin * T,
+                                      x.values.begin() + share.end * T));
+}
+
+// Data-parallel training (experiments/common/distributed.h) when started by mpirun: each process
+// trains on its share of the batch rows, and the gradients are averaged. Null for one process.
+std::unique_ptr<experiments::GradientAverager> make_averager(TransformerLM& model, bool carry_over) {
+  experiments::Communicator& comm = experiments::world();
+  if (comm.size() == 1) return nullptr;
+  FWP_CHECK(!carry_over, "--carry-over with ", comm.size(), " processes: the carried fast weights "
+            "of each process's rows are not checkpointed yet; run it as one process");
+  return std::make_unique<experiments::GradientAverager>(comm, model.parameters());
+}
+
 void check_carry(const TransformerLM& model, bool carry_over) {
   FWP_CHECK(!carry_over || model.config().attention.kind == AttentionKind::fast_weight,
             "--carry-over needs fast-weight attention (softmax attention has no fixed-size state "
@@ -95,7 +116,12 @@ LmTrainResult train_lm(TransformerLM& model, const std::vector<int64_t>& train,
   data::LmBatches batches(train, o.batch, o.context);
   const int64_t n_segments = batches.num_segments();  // >= 1 (LmBatches checks)
   const std::vector<int64_t> valid = head(valid_all, o.valid_tokens);
-  experiments::make_dirs(o.out);
+  // several processes: rank 0 alone logs, evaluates and writes; all of them train
+  experiments::Communicator& comm = experiments::world();
+  const bool root = comm.is_root();
+  const experiments::BatchShare share = experiments::batch_share(o.batch, "--batch");
+  std::unique_ptr<experiments::GradientAverager> averager = make_averager(model, o.carry_over);
+  if (root) experiments::make_dirs(o.out);
   const std::string ckpt = o.out + "/checkpoint.safetensors";
   experiments::MetricsCsv metrics(o.out + "/metrics.csv",
                                   {"step", "tokens", "train_loss", "valid_loss", "valid_ppl", "lr",
@@ -108,18 +134,27 @@ LmTrainResult train_lm(TransformerLM& model, const std::vector<int64_t>& train,
   if (o.resume && file_exists(ckpt)) {
     st = experiments::load_training_checkpoint(ckpt, model, optimizer, {}, fingerprint);
     carry = lm_state_from_tensors(st.tensors, model.config().n_layers);
-    metrics.resume(st.step);
+    if (root) metrics.resume(st.step);
     log << "resumed from " << ckpt << " at step " << st.step << " (epoch " << st.epoch
         << ", segment " << st.position << "/" << n_segments << ")" << std::endl;
   } else {
     FWP_CHECK(!file_exists(ckpt), "'", ckpt, "' exists: pass --resume to continue that run, or "
               "choose another --out");
-    metrics.resume(0);  // a fresh file (drops rows an earlier run without checkpoint left)
+    if (root) metrics.resume(0);  // a fresh file (drops rows an earlier run without checkpoint left)
     if (o.resume) log << "no checkpoint in " << o.out << ": starting from step 0" << std::endl;
   }
+  // every process starts from the same parameters (same seed, or the same checkpoint)
+  experiments::check_same_on_all_ranks("the parameters at step " + std::to_string(st.step),
+                                       experiments::hash_parameters(model.parameters()));
   auto save = [&] {
+    if (!root) return;
     st.tensors = o.carry_over ? lm_state_to_tensors(carry) : std::map<std::string, Tensor>{};
     experiments::save_training_checkpoint(ckpt, model, optimizer, st, {}, fingerprint);
+  };
+  // Ctrl-C reaches every process, but not at the same step: they stop when any of them asks
+  auto stop_asked = [&] {
+    const bool here = experiments::stop_requested();
+    return comm.size() > 1 ? comm.mean(here ? 1.0 : 0.0) > 0.0 : here;
   };
 
   LmTrainResult result;
@@ -129,7 +164,7 @@ LmTrainResult train_lm(TransformerLM& model, const std::vector<int64_t>& train,
   int64_t loss_count = 0;
   model.train();
   while (st.step < o.steps) {
-    if (experiments::stop_requested() || (o.stop_after > 0 && st.step - first_step >= o.stop_after)) {
+    if (stop_asked() || (o.stop_after > 0 && st.step - first_step >= o.stop_after)) {
       save();
       log << "stopped at step " << st.step << "; checkpoint written, continue with --resume" << std::endl;
       result.interrupted = true;
@@ -142,9 +177,9 @@ LmTrainResult train_lm(TransformerLM& model, const std::vector<int64_t>& train,
       carry = LMState();
     }
     data::LmBatches::Segment seg = batches.segment(st.position);
-    Variable logits = model.forward(seg.input, o.carry_over ? &carry : nullptr);
-    experiments::StepResult r =
-        experiments::train_step(optimizer, cross_entropy(logits, seg.target), schedule, o.clip);
+    Variable logits = model.forward(rows(seg.input, share), o.carry_over ? &carry : nullptr);
+    experiments::StepResult r = experiments::train_step(
+        optimizer, cross_entropy(logits, rows(seg.target, share)), schedule, o.clip, averager.get());
     if (o.carry_over) carry.detach();
     ++st.step;
     ++st.position;
@@ -159,9 +194,9 @@ LmTrainResult train_lm(TransformerLM& model, const std::vector<int64_t>& train,
     const bool do_log = st.step % o.log_every == 0 || last, do_eval = st.step % o.eval_every == 0 || last;
     double valid_loss = NAN, valid_ppl = NAN;
     result.train_loss = loss_sum / double(loss_count);
-    if (do_log || progress.due(st.step, o.log_every, o.log_seconds))
+    if (root && (do_log || progress.due(st.step, o.log_every, o.log_seconds)))
       log << progress.line(st.step, result.train_loss, r.lr) << std::endl;
-    if (do_eval && !valid.empty()) {
+    if (root && do_eval && !valid.empty()) {
       EvalResult e = evaluate_segments(model, valid, o.context, o.eval_batch, o.carry_over);
       valid_loss = e.loss();
       valid_ppl = result.valid_perplexity = e.perplexity();
@@ -169,12 +204,12 @@ LmTrainResult train_lm(TransformerLM& model, const std::vector<int64_t>& train,
           << " tokens, " << format_duration(e.seconds) << ")" << std::endl;
     }
     st.seconds += iteration.seconds();
-    if (do_log || do_eval) {
+    if (root && (do_log || do_eval)) {
       metrics.add({double(st.step), double(st.tokens_seen), do_log ? result.train_loss : NAN,
                    valid_loss, valid_ppl, r.lr, do_log ? progress.tokens_per_second() : NAN,
                    last_norm, st.seconds});
-      if (do_log) loss_sum = 0.0, loss_count = 0;
     }
+    if (do_log) loss_sum = 0.0, loss_count = 0;
     if (st.step % o.checkpoint_every == 0 || last) save();
   }
   result.steps = st.step;
@@ -190,6 +225,8 @@ LmBenchResult bench_lm_training(TransformerLM& model, const std::vector<int64_t>
   data::LmBatches batches(train, o.batch, o.context);
   Adam optimizer(model.parameters(), AdamOptions{.lr = o.lr});
   experiments::LrSchedule schedule{experiments::LrSchedule::Kind::constant, o.lr, 0, 1};
+  const experiments::BatchShare share = experiments::batch_share(o.batch, "--batch");
+  std::unique_ptr<experiments::GradientAverager> averager = make_averager(model, o.carry_over);
   model.train();
   LMState carry;
   std::vector<double> times, cpu;
@@ -197,8 +234,9 @@ LmBenchResult bench_lm_training(TransformerLM& model, const std::vector<int64_t>
     data::LmBatches::Segment seg = batches.segment(i % batches.num_segments());
     const double c0 = cpu_seconds();
     experiments::Stopwatch sw;
-    Variable logits = model.forward(seg.input, o.carry_over ? &carry : nullptr);
-    experiments::train_step(optimizer, cross_entropy(logits, seg.target), schedule, o.clip);
+    Variable logits = model.forward(rows(seg.input, share), o.carry_over ? &carry : nullptr);
+    experiments::train_step(optimizer, cross_entropy(logits, rows(seg.target, share)), schedule,
+                            o.clip, averager.get());
     if (o.carry_over) carry.detach();
     if (i >= warmup) {
       times.push_back(sw.seconds());

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "experiments/common/cli_checks.h"
+#include "experiments/common/distributed.h"
 #include "experiments/common/training.h"
 #include "experiments/data/lm_data.h"
 #include "experiments/lm/lm_config.h"
@@ -120,6 +121,15 @@ int score_file(Config& c, const CLI::App& app) {
 
 int run(Config& c, const CLI::App& app, const std::string& command) {
   experiments::check_device(c.device);
+  // Started by mpirun: one of several processes training one model (README, "Several processes
+  // or machines"). Rank 0 prints and writes; the others only train.
+  experiments::Communicator& comm = experiments::world();
+  if (comm.size() > 1) {
+    FWP_CHECK(c.generate.empty() && c.score.empty() && !c.eval_only,
+              "--generate, --score and --eval-only run as one process, not under mpirun");
+    if (c.threads <= 0) c.threads = experiments::threads_per_process();
+    if (!comm.is_root()) std::cout.setstate(std::ios::failbit);
+  }
   const int threads = experiments::set_threads(c.threads);
   cpu_allocator_set_cache_limit(size_t(c.cache_mb) << 20);
   if (!c.generate.empty()) {
@@ -174,7 +184,11 @@ int run(Config& c, const CLI::App& app, const std::string& command) {
             << "  training    " << c.train.steps << " steps x " << tokens_per_step << " tokens = "
             << c.train.steps * tokens_per_step << " tokens"
             << (c.train.carry_over ? ", carry-over" : "") << "\n"
-            << "  threads     " << threads << std::endl;
+            << "  threads     " << threads
+            << (comm.size() > 1 ? cat(" per process, ", comm.size(), " processes") : std::string())
+            << std::endl;
+  const std::string fp = fingerprint(c, model_config);
+  experiments::check_same_on_all_ranks("the configuration", experiments::hash_bytes(fp.data(), fp.size()));
 
   if (c.bench > 0) {
     LmBenchResult b = bench_lm_training(model, corpus.train, c.train, c.bench_warmup, c.bench);
@@ -189,20 +203,26 @@ int run(Config& c, const CLI::App& app, const std::string& command) {
   // as it was): the data must fill the streams, carry-over needs fast weights, and an existing
   // run is only continued with --resume.
   data::LmBatches(corpus.train, c.train.batch, c.train.context);
+  experiments::batch_share(c.train.batch, "--batch");  // several processes: equal shares
+  FWP_CHECK(comm.size() == 1 || !c.train.carry_over, "--carry-over runs as one process, not "
+            "under mpirun (the carried state of each process's rows is not checkpointed yet)");
   FWP_CHECK(!c.train.carry_over || model_config.attention.kind == AttentionKind::fast_weight,
             "--carry-over needs fast-weight attention (softmax attention has no fixed-size state)");
   FWP_CHECK(c.train.resume || !file_exists(c.train.out + "/checkpoint.safetensors"), "'", c.train.out,
             "/checkpoint.safetensors' exists: pass --resume to continue that run, or choose another --out");
-  experiments::make_dirs(c.train.out);
-  write_file_atomic(c.train.out + "/command.txt", command + "\n");
-  experiments::write_json(c.train.out + "/config.json", config_json(c, model_config));
-  write_file_atomic(c.train.out + "/model.json", config_to_json_string(model_config) + "\n");
-  corpus.vocab.save(c.train.out + "/vocab.txt");
+  if (comm.is_root()) {
+    experiments::make_dirs(c.train.out);
+    write_file_atomic(c.train.out + "/command.txt", command + "\n");
+    experiments::write_json(c.train.out + "/config.json", config_json(c, model_config));
+    write_file_atomic(c.train.out + "/model.json", config_to_json_string(model_config) + "\n");
+    corpus.vocab.save(c.train.out + "/vocab.txt");
+  }
   experiments::install_stop_handler();
   LmTrainResult r = train_lm(model, corpus.train, corpus.valid, c.train,
                              fingerprint(c, model_config), std::cout);
   if (r.interrupted) return 130;
   experiments::install_stop_handler(false);  // the final checkpoint is written: Ctrl-C may end it
+  if (!comm.is_root()) return 0;  // rank 0 evaluates
 
   std::cout << "final evaluation (context " << c.eval.context << ")" << std::endl;
   json results = {{"config", config_json(c, model_config)}, {"parameters", model.num_parameters()},
@@ -300,9 +320,13 @@ int main(int argc, char** argv) {
   try {
     std::string command;
     for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
-    return run(c, app, command);
+    const int status = run(c, app, command);
+    experiments::finalize_world();
+    return status;
   } catch (const fwp::Error& e) {
-    std::cerr << "fwp-lm: error: " << e.what() << std::endl;
+    std::cerr << "fwp-lm: error" << experiments::process_label() << ": " << e.what() << std::endl;
+    // under mpirun the other processes would wait for this one forever: end them all
+    experiments::abort_other_processes(1);
     return 1;
   }
 }
