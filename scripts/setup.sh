@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake libopenblas-dev libopenblas-openmp-dev catch2 libcli11-dev
-          nlohmann-json3-dev python3-matplotlib libsentencepiece-dev "$@")
+          nlohmann-json3-dev python3-matplotlib libsentencepiece-dev libopenmpi-dev openmpi-bin "$@")
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

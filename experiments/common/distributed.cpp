@@ -11,6 +11,7 @@
 
 #include "autograd/tape.h"
 #include "core/error.h"
+#include "experiments/common/training.h"
 
 #ifdef FWP_HAVE_MPI
 #include <mpi.h>
@@ -36,6 +37,7 @@ class SingleProcess final : public Communicator {
   void allreduce_mean_wait() override {}
   double mean(double x) override { return x; }
   std::vector<uint64_t> gather_all(uint64_t x) override { return {x}; }
+  uint64_t broadcast(uint64_t x) override { return x; }
   [[noreturn]] void abort(int code) override { std::exit(code); }
 };
 
@@ -112,6 +114,11 @@ class MpiCommunicator final : public Communicator {
     return all;
   }
 
+  uint64_t broadcast(uint64_t x) override {
+    check_mpi(MPI_Bcast(&x, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD), "MPI_Bcast");
+    return x;
+  }
+
   [[noreturn]] void abort(int code) override {
     MPI_Abort(MPI_COMM_WORLD, code);
     std::exit(code);
@@ -174,6 +181,11 @@ void abort_other_processes(int code) {
   if (w && w->size() > 1) w->abort(code);
 }
 
+std::ostream& null_stream() {
+  static std::ostream discard(nullptr);  // no buffer: every write fails quietly
+  return discard;
+}
+
 std::string process_label() {
   const std::unique_ptr<Communicator>& w = world_ptr();
   return w && w->size() > 1 ? cat(" (process ", w->rank(), " of ", w->size(), ")") : std::string();
@@ -209,12 +221,31 @@ void check_same_on_all_ranks(const std::string& what, uint64_t value) {
   }
 }
 
+bool stop_requested_anywhere() {
+  const bool here = stop_requested();
+  Communicator& comm = world();
+  return comm.size() > 1 ? comm.mean(here ? 1.0 : 0.0) > 0.0 : here;
+}
+
 BatchShare batch_share(int64_t global_batch, const std::string& option) {
   const int n = world().size(), r = world().rank();
   FWP_CHECK(global_batch % n == 0, option, " ", global_batch, " does not divide by the ", n,
             " processes: each process trains on an equal share of every batch");
   const int64_t share = global_batch / n;
   return {r * share, (r + 1) * share};
+}
+
+Indices share_rows(const Indices& batch, BatchShare share) {
+  FWP_CHECK_SHAPE(batch.shape.size() >= 1 && share.begin >= 0 && share.begin <= share.end &&
+                      share.end <= batch.shape[0],
+                  "share_rows: rows [", share.begin, ", ", share.end, ") of a batch of shape ",
+                  batch.shape);
+  if (share.begin == 0 && share.end == batch.shape[0]) return batch;
+  const int64_t row = batch.shape[0] > 0 ? batch.numel() / batch.shape[0] : 0;
+  Shape shape = batch.shape;
+  shape[0] = share.end - share.begin;
+  return Indices(shape, std::vector<int64_t>(batch.values.begin() + share.begin * row,
+                                             batch.values.begin() + share.end * row));
 }
 
 GradientAverager::GradientAverager(Communicator& comm, const std::vector<Variable>& params,
@@ -259,12 +290,14 @@ void GradientAverager::backward(const Variable& loss) {
     b.started = false;
     for (const Variable& p : b.params) bucket_of[p.impl().get()] = &b;
   }
-  fwp::backward(loss, [&](const VariableImpl& leaf) {
-    auto it = bucket_of.find(&leaf);
-    if (it == bucket_of.end()) return;
-    if (--it->second->pending == 0) start(*it->second);
-    comm_.poll();
-  });
+  if (loss.defined()) {  // undefined: this process had no rows, its gradients are zero
+    fwp::backward(loss, [&](const VariableImpl& leaf) {
+      auto it = bucket_of.find(&leaf);
+      if (it == bucket_of.end()) return;
+      if (--it->second->pending == 0) start(*it->second);
+      comm_.poll();
+    });
+  }
   // buckets with a parameter the walk did not reach, in bucket order (the same on every rank)
   for (GradientBucket& b : buckets_)
     if (!b.started) start(b);

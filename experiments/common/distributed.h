@@ -18,10 +18,12 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "autograd/variable.h"
+#include "core/indices.h"
 
 namespace fwp::experiments {
 
@@ -48,6 +50,8 @@ class Communicator {
   // Blocking helpers: the mean of one number over the ranks, and every rank's value of `x`.
   virtual double mean(double x) = 0;
   virtual std::vector<uint64_t> gather_all(uint64_t x) = 0;
+  // Rank 0's `x`, on every rank (a decision only rank 0 can take, e.g. from a file it writes).
+  virtual uint64_t broadcast(uint64_t x) = 0;
   // Ends the whole job (every rank) after a rank failed, so that no rank waits for it forever.
   [[noreturn]] virtual void abort(int code) = 0;
 };
@@ -62,6 +66,8 @@ void finalize_world();
 // After an error in one of several processes: ends the whole job (MPI_Abort), so that the others
 // do not wait for this one forever. Returns when this is the only process.
 void abort_other_processes(int code);
+// A stream that discards what is written to it: the log of the processes other than rank 0.
+std::ostream& null_stream();
 // " (process R of N)" under mpirun, "" for one process: for error messages.
 std::string process_label();
 // OpenMP threads per process when --threads is not given: the cores divided among the processes
@@ -76,12 +82,18 @@ void check_same_on_all_ranks(const std::string& what, uint64_t value);
 uint64_t hash_bytes(const void* data, size_t n, uint64_t h = 14695981039346656037ull);
 uint64_t hash_parameters(const std::vector<Variable>& params);
 
+// Whether a Ctrl-C (experiments::stop_requested) reached any of the processes: they all stop at
+// the same step. One process: stop_requested().
+bool stop_requested_anywhere();
+
 // The rows [begin, end) of a global batch of `global_batch` rows that this rank trains on.
 // Throws fwp::Error naming `option` when the batch does not divide by the number of ranks.
 struct BatchShare {
   int64_t begin = 0, end = 0;
 };
 BatchShare batch_share(int64_t global_batch, const std::string& option);
+// Those rows of a batch of ids (first dimension B): the ids themselves when they are all of them.
+Indices share_rows(const Indices& batch, BatchShare share);
 
 // Averages the gradients of `params` across the ranks during the backward: params are grouped
 // into buckets of about `bucket_bytes` in reverse order (the backward reaches the last layers
@@ -92,7 +104,7 @@ class GradientAverager {
   GradientAverager(Communicator& comm, const std::vector<Variable>& params,
                    int64_t bucket_bytes = int64_t(1) << 20);
   // backward(loss), then every parameter's gradient is the mean over the ranks (a parameter the
-  // backward did not reach counts as a zero gradient).
+  // backward did not reach counts as a zero gradient; an undefined loss, as all zeros).
   void backward(const Variable& loss);
   // The mean over the ranks of this rank's loss (the global batch's loss).
   double mean(double x) { return comm_.mean(x); }

@@ -62,7 +62,8 @@ StepResult train_step(Optimizer& optimizer, const Variable& loss, const LrSchedu
   StepResult r;
   const int64_t step = optimizer.step_count();
   r.lr = schedule.at(step);
-  r.loss = averager ? averager->mean(loss.item()) : loss.item();
+  // with an averager, a process whose share of the batch is empty passes no loss
+  r.loss = averager ? averager->mean(loss.defined() ? loss.item() : 0.0) : loss.item();
   optimizer.zero_grad();
   if (!std::isfinite(r.loss)) {
     active_tape().clear();  // drop the recorded graph; nothing was updated

@@ -80,15 +80,6 @@ std::vector<int64_t> head(const std::vector<int64_t>& tokens, int64_t n) {
   return std::vector<int64_t>(tokens.begin(), tokens.begin() + n);
 }
 
-// Rows [share.begin, share.end) of a (B, T) batch: this process's share in data-parallel training.
-Indices rows(const Indices& x, experiments::BatchShare share) {
-  const int64_t B = x.shape[0], T = x.numel() / std::max<int64_t>(B, 1);
-  if (share.begin == 0 && share.end == B) return x;
-  return Indices({share.end - share.begin, T},
-                 std::vector<int64_t>(x.values.begin() + share.begin * T,
-                                      x.values.begin() + share.end * T));
-}
-
 // Data-parallel training (experiments/common/distributed.h) when started by mpirun: each process
 // trains on its share of the batch rows, and the gradients are averaged. Null for one process.
 std::unique_ptr<experiments::GradientAverager> make_averager(TransformerLM& model, bool carry_over) {
@@ -117,8 +108,7 @@ LmTrainResult train_lm(TransformerLM& model, const std::vector<int64_t>& train,
   const int64_t n_segments = batches.num_segments();  // >= 1 (LmBatches checks)
   const std::vector<int64_t> valid = head(valid_all, o.valid_tokens);
   // several processes: rank 0 alone logs, evaluates and writes; all of them train
-  experiments::Communicator& comm = experiments::world();
-  const bool root = comm.is_root();
+  const bool root = experiments::world().is_root();
   const experiments::BatchShare share = experiments::batch_share(o.batch, "--batch");
   std::unique_ptr<experiments::GradientAverager> averager = make_averager(model, o.carry_over);
   if (root) experiments::make_dirs(o.out);
@@ -151,11 +141,6 @@ LmTrainResult train_lm(TransformerLM& model, const std::vector<int64_t>& train,
     st.tensors = o.carry_over ? lm_state_to_tensors(carry) : std::map<std::string, Tensor>{};
     experiments::save_training_checkpoint(ckpt, model, optimizer, st, {}, fingerprint);
   };
-  // Ctrl-C reaches every process, but not at the same step: they stop when any of them asks
-  auto stop_asked = [&] {
-    const bool here = experiments::stop_requested();
-    return comm.size() > 1 ? comm.mean(here ? 1.0 : 0.0) > 0.0 : here;
-  };
 
   LmTrainResult result;
   const int64_t first_step = st.step;
@@ -164,7 +149,7 @@ LmTrainResult train_lm(TransformerLM& model, const std::vector<int64_t>& train,
   int64_t loss_count = 0;
   model.train();
   while (st.step < o.steps) {
-    if (stop_asked() || (o.stop_after > 0 && st.step - first_step >= o.stop_after)) {
+    if (experiments::stop_requested_anywhere() || (o.stop_after > 0 && st.step - first_step >= o.stop_after)) {
       save();
       log << "stopped at step " << st.step << "; checkpoint written, continue with --resume" << std::endl;
       result.interrupted = true;
@@ -177,9 +162,9 @@ LmTrainResult train_lm(TransformerLM& model, const std::vector<int64_t>& train,
       carry = LMState();
     }
     data::LmBatches::Segment seg = batches.segment(st.position);
-    Variable logits = model.forward(rows(seg.input, share), o.carry_over ? &carry : nullptr);
+    Variable logits = model.forward(experiments::share_rows(seg.input, share), o.carry_over ? &carry : nullptr);
     experiments::StepResult r = experiments::train_step(
-        optimizer, cross_entropy(logits, rows(seg.target, share)), schedule, o.clip, averager.get());
+        optimizer, cross_entropy(logits, experiments::share_rows(seg.target, share)), schedule, o.clip, averager.get());
     if (o.carry_over) carry.detach();
     ++st.step;
     ++st.position;
@@ -234,8 +219,8 @@ LmBenchResult bench_lm_training(TransformerLM& model, const std::vector<int64_t>
     data::LmBatches::Segment seg = batches.segment(i % batches.num_segments());
     const double c0 = cpu_seconds();
     experiments::Stopwatch sw;
-    Variable logits = model.forward(rows(seg.input, share), o.carry_over ? &carry : nullptr);
-    experiments::train_step(optimizer, cross_entropy(logits, rows(seg.target, share)), schedule,
+    Variable logits = model.forward(experiments::share_rows(seg.input, share), o.carry_over ? &carry : nullptr);
+    experiments::train_step(optimizer, cross_entropy(logits, experiments::share_rows(seg.target, share)), schedule,
                             o.clip, averager.get());
     if (o.carry_over) carry.detach();
     if (i >= warmup) {

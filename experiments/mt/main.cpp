@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "experiments/common/cli_checks.h"
+#include "experiments/common/distributed.h"
 #include "experiments/common/training.h"
 #include "experiments/mt/train.h"
 #include "layers/config_json.h"
@@ -112,6 +113,14 @@ void print_config(const Config& c, const Seq2SeqConfig& m, int64_t params, const
 
 int run(Config& c) {
   ex::check_device(c.device);
+  // Started by mpirun: one of several processes training one model (README, "Several processes
+  // or machines"). Rank 0 prints, evaluates and writes.
+  ex::Communicator& comm = ex::world();
+  if (comm.size() > 1) {
+    FWP_CHECK(!c.eval_only, "--eval-only runs as one process, not under mpirun");
+    if (c.threads <= 0) c.threads = ex::threads_per_process();
+    if (!comm.is_root()) std::cout.setstate(std::ios::failbit);
+  }
   c.warmup = ex::resolve_warmup(c.warmup, c.steps);
   check_non_causal(c, "--enc-attention", c.enc_attention);  // before minutes of loading data
   check_non_causal(c, "--cross-attention", c.cross_attention);
@@ -131,7 +140,8 @@ int run(Config& c) {
   // a refused run leaves its folder as it was: an existing run is only continued with --resume
   FWP_CHECK(c.resume || c.eval_only || !file_exists(checkpoint_path(c.out)), "'", checkpoint_path(c.out),
             "' exists: pass --resume to continue that run, or choose another --out");
-  ex::make_dirs(c.out);
+  ex::check_same_on_all_ranks("the configuration", ex::hash_bytes(print.data(), print.size()));
+  if (comm.is_root()) ex::make_dirs(c.out);
   nlohmann::json results = {{"config", nlohmann::json::parse(print)}, {"parameters", model.num_parameters()}};
   results["config"]["beam"] = c.beam;
   results["config"]["lenpen"] = c.lenpen;
@@ -141,7 +151,7 @@ int run(Config& c) {
     std::cout << "evaluating the checkpoint of step " << st.step << std::endl;
     results["train"] = {{"steps", st.step}, {"tokens_seen", st.tokens_seen}, {"seconds", st.seconds}};
   } else {
-    ex::write_json(c.out + "/config.json", results["config"]);
+    if (comm.is_root()) ex::write_json(c.out + "/config.json", results["config"]);
     MtTrainOptions o;
     o.out = c.out;
     o.steps = c.steps;
@@ -161,6 +171,7 @@ int run(Config& c) {
     ex::install_stop_handler();
     MtTrainResult r = train(model, data, o);
     if (r.stopped) return 130;
+    if (!comm.is_root()) return 0;  // rank 0 translates and scores
     results["train"] = {{"steps", r.steps}, {"tokens_seen", r.tokens_seen}, {"epochs", r.epoch},
                         {"seconds", r.seconds}, {"valid_loss", r.valid_loss}, {"valid_ppl", std::exp(r.valid_loss)}};
   }
@@ -230,9 +241,12 @@ int main(int argc, char** argv) {
   app.add_option("--threads", c.threads, "OpenMP threads (default: all cores)")->check(experiments::kNonNegative);
   CLI11_PARSE(app, argc, argv);
   try {
-    return run(c);
+    const int status = run(c);
+    experiments::finalize_world();
+    return status;
   } catch (const fwp::Error& e) {
-    std::cerr << "fwp-mt: error: " << e.what() << std::endl;
+    std::cerr << "fwp-mt: error" << experiments::process_label() << ": " << e.what() << std::endl;
+    experiments::abort_other_processes(1);  // under mpirun: end the job, no process waits forever
     return 1;
   }
 }

@@ -4,10 +4,12 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 
 #include "autograd/functions.h"
 #include "autograd/tape.h"
 #include "core/file_io.h"
+#include "experiments/common/distributed.h"
 #include "optim/checkpoint.h"
 #include "optim/optimizer.h"
 
@@ -94,11 +96,33 @@ double evaluate_loss(Seq2Seq& model, const std::vector<data::MtBatch>& batches) 
 
 std::string checkpoint_path(const std::string& out) { return out + "/checkpoint.safetensors"; }
 
+namespace {
+// This process's sentences of a batch under mpirun: rows [B r / N, B (r + 1) / N) (a share may be
+// empty when a batch has fewer sentences than there are processes).
+data::MtBatch batch_rows(const data::MtBatch& b, const ex::Communicator& comm) {
+  const int64_t B = b.src.shape[0], n = comm.size(), r = comm.rank();
+  const ex::BatchShare share{B * r / n, B * (r + 1) / n};
+  auto slice = [&](const std::vector<int64_t>& v) {
+    return std::vector<int64_t>(v.begin() + share.begin, v.begin() + share.end);
+  };
+  return {ex::share_rows(b.src, share), ex::share_rows(b.tgt_in, share),
+          ex::share_rows(b.tgt_out, share), slice(b.src_lengths), slice(b.tgt_lengths),
+          slice(b.index)};
+}
+}  // namespace
+
 MtTrainResult train(Seq2Seq& model, const MtData& data, const MtTrainOptions& o) {
   FWP_CHECK(o.steps >= 0 && o.log_every > 0 && o.eval_every > 0 && o.max_tokens > 0,
             "fwp-mt: steps >= 0, log/eval intervals > 0 and max_tokens > 0 required, got steps=",
             o.steps, " log_every=", o.log_every, " eval_every=", o.eval_every, " max_tokens=", o.max_tokens);
-  ex::make_dirs(o.out);
+  // Under mpirun (experiments/common/distributed.h) each process trains on its share of the
+  // sentences of every batch; rank 0 alone logs, evaluates and writes.
+  ex::Communicator& comm = ex::world();
+  const bool root = comm.is_root();
+  std::unique_ptr<ex::GradientAverager> averager;
+  if (comm.size() > 1) averager = std::make_unique<ex::GradientAverager>(comm, model.parameters());
+  std::ostream& out = root ? std::cout : ex::null_stream();
+  if (root) ex::make_dirs(o.out);
   Adam opt(model.parameters(), {.lr = o.schedule.base_lr, .beta1 = o.adam_beta1, .beta2 = o.adam_beta2,
                                 .eps = o.adam_eps, .weight_decay = o.weight_decay});
   ex::LrSchedule schedule = o.schedule;
@@ -112,8 +136,8 @@ MtTrainResult train(Seq2Seq& model, const MtData& data, const MtTrainOptions& o)
     FWP_CHECK(o.resume, "fwp-mt: '", ckpt, "' exists: pass --resume to continue that run, or choose "
               "another --out");
     st = ex::load_training_checkpoint(ckpt, model, opt, {}, o.fingerprint);
-    metrics.resume(st.step);
-    std::cout << "resumed from " << ckpt << " at step " << st.step << " (epoch " << st.epoch
+    if (root) metrics.resume(st.step);
+    out << "resumed from " << ckpt << " at step " << st.step << " (epoch " << st.epoch
               << ", batch " << st.position << ")" << std::endl;
   }
   auto epoch_batches = [&](int64_t epoch) {
@@ -127,12 +151,16 @@ MtTrainResult train(Seq2Seq& model, const MtData& data, const MtTrainOptions& o)
   bool evaluated = false;
   double loss_sum = 0.0, nll_sum = 0.0, grad_norm = 0.0, lr = 0.0;
   int64_t loss_tokens = 0;
-  auto save = [&] { ex::save_training_checkpoint(ckpt, model, opt, st, {}, o.fingerprint); };
+  ex::check_same_on_all_ranks("the parameters at step " + std::to_string(st.step),
+                              ex::hash_parameters(model.parameters()));
+  auto save = [&] {
+    if (root) ex::save_training_checkpoint(ckpt, model, opt, st, {}, o.fingerprint);
+  };
   model.train();
   while (st.step < o.steps) {
-    if (ex::stop_requested()) {
+    if (ex::stop_requested_anywhere()) {
       save();
-      std::cout << "stopped at step " << st.step << "; checkpoint written to " << ckpt << std::endl;
+      out << "stopped at step " << st.step << "; checkpoint written to " << ckpt << std::endl;
       res.stopped = true;
       break;
     }
@@ -141,11 +169,23 @@ MtTrainResult train(Seq2Seq& model, const MtData& data, const MtTrainOptions& o)
       st.position = 0;
       batches = epoch_batches(st.epoch);
     }
-    const data::MtBatch& batch = batches[st.position];
     ex::Stopwatch watch;
-    MtLoss l = label_smoothed_loss(forward_batch(model, batch), batch.tgt_out, o.label_smoothing,
-                                   data::SubwordTokenizer::kPad);
-    ex::StepResult r = ex::train_step(opt, l.loss, schedule, o.clip);
+    const data::MtBatch batch = averager ? batch_rows(batches[st.position], comm) : batches[st.position];
+    MtLoss l;
+    if (batch.src.shape[0] > 0)
+      l = label_smoothed_loss(forward_batch(model, batch), batch.tgt_out, o.label_smoothing,
+                              data::SubwordTokenizer::kPad);
+    if (averager) {
+      // The loss is a mean over target tokens, and the shares hold different numbers of them:
+      // weighting each process's loss by N t_r / t (t_r its tokens, t all of them) makes the mean
+      // over the processes' gradients the gradient of the whole batch's mean.
+      const double n = comm.size(), total = std::round(comm.mean(double(l.tokens)) * n);
+      const double weight = total > 0 ? n * double(l.tokens) / total : 0.0;
+      l.nll = comm.mean(l.nll * weight);
+      l.tokens = static_cast<int64_t>(total);
+      if (l.loss.defined()) l.loss = l.loss * weight;
+    }
+    ex::StepResult r = ex::train_step(opt, l.loss, schedule, o.clip, averager.get());
     const double seconds = watch.seconds();
     ++st.step;
     ++st.position;
@@ -162,8 +202,13 @@ MtTrainResult train(Seq2Seq& model, const MtData& data, const MtTrainOptions& o)
     const double train_loss = loss_sum / double(std::max<int64_t>(loss_tokens, 1));
     const double train_nll = nll_sum / double(std::max<int64_t>(loss_tokens, 1));
     if (!log && !eval) {  // no metrics row; a progress line only when one is due by time
-      if (progress.due(st.step, o.log_every, o.log_seconds))
+      if (root && progress.due(st.step, o.log_every, o.log_seconds))
         std::cout << progress.line(st.step, train_loss, lr) << std::endl;
+      continue;
+    }
+    if (!root) {  // rank 0 evaluates, logs and writes
+      loss_sum = nll_sum = 0.0;
+      loss_tokens = 0;
       continue;
     }
     std::string line = progress.line(st.step, train_loss, lr);
@@ -188,7 +233,7 @@ MtTrainResult train(Seq2Seq& model, const MtData& data, const MtTrainOptions& o)
     loss_tokens = 0;
     if (eval) save();
   }
-  if (!evaluated) res.valid_loss = evaluate_loss(model, valid_batches);
+  if (!evaluated && root) res.valid_loss = evaluate_loss(model, valid_batches);
   res.steps = st.step;
   res.tokens_seen = st.tokens_seen;
   res.epoch = st.epoch;

@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "experiments/common/cli_checks.h"
+#include "experiments/common/distributed.h"
 #include "experiments/common/training.h"
 #include "experiments/synthetic/train.h"
 
@@ -161,8 +162,16 @@ int run(const Config& c) {
   for (const Job& j : jobs) config_from_name(j.config, j.S);  // reject bad names before any work
   print_config(c, jobs);
 
-  experiments::make_dirs(c.out + "/curves");
-  experiments::make_dirs(c.out + "/checkpoints");
+  // Under mpirun, several processes train each run together (experiments/common/distributed.h):
+  // rank 0 alone prints and writes, and decides which runs are left to do.
+  experiments::Communicator& comm = experiments::world();
+  const bool root = comm.is_root();
+  experiments::batch_share(c.batch_size, "--batch-size");  // refused before anything is written
+  if (root) {
+    experiments::make_dirs(c.out + "/curves");
+    experiments::make_dirs(c.out + "/checkpoints");
+  }
+  experiments::check_same_on_all_ranks("the runs to do", jobs.size());
   const std::string summary_path = c.out + "/summary.csv";
   const std::vector<std::string> columns = {"setting", "config", "S", "seed", "final_eval_loss",
                                             "best_eval_loss", "steps", "seconds",
@@ -200,7 +209,7 @@ int run(const Config& c) {
   for (size_t i = 0; i < jobs.size(); ++i) {
     const Job& j = jobs[i];
     reload();
-    if (!c.force && done(j)) {
+    if (!c.force && comm.broadcast(done(j))) {
       std::cout << "[" << i + 1 << "/" << jobs.size() << "] setting " << j.setting << " " << j.config
                 << " S=" << j.S << ": already in " << summary_path << ", skipped" << std::endl;
       continue;
@@ -232,7 +241,7 @@ int run(const Config& c) {
                                  std::to_string(j.S);
     tc.curve_csv = c.out + "/curves/" + run_name + ".csv";
     tc.checkpoint = c.out + "/checkpoints/" + run_name + "_seed" + std::to_string(c.seed) + ".safetensors";
-    if (c.force) std::remove(tc.checkpoint.c_str());  // --force: from step 0
+    if (c.force && root) std::remove(tc.checkpoint.c_str());  // --force: from step 0
     tc.stop_after = c.stop_after;
     std::cout << "[" << i + 1 << "/" << jobs.size() << "] setting " << j.setting << " " << j.config
               << " S=" << j.S << " (Ddot=" << (tc.model.rule == Rule::softmax ? 0 :
@@ -247,6 +256,7 @@ int run(const Config& c) {
     std::cout << "  -> final eval loss " << experiments::format_double(r.final_eval_loss, 4)
               << " after " << r.steps << " steps ("
               << r.stop_reason << ", " << experiments::format_duration(r.seconds) << ")" << std::endl;
+    if (!root) continue;
     experiments::FileLock lock(summary_path + ".lock");
     summary.load(summary_path);
     if (c.force || !done(j))  // else another process finished the same run meanwhile
@@ -257,6 +267,7 @@ int run(const Config& c) {
                        experiments::format_double(r.train_steps_per_second, 4), r.stop_reason});
     save_summary();
   }
+  if (!root) return 0;
   reload();
   print_table(summary, jobs);
   std::cout << "\nsummary: " << summary_path << " and summary.json (total "
@@ -298,10 +309,18 @@ int main(int argc, char** argv) {
   c.lr_given = app.count("--lr") > 0;
   c.batch_given = app.count("--batch-size") > 0;
   try {
+    experiments::Communicator& comm = experiments::world();  // MPI when started by mpirun
+    if (comm.size() > 1) {
+      if (c.threads <= 0) c.threads = experiments::threads_per_process();
+      if (!comm.is_root()) std::cout.setstate(std::ios::failbit);
+    }
     if (c.threads > 0) omp_set_num_threads(c.threads);
-    return run(c);
+    const int status = run(c);
+    experiments::finalize_world();
+    return status;
   } catch (const fwp::Error& e) {
-    std::cerr << "fwp-synthetic: error: " << e.what() << std::endl;
+    std::cerr << "fwp-synthetic: error" << experiments::process_label() << ": " << e.what() << std::endl;
+    experiments::abort_other_processes(1);  // under mpirun: end the job, no process waits forever
     return 1;
   }
 }

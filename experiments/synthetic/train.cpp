@@ -5,10 +5,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iomanip>
+#include <memory>
 #include <ostream>
 
 #include "autograd/tape.h"
 #include "core/file_io.h"
+#include "experiments/common/distributed.h"
 #include "experiments/common/training.h"
 #include "optim/optimizer.h"
 
@@ -48,6 +50,17 @@ TrainResult train_retrieval(const TrainConfig& c, std::ostream& log) {
   const std::map<std::string, Rng*> rngs = {{"data", &data_rng}, {"eval", &eval_rng}};
   const std::string fingerprint = cat(c.setting, " ", name, " S=", c.model.S, " seed ", c.seed,
                                       " lr ", c.lr, " batch ", c.batch_size);
+  // Under mpirun each process trains on its share of every batch (experiments/common/distributed.h);
+  // all of them draw the same batches and run the same evaluations, so they take the same
+  // decisions, and rank 0 alone logs and writes.
+  experiments::Communicator& comm = experiments::world();
+  const bool root = comm.is_root();
+  const experiments::BatchShare share = experiments::batch_share(c.batch_size, "--batch-size");
+  std::unique_ptr<experiments::GradientAverager> averager;
+  if (comm.size() > 1)
+    averager = std::make_unique<experiments::GradientAverager>(comm, model.parameters());
+  std::ostream& out = root ? log : experiments::null_stream();
+
   int64_t first_step = 1;
   double earlier_seconds = 0.0;  // wall time of the interrupted part(s) of this run
   if (!c.checkpoint.empty() && file_exists(c.checkpoint)) {
@@ -70,9 +83,12 @@ TrainResult train_retrieval(const TrainConfig& c, std::ostream& log) {
     result.final_eval_loss = number("final_eval_loss");
     train_seconds = number("train_seconds");
     if (!c.curve_csv.empty()) curve.load(c.curve_csv);
-    log << "  resumed from " << c.checkpoint << " at step " << st.step << std::endl;
+    out << "  resumed from " << c.checkpoint << " at step " << st.step << std::endl;
   }
+  experiments::check_same_on_all_ranks("the parameters at step " + std::to_string(first_step - 1),
+                                       experiments::hash_parameters(model.parameters()));
   auto save = [&](int64_t step) {
+    if (!root) return;
     experiments::TrainingState st;
     st.step = step;
     st.seconds = earlier_seconds + wall.seconds();
@@ -85,9 +101,10 @@ TrainResult train_retrieval(const TrainConfig& c, std::ostream& log) {
 
   for (int64_t step = first_step; step <= c.max_steps; ++step) {
     if (!c.checkpoint.empty() && step > first_step &&
-        (experiments::stop_requested() || (c.stop_after > 0 && step - first_step >= c.stop_after))) {
+        (experiments::stop_requested_anywhere() ||
+         (c.stop_after > 0 && step - first_step >= c.stop_after))) {
       save(step - 1);
-      log << "  stopped at step " << step - 1 << "; checkpoint " << c.checkpoint << std::endl;
+      out << "  stopped at step " << step - 1 << "; checkpoint " << c.checkpoint << std::endl;
       result.interrupted = true;
       result.steps = step - 1;
       result.seconds = earlier_seconds + wall.seconds();
@@ -95,18 +112,26 @@ TrainResult train_retrieval(const TrainConfig& c, std::ostream& log) {
     }
     experiments::Stopwatch step_timer;
     RetrievalBatch batch = task.train_batch(c.batch_size, data_rng);
+    if (averager) {  // this process's rows
+      batch = {experiments::share_rows(batch.keys, share), experiments::share_rows(batch.values, share),
+               experiments::share_rows(batch.query, share), experiments::share_rows(batch.target, share)};
+    }
     Variable loss = model.loss(model.forward(batch), batch.target);
-    last_train_loss = loss.item();
+    last_train_loss = averager ? averager->mean(loss.item()) : loss.item();
     result.steps = step;
     if (!std::isfinite(last_train_loss)) {  // an outcome, not an error: the paper's FAVOR+ delta
       result.final_eval_loss = NAN;         // runs went NaN too; a sweep records it and goes on
       result.stop_reason = "diverged at step " + std::to_string(step);
-      log << "  " << name << " S=" << c.model.S << ": training loss became " << last_train_loss
+      out << "  " << name << " S=" << c.model.S << ": training loss became " << last_train_loss
           << " at step " << step << "; the run diverged, stopped" << std::endl;
       break;
     }
     optimizer.zero_grad();
-    backward(loss);
+    if (averager) {
+      averager->backward(loss);
+    } else {
+      backward(loss);
+    }
     optimizer.step();
     train_seconds += step_timer.seconds();
     if (step % c.eval_every != 0 && step != c.max_steps) continue;  // evaluate at the end too
@@ -121,9 +146,9 @@ TrainResult train_retrieval(const TrainConfig& c, std::ostream& log) {
       ++strikes;
     }
     curve.add_row({std::to_string(step), experiments::format_double(eval_loss)});
-    if (!c.curve_csv.empty()) curve.save(c.curve_csv);
+    if (root && !c.curve_csv.empty()) curve.save(c.curve_csv);
     const double rate = step / train_seconds;
-    log << "  " << name << " S=" << c.model.S << " step " << std::setw(6) << step
+    out << "  " << name << " S=" << c.model.S << " step " << std::setw(6) << step
         << " | train " << std::fixed << std::setprecision(4) << last_train_loss << " | eval "
         << eval_loss << " (best " << result.best_eval_loss << ", strikes " << strikes << ")"
         << std::setprecision(1) << " | " << rate << " steps/s | elapsed "
@@ -142,7 +167,7 @@ TrainResult train_retrieval(const TrainConfig& c, std::ostream& log) {
   }
   if (result.stop_reason.empty()) result.stop_reason = "max steps";
   result.seconds = earlier_seconds + wall.seconds();
-  if (!c.checkpoint.empty()) std::remove(c.checkpoint.c_str());  // the run is complete
+  if (root && !c.checkpoint.empty()) std::remove(c.checkpoint.c_str());  // the run is complete
   result.train_steps_per_second = train_seconds > 0 ? result.steps / train_seconds : 0.0;
   return result;
 }

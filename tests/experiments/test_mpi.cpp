@@ -1,7 +1,8 @@
 // Data-parallel training (experiments/common/distributed.h): fwp-lm on 2 processes under mpirun
-// trains like 1 process on the same global batch, a 2-process run resumes as 1 process, and the
-// job is refused (before its folder is written) when the batch does not divide or the processes
-// disagree. Skipped, with a message, when this build has no MPI.
+// trains like 1 process on the same global batch, a 2-process run resumes as 1 process, the job
+// is refused (before its folder is written) when the batch does not divide or the processes
+// disagree, and fwp-mt (3 processes, uneven shares) and fwp-synthetic (2) follow 1 process too.
+// Skipped, with a message, when this build has no MPI or mpirun cannot start processes here.
 #include "tests/catch.h"
 #include "tests/run_command.h"
 
@@ -49,22 +50,29 @@ std::string mpirun(int n) {
              " ");
 }
 
-// The train_loss column of a run's metrics.csv, one value per step.
-std::vector<double> losses(const std::string& run) {
-  std::istringstream in(fwp::read_file(run + "/metrics.csv"));
+// Column `column` (counted from 0) of a CSV file, from its second line on, as numbers.
+std::vector<double> csv_column(const std::string& file, int column) {
+  std::istringstream in(fwp::read_file(file));
   std::string line;
-  std::getline(in, line);
-  REQUIRE(line.rfind("step,tokens,train_loss,", 0) == 0);
+  std::getline(in, line);  // the header
   std::vector<double> out;
   while (std::getline(in, line)) {
-    const size_t a = line.find(','), b = line.find(',', a + 1), c = line.find(',', b + 1);
-    out.push_back(std::stod(line.substr(b + 1, c - b - 1)));
+    std::istringstream fields(line);
+    std::string field;
+    for (int i = 0; i <= column; ++i) std::getline(fields, field, ',');
+    out.push_back(std::stod(field));
   }
   return out;
 }
 
-void check_close(const std::vector<double>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == 20);
+// The train_loss column of fwp-lm's metrics.csv, one value per step.
+std::vector<double> losses(const std::string& run) {
+  REQUIRE(fwp::read_file(run + "/metrics.csv").rfind("step,tokens,train_loss,", 0) == 0);
+  return csv_column(run + "/metrics.csv", 2);
+}
+
+void check_close(const std::vector<double>& a, const std::vector<double>& b, size_t n = 20) {
+  REQUIRE(a.size() == n);
   REQUIRE(b.size() == a.size());
   for (size_t i = 0; i < a.size(); ++i) {
     INFO("step " << i + 1 << ": " << a[i] << " vs " << b[i]);
@@ -75,6 +83,12 @@ void check_close(const std::vector<double>& a, const std::vector<double>& b) {
 bool have_mpi() {
   if (std::string(FWP_MPIEXEC).empty()) {
     WARN("skipped: this build has no MPI (apt install libopenmpi-dev openmpi-bin, then reconfigure)");
+    return false;
+  }
+  // mpirun itself must be able to start two processes here (a container may forbid it)
+  static const auto [status, log] = run_command(mpirun(2) + "true");
+  if (status != 0) {
+    WARN("skipped: '" << mpirun(2) << "true' fails on this machine:\n" << log);
     return false;
   }
   return true;
@@ -127,4 +141,37 @@ TEST_CASE("fwp-lm under mpirun refuses a batch that does not divide and processe
   CHECK(s2 != 0);
   CHECK_THAT(log2, HasSubstr("the ranks disagree on the configuration"));
   CHECK_FALSE(fs::exists(seeds));
+}
+
+TEST_CASE("fwp-mt on 3 processes (uneven shares of each batch) and fwp-synthetic on 2 follow 1 "
+          "process", "[experiments][mpi]") {
+  if (!have_mpi()) return;
+  const std::string mt = cat(FWP_MT_PROGRAM, " --data ", scratch().path("data/bible-mt"),
+                             " --d-model 16 --enc-layers 1 --dec-layers 1 --heads 2 --d-head 8",
+                             " --d-ff 32 --max-tokens 64 --dropout 0 --label-smoothing 0.1",
+                             " --steps 10 --log-every 1 --eval-every 5 --eval-splits valid",
+                             " --beam 1 --max-len-b 4 --threads 1 --out ");
+  const std::string mt1 = scratch().path("mt1"), mt3 = scratch().path("mt3");
+  auto [s1, log1] = run_command(mt + mt1);
+  INFO(log1);
+  REQUIRE(s1 == 0);
+  auto [s3, log3] = run_command(mpirun(3) + mt + mt3);
+  INFO(log3);
+  REQUIRE(s3 == 0);
+  REQUIRE(fwp::read_file(mt1 + "/metrics.csv").find("tokens_seen,train_loss,train_nll") != std::string::npos);
+  check_close(csv_column(mt1 + "/metrics.csv", 3), csv_column(mt3 + "/metrics.csv", 3), 10);
+  check_close(csv_column(mt1 + "/metrics.csv", 2), csv_column(mt3 + "/metrics.csv", 2), 10);  // tokens
+  CHECK(fs::exists(mt3 + "/results.json"));
+
+  const std::string synthetic = cat(FWP_SYNTHETIC_PROGRAM, " --setting 2 --S 8 --configs dpfp1_delta",
+                                    " --max-steps 30 --eval-every 10 --eval-sequences 64 --threads 1 --out ");
+  const std::string sy1 = scratch().path("sy1"), sy2 = scratch().path("sy2");
+  auto [s4, log4] = run_command(synthetic + sy1);
+  INFO(log4);
+  REQUIRE(s4 == 0);
+  auto [s5, log5] = run_command(mpirun(2) + synthetic + sy2);
+  INFO(log5);
+  REQUIRE(s5 == 0);
+  const std::string curve = "/curves/setting2_dpfp1_delta_S8.csv";  // step, eval_loss
+  check_close(csv_column(sy1 + curve, 1), csv_column(sy2 + curve, 1), 3);
 }
