@@ -36,6 +36,10 @@ MT_TINY = {"--d-model": "16", "--enc-layers": "1", "--dec-layers": "1", "--heads
            "--log-every": "1", "--eval-every": "2", "--beam": "2", "--max-len-b": "4",
            "--threads": "1"}
 SYN_TINY = {"--max-steps": "2", "--eval-every": "2", "--eval-sequences": "1", "--threads": "1"}
+# mpirun as root (a container, CI) needs Open MPI's consent; --oversubscribe: more processes
+# than this machine's cores is fine for tiny runs
+MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+           "OMPI_MCA_rmaps_base_oversubscribe": "1"}
 TRAINS = lambda argv: not any(f in argv for f in ("--generate", "--score", "--eval-only", "--help"))
 
 # (pattern on the command, "run" or "skip", tiny flags / reason, env)
@@ -49,6 +53,10 @@ RULES = [
     (r"^python3 -m venv .*pip install", "skip", "downloads from PyPI", None),
     (r"^\.venv/bin/python scripts/check_bleu\.py", "skip", "needs sacreBLEU from PyPI and the real data", None),
     (r"^(\w+=\S* )*scripts/demo\.sh\b", "run", {}, {"SETUP": "0", "MAX_STEPS": "4"}),
+    (r"^printf .* > hosts", "skip", "writes a hostfile for machines that are not here", None),
+    (r"^mpirun --hostfile\b", "skip", "needs several machines", None),
+    (r"^mpirun .*build/experiments/fwp-lm\b", "run" if shutil.which("mpirun") else "skip",
+     ("lm", LM_TINY, LM_ANY) if shutil.which("mpirun") else "mpirun is not installed", MPI_ENV),
     (r"^(\w+=\S* )*build/experiments/fwp-lm\b", "run", ("lm", LM_TINY, LM_ANY), None),
     (r"^(\w+=\S* )*build/experiments/fwp-mt\b", "run", ("mt", MT_TINY, {"--threads": "1"}), None),
     (r"^(\w+=\S* )*build/experiments/fwp-synthetic\b", "run", ("synthetic", SYN_TINY, {}), None),
