@@ -132,3 +132,26 @@ TEST_CASE("tape multi-output op gets zeros for unused outputs", "[autograd][tape
   backward(sum(parts[1] * 2.0));
   CHECK(a.grad().to_vector() == std::vector<double>{0, 2, 2, 0, 2, 2});
 }
+
+TEST_CASE("tape reports each leaf once, as soon as its gradient is complete",
+          "[autograd][tape][distributed]") {
+  // y = (a * b) * a + c * 3: a is used twice (its last use in the walk is its earliest op), c once;
+  // d is used by no op on the way to y and is not reported
+  Variable a = leaf(2.0), b = leaf(5.0), c = leaf(7.0), d = leaf(1.0);
+  Variable ab = a * b;
+  Variable y = ab * a + c * 3.0;
+  Variable unused = d * 2.0;
+  std::vector<std::pair<const VariableImpl*, double>> reported;
+  backward(y, [&](const VariableImpl& leaf) { reported.push_back({&leaf, leaf.grad.item()}); });
+  REQUIRE(reported.size() == 3);
+  for (const auto& [impl, grad_then] : reported) {
+    INFO("a leaf reported with gradient " << grad_then);
+    CHECK((impl == a.impl().get() || impl == b.impl().get() || impl == c.impl().get()));
+    CHECK(grad_then == impl->grad.item());  // nothing was added after the report
+  }
+  CHECK(a.grad().item() == 2 * 2.0 * 5.0);  // d(a^2 b)/da
+  CHECK(b.grad().item() == 4.0);
+  CHECK(c.grad().item() == 3.0);
+  CHECK_FALSE(d.has_grad());
+  (void)unused;
+}
