@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <unordered_map>
 
 #include "autograd/tape.h"
@@ -179,6 +180,21 @@ void finalize_world() {
 void abort_other_processes(int code) {
   const std::unique_ptr<Communicator>& w = world_ptr();
   if (w && w->size() > 1) w->abort(code);
+}
+
+Communicator& join_processes(int& threads) {
+  Communicator& comm = world();
+  if (comm.size() > 1) {
+    if (threads <= 0) threads = threads_per_process();
+    if (!comm.is_root()) std::cout.setstate(std::ios::failbit);
+  }
+  return comm;
+}
+
+int report_error(const char* program, const std::exception& e) {
+  std::cerr << program << ": error" << process_label() << ": " << e.what() << std::endl;
+  abort_other_processes(1);  // under mpirun: end the job, so that no process waits forever
+  return 1;
 }
 
 std::ostream& null_stream() {

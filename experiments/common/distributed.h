@@ -17,6 +17,7 @@
 // agree to rounding (~1e-7 relative per step), not bit for bit; the test asks 1e-5 after 20 steps.
 #pragma once
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -63,6 +64,13 @@ Communicator& world();
 bool mpi_available();
 // Shuts MPI down at the end of main (a no-op without MPI).
 void finalize_world();
+// What a training program does first under mpirun: joins the job (world()), gives each process
+// its part of the cores when `threads` is not set (<= 0), and silences std::cout on every process
+// but rank 0. Returns world(); for one process it changes nothing.
+Communicator& join_processes(int& threads);
+// The end of a program's main after an fwp::Error: prints "PROGRAM: error (process R of N): what"
+// to std::cerr, ends the other processes of the job (see below) and returns the exit status 1.
+int report_error(const char* program, const std::exception& e);
 // After an error in one of several processes: ends the whole job (MPI_Abort), so that the others
 // do not wait for this one forever. Returns when this is the only process.
 void abort_other_processes(int code);

@@ -123,13 +123,9 @@ int run(Config& c, const CLI::App& app, const std::string& command) {
   experiments::check_device(c.device);
   // Started by mpirun: one of several processes training one model (README, "Several processes
   // or machines"). Rank 0 prints and writes; the others only train.
-  experiments::Communicator& comm = experiments::world();
-  if (comm.size() > 1) {
-    FWP_CHECK(c.generate.empty() && c.score.empty() && !c.eval_only,
-              "--generate, --score and --eval-only run as one process, not under mpirun");
-    if (c.threads <= 0) c.threads = experiments::threads_per_process();
-    if (!comm.is_root()) std::cout.setstate(std::ios::failbit);
-  }
+  experiments::Communicator& comm = experiments::join_processes(c.threads);
+  FWP_CHECK(comm.size() == 1 || (c.generate.empty() && c.score.empty() && !c.eval_only),
+            "--generate, --score and --eval-only run as one process, not under mpirun");
   const int threads = experiments::set_threads(c.threads);
   cpu_allocator_set_cache_limit(size_t(c.cache_mb) << 20);
   if (!c.generate.empty()) {
@@ -324,9 +320,6 @@ int main(int argc, char** argv) {
     experiments::finalize_world();
     return status;
   } catch (const fwp::Error& e) {
-    std::cerr << "fwp-lm: error" << experiments::process_label() << ": " << e.what() << std::endl;
-    // under mpirun the other processes would wait for this one forever: end them all
-    experiments::abort_other_processes(1);
-    return 1;
+    return experiments::report_error("fwp-lm", e);
   }
 }

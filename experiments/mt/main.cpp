@@ -115,12 +115,8 @@ int run(Config& c) {
   ex::check_device(c.device);
   // Started by mpirun: one of several processes training one model (README, "Several processes
   // or machines"). Rank 0 prints, evaluates and writes.
-  ex::Communicator& comm = ex::world();
-  if (comm.size() > 1) {
-    FWP_CHECK(!c.eval_only, "--eval-only runs as one process, not under mpirun");
-    if (c.threads <= 0) c.threads = ex::threads_per_process();
-    if (!comm.is_root()) std::cout.setstate(std::ios::failbit);
-  }
+  ex::Communicator& comm = ex::join_processes(c.threads);
+  FWP_CHECK(comm.size() == 1 || !c.eval_only, "--eval-only runs as one process, not under mpirun");
   c.warmup = ex::resolve_warmup(c.warmup, c.steps);
   check_non_causal(c, "--enc-attention", c.enc_attention);  // before minutes of loading data
   check_non_causal(c, "--cross-attention", c.cross_attention);
@@ -245,8 +241,6 @@ int main(int argc, char** argv) {
     experiments::finalize_world();
     return status;
   } catch (const fwp::Error& e) {
-    std::cerr << "fwp-mt: error" << experiments::process_label() << ": " << e.what() << std::endl;
-    experiments::abort_other_processes(1);  // under mpirun: end the job, no process waits forever
-    return 1;
+    return experiments::report_error("fwp-mt", e);
   }
 }

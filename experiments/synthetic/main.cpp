@@ -309,18 +309,12 @@ int main(int argc, char** argv) {
   c.lr_given = app.count("--lr") > 0;
   c.batch_given = app.count("--batch-size") > 0;
   try {
-    experiments::Communicator& comm = experiments::world();  // MPI when started by mpirun
-    if (comm.size() > 1) {
-      if (c.threads <= 0) c.threads = experiments::threads_per_process();
-      if (!comm.is_root()) std::cout.setstate(std::ios::failbit);
-    }
+    experiments::join_processes(c.threads);  // under mpirun: one of several processes
     if (c.threads > 0) omp_set_num_threads(c.threads);
     const int status = run(c);
     experiments::finalize_world();
     return status;
   } catch (const fwp::Error& e) {
-    std::cerr << "fwp-synthetic: error" << experiments::process_label() << ": " << e.what() << std::endl;
-    experiments::abort_other_processes(1);  // under mpirun: end the job, no process waits forever
-    return 1;
+    return experiments::report_error("fwp-synthetic", e);
   }
 }
