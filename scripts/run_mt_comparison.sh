@@ -27,8 +27,13 @@ declare -A ROWS=(
   [performer256]="--enc-attention performer --dec-attention performer --cross-attention performer --favor-m 256"
   [dpfp]="--enc-attention dpfp --dec-attention dpfp --cross-attention dpfp --dpfp-nu 1"
   [delta]="--enc-attention linear --dec-attention delta --cross-attention linear"
+  # where is DPFP's gap to softmax? (issue: the ablation at equal budget) softmax only in the
+  # cross-attention, softmax everywhere but there, and DPFP's second key width (nu = 2)
+  [dpfp_softmax_cross]="--enc-attention dpfp --dec-attention dpfp --cross-attention softmax --dpfp-nu 1"
+  [softmax_dpfp_cross]="--enc-attention softmax --dec-attention softmax --cross-attention dpfp --dpfp-nu 1"
+  [dpfp2]="--enc-attention dpfp --dec-attention dpfp --cross-attention dpfp --dpfp-nu 2"
 )
-ORDER=(softmax dpfp linear performer delta performer256)
+ORDER=(softmax dpfp linear performer delta performer256 dpfp_softmax_cross softmax_dpfp_cross dpfp2)
 [ $# -gt 0 ] && ORDER=("$@")
 
 for row in "${ORDER[@]}"; do
