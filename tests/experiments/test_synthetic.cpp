@@ -110,9 +110,10 @@ TEST_CASE("config names parse and bad ones are rejected", "[experiments][synthet
   ModelConfig c = config_from_name("dpfp3_delta", 20);
   CHECK(c.phi.kind == FeatureMapKind::dpfp);
   CHECK(c.phi.nu == 3);
-  CHECK(c.rule == Rule::delta);
+  CHECK(c.rule == UpdateRule::delta);
   CHECK(config_name(config_from_name("favor128_sum", 20)) == "favor128_sum");
-  CHECK(config_from_name("dpfp1_gdelta", 20).rule == Rule::gdelta);
+  CHECK(config_from_name("dpfp1_gdelta", 20).rule == UpdateRule::gated_delta);
+  CHECK(config_from_name("softmax", 20).softmax);
   CHECK(config_name(config_from_name("linear_gdelta", 20)) == "linear_gdelta");
   CHECK_THROWS_WITH(config_from_name("dpfp_sum", 20), HasSubstr("dpfp<nu>"));
   CHECK_THROWS_WITH(config_from_name("linear_hebb", 20), HasSubstr("hebb"));
