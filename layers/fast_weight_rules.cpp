@@ -5,6 +5,7 @@
 #include <cmath>
 #include <iterator>
 
+#include "autograd/delta_product.h"
 #include "autograd/fast_weight.h"
 #include "autograd/functions.h"
 #include "autograd/fwm_rule.h"
@@ -61,7 +62,18 @@ RuleResult gated_delta_call(const RuleArgs& a) {
   return {y_if_read(a, r.y), r.state, {}};
 }
 
+// DeltaProduct with n_h = 2 writes per token (the paper's smallest product beyond the delta rule).
+constexpr int64_t kDeltaProductWrites = 2;
+
+template <bool Fused>
+RuleResult delta_product_call(const RuleArgs& a) {
+  DeltaProductResult r = (Fused ? delta_product : delta_product_reference)(
+      a.q, a.k, a.v, a.gates[0], kDeltaProductWrites, a.W0);
+  return {r.y, r.state, {}};
+}
+
 constexpr RuleGate kBeta{.name = "beta", .per_write = false, .init = GateInit::projection};
+constexpr RuleGate kBetaPerWrite{.name = "beta", .per_write = true, .init = GateInit::projection};
 constexpr RuleGate kAlpha{.name = "alpha", .per_write = false, .init = GateInit::decay};
 
 // The table, in enum order. Every field is documented in fast_weight_rules.h.
@@ -91,6 +103,13 @@ constexpr FastWeightRule kRules[] = {
      .allows_attention_normalize = false, .non_causal = false, .layer_norm_readout = false,
      .fused = gated_delta_call<true>, .reference = gated_delta_call<false>,
      .step = gated_delta_call<true>},
+    {.id = UpdateRule::delta_product, .name = "delta_product", .short_name = "dprod",
+     .paper = "DeltaProduct, n_h = 2 delta steps per token (Siems et al. 2025)",
+     .writes = kDeltaProductWrites, .gate_list = {kBetaPerWrite}, .n_gates = 1,
+     .phi = FeatureMapKind::linear, .sum_normalize = true, .attention_normalize = false,
+     .allows_attention_normalize = false, .non_causal = false, .layer_norm_readout = false,
+     .fused = delta_product_call<true>, .reference = delta_product_call<false>,
+     .step = delta_product_call<true>},
 };
 
 // The guard: one entry per enumerator, in enum order, each complete.

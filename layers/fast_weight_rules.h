@@ -23,7 +23,7 @@ namespace fwp {
 // The rules, in the order of the table. `count` is not a rule: fast_weight_rules.cpp holds it
 // against the table's length at compile time (as ggml does with GGML_OP_COUNT), so an enumerator
 // added here without its entry there does not compile.
-enum class UpdateRule { sum, delta, fwm, gated_delta, count };
+enum class UpdateRule { sum, delta, fwm, gated_delta, delta_product, count };
 
 // How the bias of a gate's logit starts.
 enum class GateInit {
@@ -96,7 +96,7 @@ std::span<const FastWeightRule> fast_weight_rules();
 std::string to_string(UpdateRule rule);  // the name
 UpdateRule update_rule_from_string(const std::string& name);
 UpdateRule update_rule_from_short_name(const std::string& short_name);
-// "sum, delta, fwm or gated_delta" (or the short names), for messages.
+// "sum, delta, fwm, gated_delta or delta_product" (or the short names), for messages.
 std::string update_rule_names(bool short_names = false);
 
 // The initial bias c of a decay gate for a memory horizon of h > 1 steps: sigmoid(c) = 1 - 1/h,
