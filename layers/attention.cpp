@@ -246,8 +246,7 @@ Variable SelfAttention::forward(const Variable& x, AttentionState* state, const 
     for (size_t i = 0; i < rule_->gates().size(); ++i) {
       const bool per_write = rule_->gates()[i].per_write && n > 1;
       Variable logit = per_write ? parts[3 + i] : reshape(parts[3 + i], {B, T, H});
-      const Variable& bias = gate_bias_[i];
-      if (bias.defined()) logit = logit + (per_write ? reshape(bias, {H, 1}) : bias);
+      if (gate_bias_[i].defined()) logit = logit + gate_bias_[i];  // a decay: per token (B, T, H)
       gates.push_back(per_write ? sigmoid(reshape(permute(logit, {0, 2, 1, 3}), {B, H, T * n}))
                                 : sigmoid(permute(logit, {0, 2, 1})));
     }

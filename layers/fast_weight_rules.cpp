@@ -123,12 +123,15 @@ constexpr bool table_is_complete() {
       return false;
     for (const char* c = r.short_name; *c; ++c)
       if (*c == '_') return false;  // the synthetic names split <phi>_<short_name> at the last '_'
+    for (int g = 0; g < r.n_gates; ++g)  // a decay's bias is per head: one decay per token
+      if (r.gate_list[size_t(g)].init == GateInit::decay && r.gate_list[size_t(g)].per_write)
+        return false;
   }
   return true;
 }
 static_assert(table_is_complete(),
               "fast_weight_rules: kRules must list the rules in enum order, every field filled, "
-              "short names without '_'");
+              "short names without '_', decay gates one per token");
 
 }  // namespace
 

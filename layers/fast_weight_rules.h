@@ -28,7 +28,7 @@ enum class UpdateRule { sum, delta, fwm, gated_delta, delta_product, count };
 // How the bias of a gate's logit starts.
 enum class GateInit {
   projection,  // no bias of its own: the gate is sigmoid(the projection's output), like beta
-  decay,       // a decay alpha = sigmoid(logit + c) that starts near 1: c = decay_gate_bias(h)
+  decay,       // a decay alpha = sigmoid(logit + c), one per token, that starts near 1: c = decay_gate_bias(h)
                // gives 1 - alpha = 1 / h at logit 0, an initial memory horizon of h steps;
                // each model chooses its horizons (SelfAttention's constructor, RetrievalModel's)
 };
