@@ -2,12 +2,10 @@
 // fast-weight rules, or the non-causal sum rule).
 #include "layers/attention.h"
 
+#include <algorithm>
 #include <cmath>
 
-#include "autograd/fast_weight.h"
 #include "autograd/functions.h"
-#include "autograd/fwm_rule.h"
-#include "autograd/gated_delta_rule.h"
 #include "autograd/softmax_attention.h"
 #include "core/functional.h"
 
@@ -16,65 +14,43 @@ namespace fwp {
 // ------------------------------------------------------------------ config
 
 std::string to_string(AttentionKind k) { return k == AttentionKind::softmax ? "softmax" : "fast_weight"; }
-std::string to_string(UpdateRule r) {
-  switch (r) {
-    case UpdateRule::sum: return "sum";
-    case UpdateRule::delta: return "delta";
-    case UpdateRule::fwm: return "fwm";
-    case UpdateRule::gated_delta: return "gated_delta";
-  }
-  return "?";
-}
-
 AttentionKind attention_kind_from_string(const std::string& name) {
   if (name == "softmax") return AttentionKind::softmax;
   if (name == "fast_weight") return AttentionKind::fast_weight;
   throw Error(cat("unknown attention kind '", name, "' (expected softmax or fast_weight)"));
 }
 
-UpdateRule update_rule_from_string(const std::string& name) {
-  if (name == "sum") return UpdateRule::sum;
-  if (name == "delta") return UpdateRule::delta;
-  if (name == "fwm") return UpdateRule::fwm;
-  if (name == "gated_delta") return UpdateRule::gated_delta;
-  throw Error(cat("unknown update rule '", name, "' (expected sum, delta, fwm or gated_delta)"));
-}
-
 AttentionConfig AttentionConfig::preset(const std::string& name, int64_t n_heads, int64_t d_head) {
   AttentionConfig c;
   c.n_heads = n_heads;
   c.d_head = d_head;
-  auto sum_rule = [&](FeatureMapKind phi) {
-    c.rule = UpdateRule::sum;
+  // A rule with the feature map phi and the normalisations its descriptor names.
+  auto use = [&](UpdateRule rule, FeatureMapKind phi) {
+    const FastWeightRule& r = fast_weight_rule(rule);
+    c.rule = rule;
     c.phi.kind = phi;
-    c.sum_normalize = false;
-    c.attention_normalize = true;
-  };
-  auto delta_rule = [&](FeatureMapKind phi) {
-    c.rule = UpdateRule::delta;
-    c.phi.kind = phi;
-    c.sum_normalize = true;
-    c.attention_normalize = false;
+    c.sum_normalize = r.sum_normalize;
+    c.attention_normalize = r.attention_normalize;
   };
   if (name == "softmax") c.kind = AttentionKind::softmax;
-  else if (name == "linear") sum_rule(FeatureMapKind::linear);
-  else if (name == "performer") sum_rule(FeatureMapKind::favor);
-  else if (name == "dpfp") sum_rule(FeatureMapKind::dpfp);
-  else if (name == "delta") delta_rule(FeatureMapKind::linear);
-  else if (name == "dpfp_delta") delta_rule(FeatureMapKind::dpfp);
-  else if (name == "favor_delta") delta_rule(FeatureMapKind::favor);
-  else if (name == "gated_delta" || name == "dpfp_gated_delta") {
-    delta_rule(name == "gated_delta" ? FeatureMapKind::linear : FeatureMapKind::dpfp);
-    c.rule = UpdateRule::gated_delta;
-  }
-  else if (name == "fwm") {
-    delta_rule(FeatureMapKind::tanh);
-    c.rule = UpdateRule::fwm;
-    c.sum_normalize = false;
-  } else {
-    std::string known;
-    for (const std::string& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
-    throw Error(cat("unknown attention preset '", name, "' (expected one of ", known, ")"));
+  else if (name == "linear") use(UpdateRule::sum, FeatureMapKind::linear);
+  else if (name == "performer") use(UpdateRule::sum, FeatureMapKind::favor);
+  else if (name == "dpfp") use(UpdateRule::sum, FeatureMapKind::dpfp);
+  else if (name == "dpfp_delta") use(UpdateRule::delta, FeatureMapKind::dpfp);
+  else if (name == "favor_delta") use(UpdateRule::delta, FeatureMapKind::favor);
+  else if (name == "dpfp_gated_delta") use(UpdateRule::gated_delta, FeatureMapKind::dpfp);
+  else {
+    bool found = false;  // a rule's own name: "delta", "fwm", "gated_delta", ...
+    for (const FastWeightRule& r : fast_weight_rules())
+      if (name == r.name && r.id != UpdateRule::sum) {
+        use(r.id, r.phi);
+        found = true;
+      }
+    if (!found) {
+      std::string known;
+      for (const std::string& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
+      throw Error(cat("unknown attention preset '", name, "' (expected one of ", known, ")"));
+    }
   }
   if (c.phi.kind == FeatureMapKind::favor) {  // the LM code's FAVOR+ settings
     c.phi.redraw = FavorRedraw::training_only;
@@ -84,10 +60,16 @@ AttentionConfig AttentionConfig::preset(const std::string& name, int64_t n_heads
 }
 
 const std::vector<std::string>& AttentionConfig::preset_names() {
-  static const std::vector<std::string> names = {"softmax",     "linear",      "performer",
-                                                 "dpfp",        "delta",       "dpfp_delta",
-                                                 "favor_delta", "fwm",         "gated_delta",
-                                                 "dpfp_gated_delta"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n = {"softmax",     "linear",      "performer",
+                                  "dpfp",        "delta",       "dpfp_delta",
+                                  "favor_delta", "fwm",         "gated_delta",
+                                  "dpfp_gated_delta"};
+    for (const FastWeightRule& r : fast_weight_rules())  // rules added since: by their names
+      if (r.id != UpdateRule::sum && std::find(n.begin(), n.end(), r.name) == n.end())
+        n.push_back(r.name);
+    return n;
+  }();
   return names;
 }
 
@@ -188,34 +170,57 @@ SelfAttention::SelfAttention(int64_t d_model, const AttentionConfig& config, boo
   const int64_t H = config.n_heads, dh = config.d_head;
   FWP_CHECK(H > 0 && dh > 0, "SelfAttention: heads and d_head must be positive, got ", H, " x ", dh);
   const bool fw = config.kind == AttentionKind::fast_weight;
-  FWP_CHECK(causal || !fw || config.rule == UpdateRule::sum,
+  if (fw) rule_ = &fast_weight_rule(config.rule);
+  FWP_CHECK(causal || !fw || rule_->non_causal,
             "SelfAttention: a non-causal (encoder) fast-weight layer needs the sum rule, got ",
             to_string(config.rule));
-  const bool gated = fw && config.rule == UpdateRule::gated_delta;
-  FWP_CHECK(!gated || !config.attention_normalize,
-            "SelfAttention: attention_normalize is not defined for the gated delta rule (its "
-            "denominator z_t = sum k_s would need the same decay)");
-  // q, k, v (and the beta logit, and the alpha logit)
-  const int64_t per_head = 3 * dh + (fw ? 1 : 0) + (gated ? 1 : 0);
-  qkvb_ = register_module("qkvb", std::make_shared<Linear>(d_model, H * per_head, rng,
-                                                            LinearOptions{.bias = false, .dtype = dtype}));
-  if (gated) {
-    // alpha_h = sigmoid(a + c_h); at a = 0, 1 - alpha_h = dt_h, log-spaced over [0.001, 0.1]
-    // across the heads (0.01 for one head): initial memory horizons 1 / (1 - alpha) of 10 to
-    // 1000 tokens, all alpha >= 0.9: the range Mamba-2 and Gated DeltaNet's reference layer draw
-    // their step dt from (their decay is exp(-A dt); here A = 1). docs/gated_delta_rule.md.
-    std::vector<double> c(H);
-    for (int64_t h = 0; h < H; ++h) {
-      const double dt = H > 1 ? 0.001 * std::pow(100.0, double(h) / double(H - 1)) : 0.01;
-      c[h] = std::log(1.0 / dt - 1.0);
+  FWP_CHECK(!fw || !config.attention_normalize || rule_->allows_attention_normalize,
+            "SelfAttention: attention_normalize is not defined for the ", rule_ ? rule_->name : "",
+            " rule (its denominator z_t = sum k_s is kept by the sum and delta rules only; a "
+            "decay or a clamp of W would need the same on z)");
+  qkvb_ = register_module("qkvb", std::make_shared<Linear>(d_model, H * head_width(),
+                                                            rng, LinearOptions{.bias = false, .dtype = dtype}));
+  if (fw) {
+    for (const RuleGate& g : rule_->gates()) {
+      Variable bias;
+      if (g.init == GateInit::decay) {
+        // alpha_h = sigmoid(a + c_h); at a = 0, 1 - alpha_h = dt_h, log-spaced over [0.001, 0.1]
+        // across the heads (0.01 for one head): initial memory horizons 1 / dt of 10 to 1000
+        // tokens, all alpha >= 0.9: the range Mamba-2 and Gated DeltaNet's reference layer draw
+        // their step dt from (their decay is exp(-A dt); here A = 1). docs/gated_delta_rule.md.
+        std::vector<double> c(H);
+        for (int64_t h = 0; h < H; ++h) {
+          const double dt = H > 1 ? 0.001 * std::pow(100.0, double(h) / double(H - 1)) : 0.01;
+          c[h] = decay_gate_bias(1.0 / dt);
+        }
+        // ParamInit::own: these values are the initialisation; a model init pass keeps them.
+        bias = register_parameter(cat(g.name, "_bias"), Tensor::from_vector(c, {H}, dtype),
+                                  ParamInit::own);
+      }
+      gate_bias_.push_back(bias);
     }
-    // ParamInit::own: these values are the initialisation; a model init pass keeps them.
-    alpha_bias_ = register_parameter("alpha_bias", Tensor::from_vector(c, {H}, dtype),
-                                     ParamInit::own);
   }
   out_ = register_module("out", std::make_shared<Linear>(H * dh, d_model, rng,
                                                           LinearOptions{.bias = false, .dtype = dtype}));
   if (fw) phi_ = register_module("phi", std::make_shared<FeatureMap>(config.phi, dh, feature_seed, dtype));
+}
+
+std::vector<int64_t> SelfAttention::head_parts() const {
+  const int64_t dh = config_.d_head;
+  if (!rule_) return {dh, dh, dh};  // softmax: q, k, v
+  const int64_t n = rule_->writes;
+  std::vector<int64_t> sizes = {dh, n * dh, n * dh};  // q, the n keys, the n values
+  for (const RuleGate& g : rule_->gates()) sizes.push_back(g.per_write ? n : 1);
+  // The sum rule has no gate, but its layers have always projected one beta logit per head that
+  // it ignores: kept, so that the initial weights of a seed and old checkpoints stay as they were.
+  if (rule_->gates().empty()) sizes.push_back(1);
+  return sizes;
+}
+
+int64_t SelfAttention::head_width() const {
+  int64_t w = 0;
+  for (int64_t s : head_parts()) w += s;
+  return w;
 }
 
 Variable SelfAttention::forward(const Variable& x, AttentionState* state, const Tensor& key_valid) {
@@ -224,22 +229,28 @@ Variable SelfAttention::forward(const Variable& x, AttentionState* state, const 
   FWP_CHECK(!(causal_ && key_valid.defined()),
             "SelfAttention: key_valid is for non-causal layers (causal layers never see later pads)");
   const int64_t B = x.size(0), T = x.size(1), H = config_.n_heads, dh = config_.d_head;
-  const bool fw = config_.kind == AttentionKind::fast_weight;
-  const bool gated = fw && config_.rule == UpdateRule::gated_delta;
-  std::vector<int64_t> sizes = {dh, dh, dh};  // q, k, v, then the beta and alpha logits
-  if (fw) sizes.push_back(1);
-  if (gated) sizes.push_back(1);
-  Variable p = reshape(qkvb_->forward(x), {B, T, H, 3 * dh + int64_t(sizes.size()) - 3});
-  std::vector<Variable> parts = split(p, sizes, 3);
+  const int64_t n = rule_ ? rule_->writes : 1;
+  std::vector<Variable> parts = split(reshape(qkvb_->forward(x), {B, T, H, head_width()}),
+                                      head_parts(), 3);
+  // (B, T, H, n d) -> (B, H, T n, d): the n keys (values) of token t become rows t n .. t n + n-1
+  auto to_heads = [&](const Variable& p) {
+    if (n == 1) return permute(p, {0, 2, 1, 3});
+    return reshape(permute(reshape(p, {B, T, H, n, dh}), {0, 2, 1, 3, 4}), {B, H, T * n, dh});
+  };
   Variable q = permute(parts[0], {0, 2, 1, 3});  // (B, H, T, dh)
-  Variable k = permute(parts[1], {0, 2, 1, 3});
-  Variable v = permute(parts[2], {0, 2, 1, 3});
+  Variable k = to_heads(parts[1]);               // (B, H, T n, dh)
+  Variable v = to_heads(parts[2]);
   Variable y;
-  if (fw) {
-    Variable beta_logit = permute(reshape(parts[3], {B, T, H}), {0, 2, 1});  // (B, H, T)
-    Variable alpha;                                                           // (B, H, T)
-    if (gated) alpha = sigmoid(permute(reshape(parts[4], {B, T, H}) + alpha_bias_, {0, 2, 1}));
-    y = fast_weight_heads(q, k, v, beta_logit, alpha, state, key_valid);
+  if (rule_) {
+    std::vector<Variable> gates;  // (B, H, T) per token, (B, H, T n) per write
+    for (size_t i = 0; i < rule_->gates().size(); ++i) {
+      const bool per_write = rule_->gates()[i].per_write && n > 1;
+      Variable logit = per_write ? parts[3 + i] : reshape(parts[3 + i], {B, T, H});
+      if (gate_bias_[i].defined()) logit = logit + gate_bias_[i];  // a decay: per token (B, T, H)
+      gates.push_back(per_write ? sigmoid(reshape(permute(logit, {0, 2, 1, 3}), {B, H, T * n}))
+                                : sigmoid(permute(logit, {0, 2, 1})));
+    }
+    y = fast_weight_heads(q, k, v, std::move(gates), state, key_valid);
     if (config_.output_scale) y = y * (1.0 / std::sqrt(double(dh)));
   } else {
     int64_t offset = 0;
@@ -259,47 +270,27 @@ Variable SelfAttention::forward(const Variable& x, AttentionState* state, const 
 }
 
 Variable SelfAttention::fast_weight_heads(Variable q, Variable k, const Variable& v,
-                                          const Variable& beta_logit, const Variable& alpha,
-                                          AttentionState* state, const Tensor& key_valid) {
+                                          std::vector<Variable> gates, AttentionState* state,
+                                          const Tensor& key_valid) {
   phi_->begin_forward();  // FAVOR+: queries and keys of this forward share one draw
   q = phi_->forward(q);
-  k = phi_->forward(k);   // (B, H, T, Ddot)
+  k = phi_->forward(k);   // (B, H, T n, Ddot)
   if (config_.sum_normalize) {
     q = sum_normalize(q, config_.eps);
     k = sum_normalize(k, config_.eps);
   }
   if (!causal_) return global_sum_rule(q, k, v, config_.attention_normalize, config_.eps, key_valid);
-  Variable W0 = state ? state->W : Variable(), z0 = state ? state->z : Variable();
-  Variable y;
-  if (config_.rule == UpdateRule::sum) {
-    SumRuleResult r = sum_rule(q, k, v, config_.attention_normalize, config_.eps, W0, z0);
-    y = r.y;
-    if (state) {
-      state->W = r.state;
-      state->z = r.z;
-    }
-    return y;
+  RuleArgs args{.q = q, .k = k, .v = v, .gates = std::move(gates),
+                .W0 = state ? state->W : Variable(), .z0 = state ? state->z : Variable(),
+                .attention_normalize = config_.attention_normalize, .eps = config_.eps};
+  // generation: one token from the carried state
+  const RuleFn op = state && q.size(2) == 1 ? rule_->step : rule_->fused;
+  RuleResult r = op(args);
+  if (state) {
+    state->W = r.state;
+    if (r.z.defined()) state->z = r.z;
   }
-  if (config_.rule == UpdateRule::fwm) {  // y_t = LayerNorm(W_t q_t), no affine
-    FwmRuleResult r = fwm_rule(q, k, v, sigmoid(beta_logit), W0);
-    if (state) state->W = r.state;
-    return layer_norm(r.y, Variable(), Variable());
-  }
-  if (config_.rule == UpdateRule::gated_delta) {
-    GatedDeltaRuleResult r = gated_delta_rule(q, k, v, sigmoid(beta_logit), alpha, W0);
-    if (state) state->W = r.state;
-    return r.y;
-  }
-  DeltaRuleResult r = delta_rule(q, k, v, sigmoid(beta_logit), W0);
-  y = r.y;
-  if (state) state->W = r.state;
-  if (config_.attention_normalize) {  // the LM code's optional denominator on top of the delta rule
-    Variable z = cumsum(k, 2);                                            // (B, H, T, Ddot)
-    if (z0.defined()) z = z + reshape(z0, {z0.size(0), z0.size(1), 1, z0.size(2)});
-    y = y / (sum(z * q, {-1}, true) + config_.eps);
-    if (state) state->z = reshape(slice(z, 2, z.size(2) - 1, z.size(2)), {z.size(0), z.size(1), z.size(3)});
-  }
-  return y;
+  return rule_->read_out(r.y);
 }
 
 // ------------------------------------------------------------------ CrossAttention

@@ -1,18 +1,21 @@
 // The attention family of fwp (the math: docs/THEORY.md sections 2-6). One config chooses any
 // combination the paper studies:
 //   kind      softmax (the baseline) | fast_weight
-//   rule      sum (linear attention) | delta (section 6.2) | fwm (delta write, Frobenius clamp,
-//             LayerNorm read-out: the FWM baseline of Schlag, Munkhdalai & Schmidhuber 2021) |
+//   rule      any rule of the table in layers/fast_weight_rules.h, e.g. sum (linear
+//             attention) | delta (section 6.2) | fwm (delta write, Frobenius clamp, LayerNorm
+//             read-out: the FWM baseline of Schlag, Munkhdalai & Schmidhuber 2021) |
 //             gated_delta (the delta rule with a learned decay alpha_t: Yang et al., ICLR 2025)
 //   phi       identity | linear | favor | dpfp | tanh          (layers/feature_maps.h)
 //   sum_normalize        k, q <- phi / sum(phi)               (proposed with the delta rule)
 //   attention_normalize  y_t <- y_t / (z_t . q_t + eps), z_t = sum_{s<=t} k_s  (linear attention's)
-// Per head of width d_head a fast-weight layer computes, from x (B, T, D):
-//   [q, k, v, b] = x P   (one bias-free projection D -> H (3 d_head + 1))
+// Per head of width d_head a fast-weight layer computes, from x (B, T, D), with the rule's
+// descriptor (fast_weight_rules.h) deciding n = writes per token and the gates:
+//   [q, k_1..k_n, v_1..v_n, gate logits] = x P   (one bias-free projection D -> H (d_head +
+//       2 n d_head + the rule's gate logits); the delta rule: H (3 d_head + 1), [q, k, v, b])
 //   q, k <- phi(.), optionally sum-normalised;  beta = sigmoid(b)
-//   gated_delta: [q, k, v, b, a] = x P (D -> H (3 d_head + 2)), alpha = sigmoid(a + c_h) with a
-//                learned per-head bias c_h ("alpha_bias"), see SelfAttention's constructor
-//   y = rule(q, k, v, beta; W0)   (fused ops, autograd/fast_weight.h)
+//   a decay gate (gated_delta's alpha) = sigmoid(a + c_h) with a learned per-head bias c_h
+//       ("alpha_bias"), see SelfAttention's constructor
+//   y = rule.fused(q, k, v, gates; W0), then the rule's read-out
 //   out = (y / sqrt(d_head)) O    (bias-free O; the 1/sqrt(d_head) scale of the LM code)
 // State: passing an AttentionState carries W (and z) from one segment to the next ("carry
 // over") and is how recurrent generation runs one token at a time in O(1) memory per token.
@@ -21,13 +24,13 @@
 #include <string>
 #include <vector>
 
+#include "layers/fast_weight_rules.h"
 #include "layers/feature_maps.h"
 #include "layers/linear.h"
 
 namespace fwp {
 
 enum class AttentionKind { softmax, fast_weight };
-enum class UpdateRule { sum, delta, fwm, gated_delta };
 
 struct AttentionConfig {
   AttentionKind kind = AttentionKind::fast_weight;
@@ -45,6 +48,8 @@ struct AttentionConfig {
   // "performer" (favor, sum rule), "dpfp" (dpfp, sum rule), "dpfp_delta", "favor_delta",
   // "fwm" (tanh phi, FWM rule, no normalisation), "gated_delta" and "dpfp_gated_delta" (linear or
   // dpfp phi, gated delta rule, sum normalisation: Gated DeltaNet's rule in the Delta Net layer).
+  // Besides, the name of every rule of fast_weight_rules.h is a preset: that rule with the
+  // feature map and normalisations of its descriptor.
   static AttentionConfig preset(const std::string& name, int64_t n_heads, int64_t d_head);
   // Every name preset() accepts, in the order above (programs list them in --help; tests loop
   // over them, so a preset added here is tested and usable by name everywhere).
@@ -53,9 +58,7 @@ struct AttentionConfig {
 };
 
 std::string to_string(AttentionKind kind);
-std::string to_string(UpdateRule rule);
 AttentionKind attention_kind_from_string(const std::string& name);
-UpdateRule update_rule_from_string(const std::string& name);
 
 // What one attention layer carries between segments / generation steps.
 //   fast weights: W (B, H, d_head, Ddot) and, with attention normalisation, z (B, H, Ddot)
@@ -82,14 +85,19 @@ class SelfAttention : public Module {
 
  private:
   Variable fast_weight_heads(Variable q, Variable k, const Variable& v,
-                             const Variable& beta_logit, const Variable& alpha,
-                             AttentionState* state, const Tensor& key_valid);
+                             std::vector<Variable> gates, AttentionState* state,
+                             const Tensor& key_valid);
+  // The projection's parts per head, in order: q, k, v (n d_head each for n writes per token),
+  // then the rule's gate logits; and their total.
+  std::vector<int64_t> head_parts() const;
+  int64_t head_width() const;
   AttentionConfig config_;
   bool causal_;
   int64_t d_model_;
   std::shared_ptr<Linear> qkvb_, out_;
   std::shared_ptr<FeatureMap> phi_;
-  Variable alpha_bias_;  // (H), gated_delta only
+  const FastWeightRule* rule_ = nullptr;  // fast weights only
+  std::vector<Variable> gate_bias_;        // per gate of the rule: (H) for a decay, else undefined
 };
 
 // What cross-attention keeps between generation steps, computed from the memory at the first

@@ -253,7 +253,7 @@ int main(int argc, char** argv) {
   app.add_option("--max-vocab", c.max_vocab, "vocabulary: at most this many ids (0: no limit)");
   app.add_option("--model-config", m.config_file, "JSON model config (layers/config_json.h); flags override it");
   app.add_option("--attention", m.attention, "preset: softmax, linear, performer, dpfp, delta, dpfp_delta, favor_delta, fwm, ... (default delta)");
-  app.add_option("--rule", m.rule, "update rule override: sum, delta, fwm, ... (layers/attention.h)");
+  app.add_option("--rule", m.rule, "update rule override: " + update_rule_names() + " (layers/fast_weight_rules.h)");
   app.add_option("--phi", m.phi, "feature map override: linear, favor, dpfp, tanh, identity");
   app.add_option("--nu", nu, "DPFP nu");
   app.add_option("--m", fm, "FAVOR+ random features (Ddot = 2m)");

@@ -57,12 +57,13 @@ AttentionConfig attention(const Config& c, const std::string& preset) {
 // Encoder self-attention and cross-attention read a whole sequence at once: softmax or sum rule.
 void check_non_causal(const Config& c, const std::string& flag, const std::string& preset) {
   AttentionConfig a = attention(c, preset);
-  if (a.kind == AttentionKind::softmax || a.rule == UpdateRule::sum) return;
+  auto whole_sequence = [](const AttentionConfig& x) {  // the rule has a non-causal form
+    return x.kind == AttentionKind::softmax || fast_weight_rule(x.rule).non_causal;
+  };
+  if (whole_sequence(a)) return;
   std::string ok;
-  for (const std::string& n : AttentionConfig::preset_names()) {
-    AttentionConfig p = attention(c, n);
-    if (p.kind == AttentionKind::softmax || p.rule == UpdateRule::sum) ok += (ok.empty() ? "" : ", ") + n;
-  }
+  for (const std::string& n : AttentionConfig::preset_names())
+    if (whole_sequence(attention(c, n))) ok += (ok.empty() ? "" : ", ") + n;
   throw Error(cat(flag, " ", preset, ": this attention sees the whole sequence at once, which needs "
                   "softmax or the sum rule (", ok, "); the ", to_string(a.rule),
                   " rule is for the decoder's self-attention (--dec-attention)"));

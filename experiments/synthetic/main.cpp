@@ -150,7 +150,7 @@ int run(const Config& c) {
     std::vector<std::string> names = split_commas(c.configs);
     if (names.empty()) {
       ModelConfig m;
-      m.rule = rule_from_string(c.rule);
+      set_rule(m, c.rule);
       m.phi.kind = feature_map_kind_from_string(c.phi);
       m.phi.nu = c.nu;
       m.phi.m = c.m;
@@ -225,7 +225,8 @@ int run(const Config& c) {
     tc.model = config_from_name(j.config, j.S);
     tc.batch_size = c.batch_size;
     tc.lr = c.lr;
-    if (tc.model.rule == Rule::fwm && tc.model.phi.kind == FeatureMapKind::tanh) {
+    if (!tc.model.softmax && tc.model.rule == UpdateRule::fwm &&
+        tc.model.phi.kind == FeatureMapKind::tanh) {
       // The authors' setting for FWM with tanh keys (it did not train with the defaults).
       if (!c.lr_given) tc.lr = 1e-4;
       if (!c.batch_given) tc.batch_size = 128;
@@ -244,7 +245,7 @@ int run(const Config& c) {
     if (c.force && root) std::remove(tc.checkpoint.c_str());  // --force: from step 0
     tc.stop_after = c.stop_after;
     std::cout << "[" << i + 1 << "/" << jobs.size() << "] setting " << j.setting << " " << j.config
-              << " S=" << j.S << " (Ddot=" << (tc.model.rule == Rule::softmax ? 0 :
+              << " S=" << j.S << " (Ddot=" << (tc.model.softmax ? 0 :
                  feature_dim(tc.model.phi, tc.model.d_key)) << ", lr " << tc.lr << ", batch "
               << tc.batch_size << ")" << std::endl;
     TrainResult r = train_retrieval(tc, std::cout);
@@ -287,7 +288,7 @@ int main(int argc, char** argv) {
   app.add_option("--phi", c.phi, "feature map when --configs is not given")->check(CLI::IsMember({"linear", "dpfp", "favor", "tanh", "identity"}));
   app.add_option("--nu", c.nu, "DPFP nu")->check(experiments::kPositive);
   app.add_option("--m", c.m, "FAVOR+ random features")->check(experiments::kPositive);
-  app.add_option("--rule", c.rule, "update rule")->check(CLI::IsMember({"sum", "delta", "fwm", "gdelta", "softmax"}));
+  app.add_option("--rule", c.rule, "update rule (layers/fast_weight_rules.h) or softmax")->check(CLI::IsMember(rule_names()));
   app.add_option("--sweep", c.sweep, "run a whole figure: fig1 | fig2 | demo");
   app.add_option("--seed", c.seed, "seed (reset for every run)");
   app.add_option("--device", c.device, "cpu | cuda");

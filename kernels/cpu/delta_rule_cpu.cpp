@@ -204,6 +204,29 @@ void load_backward_state(Vec<Real>* W, Vec<Real>* A, const Real* WT, const Real*
   }
 }
 
+// The backward's update of one vector of row i at step t, shared by backward_sequence and
+// backward_columns below (A holds dL/dW_t BEFORE g_t q_t^T is added, A' below):
+//   dq += g_i W_i;  dk += u_i A'_i;  W_i -= u_i k_t;  dk -= beta a_i W_i  (W_i: row i of W_{t-1})
+//   A'_i += g_i q_t - beta a_i k_t;  p += A'_i * k_{t-1}  (lane partial sums of the next a_i)
+// with gi = g_i, ui = u_i, bai = beta a_i. Without an upstream gradient on y (HasG false) the q
+// and dq terms vanish (qc is then never read).
+template <typename Real, bool HasG>
+[[gnu::always_inline]] inline void backward_row_update(Vec<Real>& Wc, Vec<Real>& Ac,
+                                                       Vec<Real>& acc_q, Vec<Real>& acc_k,
+                                                       Vec<Real>& p, const Vec<Real>& qc,
+                                                       const Vec<Real>& kc, const Vec<Real>& kpc,
+                                                       Real gi, Real ui, Real bai) {
+  const Vec<Real> av = Ac, w = Wc - ui * kc;
+  if constexpr (HasG) acc_q += gi * Wc;
+  acc_k += ui * av;
+  acc_k -= bai * w;
+  Wc = w;
+  Vec<Real> an = av - bai * kc;
+  if constexpr (HasG) an += gi * qc;
+  Ac = an;
+  p += an * kpc;
+}
+
 // One sequence of the backward (docs/THEORY.md section 7.2), rows of NK <= kNarrowRowVecs vectors
 // (Dk padded). A holds dL/dW_t BEFORE g_t q_t^T is added (A' below), so per step and row i:
 //   a_i = A'_i . k_t + g_i (q_t . k_t)        (computed during the previous step)
@@ -281,17 +304,9 @@ void backward_sequence(Real* __restrict dq, Real* __restrict dk, Real* __restric
         V* Wi = W + i * nk;
         V* Ai = A + i * nk;
         V p{};
-        for (int64_t c = 0; c < nk; ++c) {
-          const V av = Ai[c], w = Wi[c] - ui * kt[c];
-          if constexpr (HasG) acc_q[c] += gi * Wi[c];
-          acc_k[c] += ui * av;
-          acc_k[c] -= bai * w;
-          Wi[c] = w;
-          V an = av - bai * kt[c];
-          if constexpr (HasG) an += gi * qt[c];
-          Ai[c] = an;
-          p += an * kp[c];
-        }
+        for (int64_t c = 0; c < nk; ++c)
+          backward_row_update<Real, HasG>(Wi[c], Ai[c], acc_q[c], acc_k[c], p, qt[c], kt[c],
+                                          kp[c], gi, ui, bai);
         P[r] = p;
       }
       for (int64_t r = rows; r < L; ++r) P[r] = V{};
@@ -340,17 +355,9 @@ void backward_columns(Vec<Real>* __restrict W, Vec<Real>* __restrict A, Vec<Real
     V* __restrict Wi = W + i * nk;
     V* __restrict Ai = A + i * nk;
     V p{};
-    for (int c = 0; c < NC; ++c) {
-      const V av = Ai[c], w = Wi[c] - ui * kt[c];
-      if constexpr (HasG) acc_q[c] += gi * Wi[c];
-      acc_k[c] += ui * av;
-      acc_k[c] -= bai * w;
-      Wi[c] = w;
-      V an = av - bai * kt[c];
-      if constexpr (HasG) an += gi * qt[c];
-      Ai[c] = an;
-      p += an * kp[c];
-    }
+    for (int c = 0; c < NC; ++c)
+      backward_row_update<Real, HasG>(Wi[c], Ai[c], acc_q[c], acc_k[c], p, qt[c], kt[c], kp[c],
+                                      gi, ui, bai);
     if constexpr (First) {
       P[i] = p;
     } else {

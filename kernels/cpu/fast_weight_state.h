@@ -3,8 +3,8 @@
 // of Dv values, each row zero-padded to nv = vec_count(Dv) whole vectors, so that the hot loops
 // are unit-stride passes over rows of S. These helpers move a state between W (Dv x Dk,
 // row-major, as the kernels' callers hold it) and S; they run once per sequence, outside the
-// time loop. Also the column blocks of the delta and sum forwards and the update vector of one
-// step, shared by the gated and FWM kernels.
+// time loop. Also the column blocks of the delta and sum forwards, and what the gated and FWM
+// kernels share: the update vector of one step and the checkpoints of their backward.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -57,6 +57,26 @@ void make_update(Vec<Real>* u, Vec<Real>* d, const Real* vt, const Vec<Real>* p,
     if (d) d[c] = diff;
     u[c] = beta * diff;
   }
+}
+
+// The checkpoints of the gated and FWM backwards (kernels/gated_delta_rule.h, kernels/fwm_rule.h):
+// the forward keeps the state before steps 0, C, 2C, .. below T, each as W^T without padding
+// (Dk rows of Dv values), and the backward re-runs every segment of C steps from its checkpoint.
+// The forward's part: at a step t that starts a segment, S (as load_transposed holds it) goes to
+// checkpoint t / C of cps; nothing when cps is null (no backward follows).
+template <typename Real>
+void store_checkpoint(Real* cps, const Vec<Real>* S, int64_t t, int64_t C, int64_t Dk,
+                      int64_t Dv) {
+  if (!cps || t % C != 0) return;
+  const int64_t nv = vec_count<Real>(Dv);
+  for (int64_t j = 0; j < Dk; ++j) store_row(cps + ((t / C) * Dk + j) * Dv, S + j * nv, Dv);
+}
+
+// The backward's part: S (Dk rows of nv vectors) = the checkpoint at cp, padded with zeros.
+template <typename Real>
+void load_checkpoint(Vec<Real>* S, const Real* cp, int64_t Dk, int64_t Dv) {
+  const int64_t nv = vec_count<Real>(Dv);
+  for (int64_t j = 0; j < Dk; ++j) load_row(S + j * nv, cp + j * Dv, Dv);
 }
 
 }  // namespace fwp::kernels::FWP_SIMD_ISA

@@ -132,8 +132,7 @@ void forward_sequence(Real* y, Real* WT, Real* cps, const Real* q, const Real* k
   Real s = 1;  // W_t = s Wtilde_t; W_0 itself is never clamped
   if (T > 0) write_pass<Real, false>(S, S, Real(1), k, u, nullptr, k, vb, wq, Dk, nv);
   for (int64_t t = 0; t < T; ++t) {
-    if (cps && t % C == 0)
-      for (int64_t j = 0; j < Dk; ++j) store_row(cps + ((t / C) * Dk + j) * Dv, S + j * nv, Dv);
+    store_checkpoint(cps, S, t, C, Dk, Dv);
     make_update<Real>(u, nullptr, v + t * Dv, vb, s, beta[t], Dv);  // d = v - s Wtilde k = v - W k
     const Real* kn = k + (t + 1 < T ? t + 1 : t) * Dk;
     const Real sq = write_pass<Real, kRead>(S, S, s, k + t * Dk, u, kRead ? q + t * Dk : nullptr,
@@ -268,7 +267,7 @@ void recompute_segment(Vec<Real>* slots, Real* sc, Vec<Real>* dseg, Vec<Real>* u
                        const Real* k, const Real* v, const Real* beta, bool clamp_first_step,
                        int64_t t0, int64_t len, int64_t T, int64_t Dk, int64_t Dv) {
   const int64_t nv = vec_count<Real>(Dv), E = Dk * nv;
-  for (int64_t j = 0; j < Dk; ++j) load_row(slots + j * nv, cp + j * Dv, Dv);
+  load_checkpoint(slots, cp, Dk, Dv);
   const Real* k0 = k + t0 * Dk;
   Real sq = write_pass<Real, false>(slots, slots, Real(1), k0, zero, nullptr, k0, vb, scratch,
                                     Dk, nv);

@@ -90,8 +90,7 @@ void forward_sequence(Real* y, Real* WT, Real* cps, const Real* q, const Real* k
   for (int64_t c = 0; c < nv; ++c) u[c] = V{};
   if (T > 0) write_pass<Real, false>(S, S, Real(1), k, u, nullptr, k, p, wq, Dk, nv);  // p_0
   for (int64_t t = 0; t < T; ++t) {
-    if (cps && t % C == 0)
-      for (int64_t j = 0; j < Dk; ++j) store_row(cps + ((t / C) * Dk + j) * Dv, S + j * nv, Dv);
+    store_checkpoint(cps, S, t, C, Dk, Dv);
     make_update<Real>(u, nullptr, v + t * Dv, p, alpha[t], beta[t], Dv);  // d = v - alpha p
     const Real* kn = k + std::min(t + 1, T - 1) * Dk;
     write_pass<Real, true>(S, S, alpha[t], k + t * Dk, u, q + t * Dk, kn, p, wq, Dk, nv);
@@ -178,7 +177,7 @@ void recompute_segment(Vec<Real>* slots, Vec<Real>* dseg, Vec<Real>* useg, Vec<R
                        const Real* v, const Real* beta, const Real* alpha, int64_t t0,
                        int64_t len, int64_t Dk, int64_t Dv) {
   const int64_t nv = vec_count<Real>(Dv), E = Dk * nv;
-  for (int64_t j = 0; j < Dk; ++j) load_row(slots + j * nv, cp + j * Dv, Dv);
+  load_checkpoint(slots, cp, Dk, Dv);
   const Real* k0 = k + t0 * Dk;
   write_pass<Real, false>(slots, slots, Real(1), k0, zero, nullptr, k0, p, scratch, Dk, nv);
   for (int64_t i = 0; i < len; ++i) {

@@ -73,7 +73,7 @@ TEST_CASE("retrieval model fast path equals the plain model, values and gradient
           "[experiments][synthetic]") {
   for (const char* name : {"linear_sum", "dpfp2_sum", "favor8_sum", "softmax", "linear_delta",
                            "dpfp1_delta", "tanh_fwm", "dpfp1_fwm", "linear_gdelta",
-                           "dpfp1_gdelta"}) {
+                           "dpfp1_gdelta", "linear_dprod", "dpfp1_dprod"}) {
     INFO(name);
     ModelConfig c = config_from_name(name, 6);
     c.d_key = 5;
@@ -110,10 +110,12 @@ TEST_CASE("config names parse and bad ones are rejected", "[experiments][synthet
   ModelConfig c = config_from_name("dpfp3_delta", 20);
   CHECK(c.phi.kind == FeatureMapKind::dpfp);
   CHECK(c.phi.nu == 3);
-  CHECK(c.rule == Rule::delta);
+  CHECK(c.rule == UpdateRule::delta);
   CHECK(config_name(config_from_name("favor128_sum", 20)) == "favor128_sum");
-  CHECK(config_from_name("dpfp1_gdelta", 20).rule == Rule::gdelta);
+  CHECK(config_from_name("dpfp1_gdelta", 20).rule == UpdateRule::gated_delta);
+  CHECK(config_from_name("softmax", 20).softmax);
   CHECK(config_name(config_from_name("linear_gdelta", 20)) == "linear_gdelta");
+  CHECK(config_from_name("dpfp2_dprod", 20).rule == UpdateRule::delta_product);
   CHECK_THROWS_WITH(config_from_name("dpfp_sum", 20), HasSubstr("dpfp<nu>"));
   CHECK_THROWS_WITH(config_from_name("linear_hebb", 20), HasSubstr("hebb"));
   CHECK(experiments::parse_int_list("20:100:40") == std::vector<int64_t>{20, 60, 100});

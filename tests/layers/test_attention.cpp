@@ -24,11 +24,11 @@ Tensor rnd(const Shape& s, uint64_t seed, double lo = -1.0, double hi = 1.0) {
   Rng rng(seed);
   return Tensor::uniform(s, rng, lo, hi, DType::f64);
 }
-// Every attention variant the paper uses, with FAVOR+ fixed so repeated calls are comparable.
+// Every attention variant: every preset (the paper's, and one per rule of
+// layers/fast_weight_rules.h), with FAVOR+ fixed so repeated calls are comparable.
 std::vector<AttentionConfig> all_variants(int64_t H, int64_t dh) {
   std::vector<AttentionConfig> out;
-  for (const char* name : {"softmax", "linear", "performer", "dpfp", "delta", "dpfp_delta",
-                           "favor_delta", "fwm", "gated_delta", "dpfp_gated_delta"}) {
+  for (const std::string& name : AttentionConfig::preset_names()) {
     AttentionConfig c = AttentionConfig::preset(name, H, dh);
     c.phi.m = 4;
     c.phi.redraw = FavorRedraw::fixed;

@@ -30,7 +30,7 @@ bool expected_init(const std::string& name, ParamInit& kind) {
                                 ? "" : name.substr(0, name.rfind('.'));
   const std::string module = owner.substr(owner.rfind('.') + 1);  // "ln1", "qkvb", "w1", ...
   const bool layer_norm = module.rfind("ln", 0) == 0;
-  if (last == "alpha_bias") kind = ParamInit::own;
+  if (ends_with(last, "_bias")) kind = ParamInit::own;  // a decay gate's bias ("alpha_bias")
   else if (last == "bias") kind = ParamInit::zeros;
   else if (last == "weight" && layer_norm) kind = ParamInit::ones;
   else if (last == "weight" || ends_with(last, "embedding")) kind = ParamInit::weight;
@@ -62,10 +62,11 @@ void check_statistics(const NamedParameter& p, double std) {
       for (double v : x) REQUIRE(v == 1.0);
       break;
     case ParamInit::own: {
-      // Only alpha_bias is `own` in these models: alpha = sigmoid(alpha_bias) per head, with
+      // Only the biases of decay gates (GateInit::decay, layers/fast_weight_rules.h; the gated
+      // rule's alpha_bias) are `own` in these models: alpha = sigmoid(bias) per head, with
       // 1 - alpha log-spaced over [0.001, 0.1] (SelfAttention's constructor): every initial
       // decay in [0.9, 0.999], the first head's 0.999 and the last head's 0.9.
-      REQUIRE(ends_with(p.name, "alpha_bias"));
+      REQUIRE(ends_with(p.name, "_bias"));
       REQUIRE(x.size() >= 2);
       for (double c : x) {
         const double alpha = 1.0 / (1.0 + std::exp(-c));
@@ -98,6 +99,14 @@ bool non_causal_ok(const AttentionConfig& a) {
   return a.kind == AttentionKind::softmax || a.rule == UpdateRule::sum;
 }
 
+// The parameters with ParamInit::own per attention layer: one bias per decay gate of its rule.
+int own_per_layer(const AttentionConfig& a) {
+  if (a.kind == AttentionKind::softmax) return 0;
+  int n = 0;
+  for (const RuleGate& g : fast_weight_rule(a.rule).gates()) n += g.init == GateInit::decay;
+  return n;
+}
+
 }  // namespace
 
 TEST_CASE("language model parameters start as their layers declare, for every preset",
@@ -116,9 +125,7 @@ TEST_CASE("language model parameters start as their layers declare, for every pr
     CHECK(seen[int(ParamInit::weight)] > 0);
     CHECK(seen[int(ParamInit::zeros)] > 0);
     CHECK(seen[int(ParamInit::ones)] > 0);
-    const bool gated = c.attention.kind == AttentionKind::fast_weight &&
-                       c.attention.rule == UpdateRule::gated_delta;
-    CHECK(seen[int(ParamInit::own)] == (gated ? c.n_layers : 0));
+    CHECK(seen[int(ParamInit::own)] == own_per_layer(c.attention) * c.n_layers);
   }
 }
 
@@ -143,9 +150,7 @@ TEST_CASE("translation model parameters start as their layers declare, for every
     const std::array<int, 4> seen = check_model(model, c.init_std);
     CHECK(seen[int(ParamInit::weight)] > 0);
     CHECK(seen[int(ParamInit::ones)] > 0);
-    const bool gated = c.decoder_attention.kind == AttentionKind::fast_weight &&
-                       c.decoder_attention.rule == UpdateRule::gated_delta;
-    CHECK(seen[int(ParamInit::own)] == (gated ? c.n_decoder_layers : 0));
+    CHECK(seen[int(ParamInit::own)] == own_per_layer(c.decoder_attention) * c.n_decoder_layers);
   }
 }
 
