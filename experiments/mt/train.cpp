@@ -99,6 +99,7 @@ MtTrainResult train(Seq2Seq& model, const MtData& data, const MtTrainOptions& o)
             "fwp-mt: steps >= 0, log/eval intervals > 0 and max_tokens > 0 required, got steps=",
             o.steps, " log_every=", o.log_every, " eval_every=", o.eval_every, " max_tokens=", o.max_tokens);
   ex::make_dirs(o.out);
+  ex::name_parameters(model);  // divergence errors name parameters by module path
   Adam opt(model.parameters(), {.lr = o.schedule.base_lr, .beta1 = o.adam_beta1, .beta2 = o.adam_beta2,
                                 .eps = o.adam_eps, .weight_decay = o.weight_decay});
   ex::LrSchedule schedule = o.schedule;
