@@ -1,14 +1,18 @@
 // POSIX implementation of atomic file writes: write temp, fsync, rename, fsync the folder.
 #include "core/file_io.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <regex>
 #include <sstream>
+#include <vector>
 
 #include "core/error.h"
 
@@ -52,6 +56,7 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
 }
 
 std::string read_file(const std::string& path) {
+  FWP_CHECK(!is_directory(path), "cannot read '", path, "': it is a directory");
   std::ifstream in(path, std::ios::binary);
   FWP_CHECK(in.good(), "cannot open '", path, "': ", std::strerror(errno));
   std::ostringstream os;
@@ -60,9 +65,41 @@ std::string read_file(const std::string& path) {
   return os.str();
 }
 
+bool is_directory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 bool file_exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
+}
+
+namespace {
+// The writer's process id in a temporary name: "<name>.tmp.<pid>" (write_file_atomic) or
+// ".<name>.tmp.<pid>.<n>" (save_safetensors); 0 for other names.
+long temp_file_pid(const std::string& name) {
+  static const std::regex kTemp(R"(\..+\.tmp\.([0-9]{1,9})\.[0-9]+|.+\.tmp\.([0-9]{1,9}))");
+  std::smatch m;
+  if (!std::regex_match(name, m, kTemp)) return 0;
+  return std::stol(m[1].matched ? m[1].str() : m[2].str());
+}
+}  // namespace
+
+int remove_stale_temp_files(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return 0;
+  std::vector<std::string> stale;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    const long pid = temp_file_pid(name);
+    // a writer that is gone (another process sharing the folder may be writing right now)
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) stale.push_back(name);
+  }
+  ::closedir(d);
+  int removed = 0;
+  for (const std::string& name : stale) removed += ::unlink((dir + "/" + name).c_str()) == 0;
+  return removed;
 }
 
 }  // namespace fwp

@@ -194,7 +194,7 @@ SafetensorsContents load_safetensors(const std::string& path) {
   json header;
   try {
     header = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse errors, and numbers out of range (1e400)
     throw Error(cat(where(path), ": malformed JSON header: ", e.what()));
   }
   FWP_CHECK(header.is_object(), where(path), ": the header must be a JSON object");

@@ -1,7 +1,9 @@
 // JSON conversion of the model configs. Enums are written as their names ("delta", "dpfp").
 #include "layers/config_json.h"
 
+#include <cmath>
 #include <set>
+#include <type_traits>
 
 namespace fwp {
 
@@ -14,9 +16,26 @@ void check_keys(const json& j, const char* section, const std::set<std::string>&
   for (auto it = j.begin(); it != j.end(); ++it)
     FWP_CHECK(known.count(it.key()), "config: unknown key '", it.key(), "' in ", section);
 }
+// Numbers are checked before they are converted: an integer field takes only a JSON integer in
+// [0, 2^24] (5.5e37 or 1.5 are refused, not overflowed or truncated), a real field any finite
+// JSON number. Other types go through nlohmann (a type error names the type).
+constexpr int64_t kMaxConfigInteger = int64_t(1) << 24;
 template <typename T>
 void read(const json& j, const char* key, T& out) {
-  if (j.contains(key)) out = j.at(key).get<T>();
+  if (!j.contains(key)) return;
+  const json& v = j.at(key);
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    FWP_CHECK(v.is_number_integer() && (v.is_number_unsigned() || v.get<int64_t>() >= 0) &&
+                  v.get<uint64_t>() <= uint64_t(kMaxConfigInteger),
+              "config: '", key, "' must be an integer in [0, ", kMaxConfigInteger, "], got ", v.dump());
+    out = static_cast<T>(v.get<int64_t>());
+  } else if constexpr (std::is_floating_point_v<T>) {
+    FWP_CHECK(v.is_number() && std::isfinite(v.get<double>()), "config: '", key,
+              "' must be a finite number, got ", v.dump());
+    out = static_cast<T>(v.get<double>());
+  } else {
+    out = v.get<T>();
+  }
 }
 }  // namespace
 
@@ -32,6 +51,7 @@ void from_json(const json& j, FeatureMapConfig& c) {
   read(j, "nu", c.nu);
   read(j, "m", c.m);
   read(j, "favor_eps", c.favor_eps);
+  FWP_CHECK(c.favor_eps >= 0.0, "config: 'favor_eps' must be >= 0, got ", c.favor_eps);
 }
 
 void to_json(json& j, const AttentionConfig& c) {
@@ -50,6 +70,7 @@ void from_json(const json& j, AttentionConfig& c) {
   read(j, "sum_normalize", c.sum_normalize);
   read(j, "attention_normalize", c.attention_normalize);
   read(j, "eps", c.eps);
+  FWP_CHECK(c.eps >= 0.0, "config: 'eps' must be >= 0, got ", c.eps);
   read(j, "n_heads", c.n_heads);
   read(j, "d_head", c.d_head);
   read(j, "output_scale", c.output_scale);

@@ -68,9 +68,23 @@ void finalize_world();
 // its part of the cores when `threads` is not set (<= 0), and silences std::cout on every process
 // but rank 0. Returns world(); for one process it changes nothing.
 Communicator& join_processes(int& threads);
-// The end of a program's main after an fwp::Error: prints "PROGRAM: error (process R of N): what"
+// The end of a program's main after an error: prints "PROGRAM: error (process R of N): what"
 // to std::cerr, ends the other processes of the job (see below) and returns the exit status 1.
 int report_error(const char* program, const std::exception& e);
+// Runs a training program's body: shuts MPI down after it, and when it throws while other
+// processes take part, reports the error (report_error) and ends the whole job; one process
+// rethrows, for the program's own error handling (experiments::guarded_main).
+template <typename Body>
+int run_processes(const char* program, Body&& body) {
+  try {
+    const int status = body();
+    finalize_world();
+    return status;
+  } catch (const std::exception& e) {
+    if (world().size() > 1) return report_error(program, e);
+    throw;
+  }
+}
 // After an error in one of several processes: ends the whole job (MPI_Abort), so that the others
 // do not wait for this one forever. Returns when this is the only process.
 void abort_other_processes(int code);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -16,15 +17,16 @@
 
 namespace fwp::experiments {
 
-std::vector<int64_t> parse_int_list(const std::string& text) {
+std::vector<int64_t> parse_int_list(const std::string& text, int64_t lo, int64_t hi,
+                                    int64_t max_count) {
   auto to_int = [&](const std::string& s) -> int64_t {
-    try {
-      size_t used = 0;
-      int64_t v = std::stoll(s, &used);
-      if (used == s.size()) return v;
-    } catch (const std::exception&) {
-    }
-    throw Error(cat("cannot read '", s, "' as an integer in the list '", text, "'"));
+    int64_t v = 0;
+    auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+    FWP_CHECK(!s.empty() && r.ec == std::errc() && r.ptr == s.data() + s.size(), "cannot read '",
+              s, "' as an integer in the list '", text, "'");
+    FWP_CHECK(v >= lo && v <= hi, "'", s, "' in the list '", text, "' is outside [", lo, ", ",
+              hi, "]");
+    return v;
   };
   std::vector<int64_t> out;
   if (text.find(':') != std::string::npos) {
@@ -32,14 +34,23 @@ std::vector<int64_t> parse_int_list(const std::string& text) {
     std::stringstream ss(text);
     for (std::string p; std::getline(ss, p, ':');) parts.push_back(p);
     FWP_CHECK(parts.size() == 3, "a range must be start:end:step, got '", text, "'");
-    int64_t a = to_int(parts[0]), b = to_int(parts[1]), step = to_int(parts[2]);
-    FWP_CHECK(step > 0 && a <= b, "a range needs start <= end and step > 0, got '", text, "'");
-    for (int64_t v = a; v <= b; v += step) out.push_back(v);
+    const int64_t a = to_int(parts[0]), b = to_int(parts[1]);
+    int64_t step = 0;
+    auto r = std::from_chars(parts[2].data(), parts[2].data() + parts[2].size(), step);
+    FWP_CHECK(r.ec == std::errc() && r.ptr == parts[2].data() + parts[2].size() && step > 0 &&
+                  a <= b, "a range needs start <= end and step > 0, got '", text, "'");
+    // (b - a) / step + 1 values, counted without overflow (b - a may not fit int64)
+    const unsigned __int128 count = (static_cast<__int128>(b) - a) / step + 1;
+    FWP_CHECK(count <= static_cast<unsigned __int128>(max_count), "the range '", text, "' has ",
+              static_cast<uint64_t>(count), " values, more than ", max_count);
+    for (int64_t i = 0; i < static_cast<int64_t>(count); ++i) out.push_back(a + i * step);
     return out;
   }
   std::stringstream ss(text);
   for (std::string p; std::getline(ss, p, ',');) out.push_back(to_int(p));
   FWP_CHECK(!out.empty(), "empty integer list");
+  FWP_CHECK(static_cast<int64_t>(out.size()) <= max_count, "the list '", text, "' has ",
+            out.size(), " values, more than ", max_count);
   return out;
 }
 

@@ -9,7 +9,10 @@
 namespace fwp::experiments {
 
 // "40" -> {40};  "40,80,160" -> {40, 80, 160};  "20:100:20" -> {20, 40, 60, 80, 100}.
-std::vector<int64_t> parse_int_list(const std::string& text);
+// Every value must lie in [lo, hi] and there may be at most max_count of them; throws fwp::Error
+// naming the text otherwise (no overflow, however large the numbers).
+std::vector<int64_t> parse_int_list(const std::string& text, int64_t lo = INT64_MIN,
+                                    int64_t hi = INT64_MAX, int64_t max_count = 100000);
 
 // A CSV table kept in memory and rewritten atomically on save(). load() reads an existing file
 // (the header must match), which is how sweeps resume.

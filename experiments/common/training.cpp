@@ -3,6 +3,7 @@
 // generators and a checksum as metadata, and verifies all of it before anything is restored.
 #include "experiments/common/training.h"
 
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <csignal>
@@ -67,7 +68,8 @@ StepResult train_step(Optimizer& optimizer, const Variable& loss, const LrSchedu
   optimizer.zero_grad();
   if (!std::isfinite(r.loss)) {
     active_tape().clear();  // drop the recorded graph; nothing was updated
-    throw Error(cat("training diverged: loss is ", r.loss, " at step ", step + 1));
+    throw Error(cat("training diverged at step ", step + 1, ": the loss is ", r.loss,
+                    "; nothing was updated"));
   }
   if (averager) {
     averager->backward(loss);
@@ -75,11 +77,54 @@ StepResult train_step(Optimizer& optimizer, const Variable& loss, const LrSchedu
     backward(loss);
   }
   r.grad_norm = clip_grad_norm_(optimizer.params(), clip_norm > 0.0 ? clip_norm : INFINITY);
-  FWP_CHECK(std::isfinite(r.grad_norm), "training diverged: gradient norm is ", r.grad_norm,
-            " at step ", step + 1);
+  if (!std::isfinite(r.grad_norm)) {  // name the first gradient that holds a NaN or an inf
+    std::string which = "a gradient";
+    for (const Variable& p : optimizer.params())
+      if (p.has_grad() && !all_finite(p.grad())) {
+        which = cat("the gradient of '", p.name(), "'");
+        break;
+      }
+    throw Error(cat("training diverged at step ", step + 1, ": ", which,
+                    " holds non-finite values (gradient norm ", r.grad_norm,
+                    "); nothing was updated"));
+  }
   optimizer.set_lr(r.lr);
   optimizer.step();
+  // A step can overflow what it updates (a huge learning rate): name it before anything saves it.
+  const std::string bad = find_non_finite(optimizer);
+  FWP_CHECK(bad.empty(), "training diverged at step ", step + 1, ": ", bad,
+            " holds non-finite values after the update (lr ", r.lr, ", loss ", r.loss,
+            ", gradient norm ", r.grad_norm, ")");
   return r;
+}
+
+bool all_finite(const Tensor& t) {
+  require_cpu(t, "all_finite", "t");
+  // NaN and inf are the values whose exponent bits are all ones; integer tests vectorise
+  auto scan = [n = t.numel()]<typename F, typename U>(const F* x, U exponent) {
+    bool bad = false;
+    for (int64_t i = 0; i < n; ++i) bad |= (std::bit_cast<U>(x[i]) & exponent) == exponent;
+    return !bad;
+  };
+  if (t.dtype() == DType::f32) return scan(t.data<float>(), uint32_t(0x7f800000u));
+  return scan(t.data<double>(), uint64_t(0x7ff0000000000000ull));
+}
+
+void name_parameters(const Module& module) {
+  for (const auto& [path, v] : module.named_parameters()) {
+    Variable handle = v;  // shares the parameter: the name is the parameter's
+    handle.set_name(path);
+  }
+}
+
+std::string find_non_finite(const Optimizer& optimizer) {
+  for (const Variable& p : optimizer.params())
+    if (!all_finite(p.value())) return cat("parameter '", p.name(), "'");
+  for (const std::string& kind : optimizer.state_kinds())
+    for (size_t i = 0; i < optimizer.params().size(); ++i)
+      if (!all_finite(optimizer.state(kind, i)))
+        return cat("optimizer state '", kind, "' of '", optimizer.params()[i].name(), "'");
+  return "";
 }
 
 // ---------------------------------------------------------------- progress
@@ -135,10 +180,14 @@ uint64_t tensor_hash(const Tensor& t) {
   return fnv1a(t.raw_data(), t.nbytes(), fnv1a(head.data(), head.size()));
 }
 
-uint64_t metadata_hash(const std::map<std::string, std::string>& meta) {
+// Every key counts (the optimizer's hyper-parameters too): all of it is training state. Files of
+// fwp before that hashed only train.*, rng.* and optimizer.step (`legacy`), which is how an
+// edited optimizer.beta2 went unnoticed; such a file is refused with that explanation.
+uint64_t metadata_hash(const std::map<std::string, std::string>& meta, bool legacy = false) {
   uint64_t h = fnv1a("meta", 4);
   for (const auto& [k, v] : meta) {
-    const bool ours = k.rfind(kTrain, 0) == 0 || k.rfind("rng.", 0) == 0 || k == "optimizer.step";
+    const bool ours = !legacy || k.rfind(kTrain, 0) == 0 || k.rfind("rng.", 0) == 0 ||
+                      k == "optimizer.step";
     if (!ours || k == "train.checksum") continue;
     h = fnv1a(k.data(), k.size() + 1, h);  // + 1: the terminating NUL separates key and value
     h = fnv1a(v.data(), v.size() + 1, h);
@@ -245,6 +294,14 @@ void save_training_checkpoint(const std::string& path, const Module& module,
   for (const auto& [name, rng] : module.named_rngs()) meta[kModuleRng + name] = rng_to_string(*rng);
   for (const auto& [name, rng] : rngs) meta[kRunRng + name] = rng_to_string(*rng);
 
+  // The last checkpoint on disk is always a finite one: a diverged state is refused, by name.
+  std::string bad = find_non_finite(optimizer);
+  for (const auto& [name, t] : module.named_buffers())
+    if (bad.empty() && !all_finite(t)) bad = cat("buffer '", name, "'");
+  for (const auto& [name, t] : state.tensors)
+    if (bad.empty() && !all_finite(t)) bad = cat("run tensor '", name, "'");
+  FWP_CHECK(bad.empty(), "save_training_checkpoint: '", path, "': ", bad,
+            " holds non-finite values; the checkpoint on disk is left as it was");
   uint64_t sum = 0;
   for (const auto& [name, v] : module.named_parameters()) sum += tensor_hash(v.value());
   for (const auto& [name, t] : module.named_buffers()) sum += tensor_hash(t);
@@ -252,9 +309,41 @@ void save_training_checkpoint(const std::string& path, const Module& module,
     for (size_t i = 0; i < optimizer.params().size(); ++i) sum += tensor_hash(optimizer.state(kind, i));
   for (const auto& [name, t] : state.tensors) sum += tensor_hash(t);
   std::map<std::string, std::string> hashed = meta;
-  hashed["optimizer.step"] = std::to_string(optimizer.step_count());  // as save_checkpoint writes it
+  hashed["optimizer.type"] = optimizer.name();  // as save_checkpoint writes them
+  hashed["optimizer.step"] = std::to_string(optimizer.step_count());
+  for (const auto& [name, value] : optimizer.hyperparameters())
+    hashed["optimizer." + name] = exact_number(value);
   meta["train.checksum"] = hex(sum + metadata_hash(hashed));
   save_checkpoint(path, module, &optimizer, meta, state.tensors);
+}
+
+namespace {
+// Reads a training checkpoint and checks its checksum (over every tensor and every metadata key)
+// and that every tensor is finite. Throws fwp::Error naming the file.
+SafetensorsContents read_verified(const std::string& path) {
+  const std::string who = cat("checkpoint '", path, "'");
+  SafetensorsContents file = load_safetensors(path);
+  const auto& meta = file.metadata;
+  auto checksum = meta.find("train.checksum");
+  FWP_CHECK(checksum != meta.end(), who, " has no train.checksum (not a training checkpoint)");
+  uint64_t tensors = 0;
+  for (const auto& [name, t] : file.tensors) tensors += tensor_hash(t);
+  if (hex(tensors + metadata_hash(meta)) != checksum->second) {
+    FWP_CHECK(hex(tensors + metadata_hash(meta, true)) != checksum->second, who,
+              " was written by an earlier fwp whose checksum left out the optimizer's settings; "
+              "it cannot be verified (start the run again, or evaluate it with that version)");
+    throw Error(cat(who, " is corrupt: checksum ", hex(tensors + metadata_hash(meta)),
+                    " does not match the stored ", checksum->second));
+  }
+  for (const auto& [name, t] : file.tensors)
+    FWP_CHECK(all_finite(t), who, ": tensor '", name, "' holds non-finite values");
+  return file;
+}
+}  // namespace
+
+std::map<std::string, std::string> load_verified_checkpoint(const std::string& path, Module& module) {
+  read_verified(path);
+  return load_checkpoint(path, module);
 }
 
 TrainingState load_training_checkpoint(const std::string& path, Module& module,
@@ -262,14 +351,8 @@ TrainingState load_training_checkpoint(const std::string& path, Module& module,
                                        const std::string& fingerprint) {
   const std::string who = cat("checkpoint '", path, "'");
   // pass 1: read the whole file and check everything that is ours
-  SafetensorsContents file = load_safetensors(path);
+  SafetensorsContents file = read_verified(path);
   const auto& meta = file.metadata;
-  auto checksum = meta.find("train.checksum");
-  FWP_CHECK(checksum != meta.end(), who, " has no train.checksum (not a training checkpoint)");
-  uint64_t sum = metadata_hash(meta);
-  for (const auto& [name, t] : file.tensors) sum += tensor_hash(t);
-  FWP_CHECK(hex(sum) == checksum->second, who, " is corrupt: checksum ", hex(sum),
-            " does not match the stored ", checksum->second);
 
   TrainingState s;
   s.step = parse_number<int64_t>(who, meta, "train.step");
@@ -325,6 +408,26 @@ void MetricsCsv::add(const std::vector<double>& values) {
   for (double v : values) row.push_back(std::isnan(v) ? "" : format_double(v, 8));
   table_.add_row(std::move(row));
   table_.save(path_);
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+  const std::string text = read_file(path);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(cat("'", path, "' is not valid JSON: ", e.what()));
+  }
+}
+
+double MetricsCsv::last(const std::string& column) const {
+  const int c = table_.column(column);
+  for (auto it = table_.rows().rbegin(); it != table_.rows().rend(); ++it) {
+    const std::string& v = (*it)[c];
+    double x = 0.0;
+    auto r = std::from_chars(v.data(), v.data() + v.size(), x);
+    if (!v.empty() && r.ec == std::errc() && r.ptr == v.data() + v.size()) return x;
+  }
+  return NAN;
 }
 
 void write_json(const std::string& path, const nlohmann::json& j) {

@@ -49,13 +49,24 @@ struct StepResult {
 };
 // Sets the optimizer's lr to schedule.at(optimizer.step_count()), zeroes the gradients, runs
 // backward(loss), clips the global gradient norm to clip_norm (<= 0: no clipping, the norm is
-// still measured) and steps. Throws fwp::Error naming the step if the loss or the gradient norm
-// is not finite (the parameters are then not updated).
+// still measured) and steps. Throws fwp::Error naming the step and the first non-finite tensor:
+// the loss or the gradient of a parameter (nothing is then updated), or a parameter or optimizer
+// state after the update (the caller must then not save that state; save_training_checkpoint
+// refuses it anyway).
 // With an `averager` (data-parallel training, experiments/common/distributed.h) the backward
 // averages every gradient over the processes, and the loss reported is the mean of their losses:
 // each process then takes the same step.
 StepResult train_step(Optimizer& optimizer, const Variable& loss, const LrSchedule& schedule,
                       double clip_norm, GradientAverager* averager = nullptr);
+
+// Names every parameter of `module` by its module path ("blocks.0.ff.w1.weight"), the name the
+// errors of train_step and find_non_finite give (a layer names its own parameters "weight").
+void name_parameters(const Module& module);
+// True when every value of t is finite (no NaN, no inf).
+bool all_finite(const Tensor& t);
+// "parameter '<name>'" or "optimizer state '<kind>' of '<name>'" for the first tensor of the
+// optimizer's that holds a NaN or an inf; "" when all are finite.
+std::string find_non_finite(const Optimizer& optimizer);
 
 // ---------------------------------------------------------------- progress line
 // Tokens/s count training time only (what the caller passes to step_done), so evaluations do not
@@ -103,7 +114,8 @@ void save_training_checkpoint(const std::string& path, const Module& module,
                               const std::string& fingerprint = "");
 
 // Restores everything save_training_checkpoint wrote, into the same kinds of objects. Throws
-// fwp::Error naming the file if it is corrupt (checksum, truncation, unreadable numbers), if the
+// fwp::Error naming the file if it is corrupt (checksum, truncation, unreadable numbers,
+// non-finite values), if the
 // model or optimizer does not match it (names, shapes), if a random generator is missing, or if
 // `fingerprint` is non-empty and differs from the saved one (for JSON objects the message lists
 // the differing keys). Nothing is changed before every check has passed.
@@ -111,6 +123,11 @@ TrainingState load_training_checkpoint(const std::string& path, Module& module,
                                        Optimizer& optimizer,
                                        const std::map<std::string, Rng*>& rngs = {},
                                        const std::string& fingerprint = "");
+
+// For evaluation and generation: loads only the parameters and buffers of a training checkpoint
+// into `module`, after the same verification (checksum over every tensor and every metadata
+// key, every tensor finite). Returns the metadata. Throws fwp::Error naming the file.
+std::map<std::string, std::string> load_verified_checkpoint(const std::string& path, Module& module);
 
 // ---------------------------------------------------------------- metrics and results
 // A metrics CSV of numbers, rewritten atomically after every row. NaN is written as an empty
@@ -122,6 +139,8 @@ class MetricsCsv {
   // interrupted run wrote after its last checkpoint.
   void resume(int64_t step);
   void add(const std::vector<double>& values);
+  // The last number in `column` (rows in order; empty fields skipped), NaN if there is none.
+  double last(const std::string& column) const;
 
  private:
   std::string path_;
@@ -129,6 +148,8 @@ class MetricsCsv {
   CsvTable table_;
 };
 
+// Reads a JSON file; throws fwp::Error naming the file if it is unreadable or not JSON.
+nlohmann::json read_json_file(const std::string& path);
 // Pretty-printed (2 spaces) and written atomically.
 void write_json(const std::string& path, const nlohmann::json& j);
 

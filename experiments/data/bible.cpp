@@ -2,6 +2,7 @@
 #include "experiments/data/bible.h"
 
 #include <array>
+#include <charconv>
 #include <map>
 #include <unordered_map>
 
@@ -57,8 +58,16 @@ bool find_reference(std::string_view line, RefMatch& m) {
     if (start >= b - 1) continue;
     m.name_begin = start;
     m.name = line.substr(start, b - 1 - start);
-    m.chapter = std::stoi(std::string(line.substr(b, a - 1 - b)));
-    m.verse = std::stoi(std::string(line.substr(a, p - a)));
+    // chapter and verse: digits that must fit an int (a corrupt "1:99999999999" is an error)
+    auto number = [&](size_t from, size_t to) {
+      int v = 0;
+      auto r = std::from_chars(line.data() + from, line.data() + to, v);
+      FWP_CHECK(r.ec == std::errc() && r.ptr == line.data() + to, "parse_diatheke: the reference '",
+                line.substr(start, p - start), "' has a chapter or verse number out of range");
+      return v;
+    };
+    m.chapter = number(b, a - 1);
+    m.verse = number(a, p);
     m.body_begin = p + 2;
     return true;
   }
@@ -119,7 +128,13 @@ std::vector<Verse> parse_diatheke(std::string_view output, const ParseOptions& o
     ++line_no;
     if (line.empty() || is_trailer(line)) continue;
     RefMatch m;
-    FWP_CHECK(find_reference(line, m), "parse_diatheke: line ", line_no,
+    bool found = false;
+    try {
+      found = find_reference(line, m);
+    } catch (const Error& e) {
+      throw Error(cat(e.what(), " (line ", line_no, ")"));
+    }
+    FWP_CHECK(found, "parse_diatheke: line ", line_no,
               " has no verse reference '<Book> <chapter>:<verse>: ': '", line.substr(0, 80), "'");
     ++st.lines;
     std::string_view preverse = line.substr(0, m.name_begin);

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "experiments/common/cli_checks.h"
 #include "experiments/data/bleu.h"
 #include "experiments/data/mt_data.h"
 
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   bool json = false, no_tokenize = false, tokenize_only = false;
   CLI::App app{"fwp-bleu: corpus BLEU with sacreBLEU's 13a tokenizer (smoothing off by default)"};
   app.option_defaults()->always_capture_default();  // --help shows every default
+  fwp::experiments::one_line_errors(app, "fwp-bleu");
   app.add_option("hyp", hyp_path, "hypothesis file")->required();
   app.add_option("--smooth", smooth, "none (default) or exp (sacreBLEU's default)")
       ->check(CLI::IsMember({"none", "exp"}));
@@ -26,8 +28,8 @@ int main(int argc, char** argv) {
   app.add_flag("--tokenize-only", tokenize_only,
                "print the 13a tokenization of each hypothesis line and stop");
   app.add_option("refs", ref_paths, "reference file(s)");
-  CLI11_PARSE(app, argc, argv);
-  try {
+  return fwp::experiments::guarded_main("fwp-bleu", [&] {
+    FWP_CLI_PARSE(app, argc, argv);
     std::vector<std::string> hyps = read_lines(hyp_path);
     if (tokenize_only) {
       for (const std::string& h : hyps) std::cout << tokenize_13a(h) << "\n";
@@ -53,9 +55,6 @@ int main(int argc, char** argv) {
                 (long long)s.correct[0], (long long)s.correct[1], (long long)s.correct[2],
                 (long long)s.correct[3], (long long)s.total[0], (long long)s.total[1],
                 (long long)s.total[2], (long long)s.total[3], s.str().c_str());
-  } catch (const fwp::Error& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

@@ -1,6 +1,8 @@
 // WikiText-format reading, the word vocabulary and the carry-over batching (see lm_data.h).
 #include "experiments/data/lm_data.h"
 
+#include "core/file_io.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +28,7 @@ void for_each_word(std::string_view line, F&& f) {
 }
 
 std::ifstream open_text(const std::string& path, const char* who) {
+  FWP_CHECK(!is_directory(path), who, ": cannot read '", path, "': it is a directory");
   std::ifstream in(path, std::ios::binary);
   FWP_CHECK(in.good(), who, ": cannot open '", path, "'");
   return in;
@@ -84,11 +87,9 @@ int64_t Vocabulary::count(int64_t id) const {
 }
 
 void Vocabulary::save(const std::string& path) const {
-  std::ofstream out(path, std::ios::binary);
-  FWP_CHECK(out.good(), "Vocabulary::save: cannot write '", path, "'");
-  out << "fwp-vocab 1\n";
-  for (int64_t i = 0; i < size(); ++i) out << words_[i] << '\t' << counts_[i] << '\n';
-  FWP_CHECK(out.good(), "Vocabulary::save: error while writing '", path, "'");
+  std::string out = "fwp-vocab 1\n";  // written atomically, every write checked (a full disk)
+  for (int64_t i = 0; i < size(); ++i) out += cat(words_[i], '\t', counts_[i], '\n');
+  write_file_atomic(path, out);
 }
 
 Vocabulary Vocabulary::load(const std::string& path) {
@@ -157,8 +158,9 @@ std::string split_file(const std::string& dir, std::string_view split) {
   namespace fs = std::filesystem;
   std::string plain = (fs::path(dir) / (std::string(split) + ".tokens")).string();
   std::string wiki = (fs::path(dir) / ("wiki." + std::string(split) + ".tokens")).string();
-  if (fs::exists(plain)) return plain;
-  if (fs::exists(wiki)) return wiki;
+  std::error_code ec;  // an unreadable folder is "not there" here; opening the file names it
+  if (fs::exists(plain, ec)) return plain;
+  if (fs::exists(wiki, ec)) return wiki;
   throw Error(cat("split_file: no ", split, " split in '", dir, "': neither '", plain,
                   "' nor '", wiki, "' exists"));
 }

@@ -1,12 +1,15 @@
 // SentencePiece training/encoding and length-bucketed batches (conventions in mt_data.h).
 #include "experiments/data/mt_data.h"
 
+#include "core/file_io.h"
+
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
 #include <algorithm>
 #include <fstream>
 #include <numeric>
+#include <sstream>
 #include <unordered_map>
 
 #include "core/error.h"
@@ -53,16 +56,14 @@ void train_subword_model(const std::vector<std::string>& sentences,
   auto status = sentencepiece::SentencePieceTrainer::Train(args, &it, &model);
   FWP_CHECK(status.ok(), "train_subword_model: SentencePiece failed for '", model_prefix,
             "': ", status.ToString());
-  std::ofstream out(model_prefix + ".model", std::ios::binary);
-  out << model;
-  FWP_CHECK(out.good(), "train_subword_model: cannot write '", model_prefix, ".model'");
+  write_file_atomic(model_prefix + ".model", model);  // every write checked (a full disk)
   sentencepiece::SentencePieceProcessor sp;
   status = sp.LoadFromSerializedProto(model);
   FWP_CHECK(status.ok(), "train_subword_model: ", status.ToString());
-  std::ofstream vocab(model_prefix + ".vocab", std::ios::binary);
+  std::ostringstream vocab;
   for (int i = 0; i < sp.GetPieceSize(); ++i)
     vocab << sp.IdToPiece(i) << '\t' << sp.GetScore(i) << '\n';
-  FWP_CHECK(vocab.good(), "train_subword_model: cannot write '", model_prefix, ".vocab'");
+  write_file_atomic(model_prefix + ".vocab", vocab.str());
 }
 
 SubwordTokenizer::SubwordTokenizer(const std::string& model_path)
@@ -110,6 +111,7 @@ std::string SubwordTokenizer::decode(const std::vector<int64_t>& ids) const {
 }
 
 std::vector<std::string> read_lines(const std::string& path) {
+  FWP_CHECK(!is_directory(path), "read_lines: cannot read '", path, "': it is a directory");
   std::ifstream in(path, std::ios::binary);
   FWP_CHECK(in.good(), "read_lines: cannot open '", path, "'");
   std::vector<std::string> lines;

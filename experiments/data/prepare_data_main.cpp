@@ -10,11 +10,12 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/file_io.h"
+#include "experiments/common/cli_checks.h"
 #include "experiments/data/align.h"
 #include "experiments/data/bible.h"
 #include "experiments/data/lm_data.h"
@@ -34,26 +35,21 @@ struct Config {
   uint32_t seed = 1;
 };
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  FWP_CHECK(in.good(), "fwp-prepare-data: cannot open '", path, "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::ofstream open_out(const fs::path& path) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary);
-  FWP_CHECK(out.good(), "fwp-prepare-data: cannot write '", path.string(), "'");
-  return out;
+// Every output file is built in memory and written with write_file_atomic, which checks every
+// write (a full disk is an fwp::Error naming the file, never a truncated corpus).
+void write_out(const fs::path& path, const std::string& text) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  FWP_CHECK(!ec, "fwp-prepare-data: cannot create the folder '", path.parent_path().string(),
+            "': ", ec.message());
+  fwp::write_file_atomic(path.string(), text);
 }
 
 std::vector<Verse> load_module(const std::string& path, bool spanish, const char* name) {
   ParseOptions options;
   options.text.spanish_enclitics = spanish;
   ParseStats st;
-  std::vector<Verse> verses = parse_diatheke(read_file(path), options, &st);
+  std::vector<Verse> verses = parse_diatheke(fwp::read_file(path), options, &st);
   std::cout << name << ": " << st.lines << " verse lines, " << st.verses << " verses with text, "
             << st.empty << " empty, " << st.other_books << " outside the 66 books skipped, "
             << st.titles << " canonical titles kept\n";
@@ -62,20 +58,22 @@ std::vector<Verse> load_module(const std::string& path, bool spanish, const char
 }
 
 void write_text(const fs::path& path, const std::vector<Verse>& verses) {
-  std::ofstream out = open_out(path);
-  for (const Verse& v : verses) out << v.ref.str() << '\t' << v.text << '\n';
+  std::string out;
+  for (const Verse& v : verses) out += v.ref.str() + '\t' + v.text + '\n';
+  write_out(path, out);
 }
 
 void write_lm(const fs::path& dir, const std::vector<Verse>& web) {
   for (Split split : {Split::train, Split::valid, Split::test}) {
-    std::ofstream out = open_out(dir / (std::string(split_name(split)) + ".tokens"));
+    std::string out;
     int64_t lines = 0, tokens = 0;
     for (const Verse& v : select_split(web, split)) {
       std::string line = wikitext_tokenize(v.text);
-      out << line << '\n';
+      out += line + '\n';
       ++lines;
       if (!line.empty()) tokens += 1 + std::count(line.begin(), line.end(), ' ');
     }
+    write_out(dir / (std::string(split_name(split)) + ".tokens"), out);
     std::cout << "bible-lm " << split_name(split) << ": " << lines << " lines, " << tokens
               << " tokens (+" << lines << " <eos>)\n";
   }
@@ -93,22 +91,25 @@ void write_mt(const fs::path& dir, const std::vector<Verse>& rv, const std::vect
             << " pairs dropped by the length check (c = " << st.length_ratio
             << ", s2 = " << st.length_variance << "), " << st.kept << " pairs kept\n";
   {
-    std::ofstream out = open_out(dir / "dropped.ref");
-    for (const VerseRef& r : st.dropped) out << r.str() << '\n';
+    std::string out;
+    for (const VerseRef& r : st.dropped) out += r.str() + '\n';
+    write_out(dir / "dropped.ref", out);
   }
   std::vector<std::string> spm_train;
   for (Split split : {Split::train, Split::valid, Split::test}) {
     std::string name = split_name(split);
-    std::ofstream es = open_out(dir / (name + ".es")), en = open_out(dir / (name + ".en")),
-                  ref = open_out(dir / (name + ".ref"));
+    std::string es, en, ref;
     int64_t n = 0;
     for (const VersePair& p : select_split(pairs, split)) {
-      es << p.src << '\n';
-      en << p.tgt << '\n';
-      ref << p.ref.str() << '\n';
+      es += p.src + '\n';
+      en += p.tgt + '\n';
+      ref += p.ref.str() + '\n';
       ++n;
       if (split == Split::train) spm_train.push_back(p.src), spm_train.push_back(p.tgt);
     }
+    write_out(dir / (name + ".es"), es);
+    write_out(dir / (name + ".en"), en);
+    write_out(dir / (name + ".ref"), ref);
     std::cout << "bible-mt " << name << ": " << n << " pairs\n";
   }
   SubwordOptions so;
@@ -132,27 +133,25 @@ int main(int argc, char** argv) {
   Config cfg;
   CLI::App app{"fwp-prepare-data: Bible LM and MT corpora from diatheke's internal-format output"};
   app.option_defaults()->always_capture_default();  // --help shows every default
+  fwp::experiments::one_line_errors(app, "fwp-prepare-data");
   app.add_option("--web", cfg.web, "World English Bible, diatheke -f internal output")
       ->capture_default_str();
   app.add_option("--rv", cfg.rv, "Reina-Valera 1909, diatheke -f internal output")
       ->capture_default_str();
   app.add_option("--out", cfg.out, "output folder")->capture_default_str();
-  app.add_option("--vocab-size", cfg.vocab_size, "SentencePiece pieces")->capture_default_str();
-  app.add_option("--seed", cfg.seed, "SentencePiece random seed")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  app.add_option("--vocab-size", cfg.vocab_size, "SentencePiece pieces")->capture_default_str()->check(fwp::experiments::count_in(16, 1 << 20));
+  app.add_option("--seed", cfg.seed, "SentencePiece random seed")->capture_default_str()->check(fwp::experiments::count_in(0, 4294967295LL));
+  return fwp::experiments::guarded_main("fwp-prepare-data", [&] {
+  FWP_CLI_PARSE(app, argc, argv);
   std::cout << "fwp-prepare-data: web=" << cfg.web << " rv=" << cfg.rv << " out=" << cfg.out
             << " vocab-size=" << cfg.vocab_size << " seed=" << cfg.seed << "\n";
-  try {
-    std::vector<Verse> web = load_module(cfg.web, false, "engWEB2015eb");
-    std::vector<Verse> rv = load_module(cfg.rv, true, "spaRV1909eb");
-    fs::path out(cfg.out);
-    write_text(out / "bible-text" / "engWEB2015eb.tsv", web);
-    write_text(out / "bible-text" / "spaRV1909eb.tsv", rv);
-    write_lm(out / "bible-lm", web);
-    write_mt(out / "bible-mt", rv, web, cfg);
-  } catch (const fwp::Error& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
-  }
+  std::vector<Verse> web = load_module(cfg.web, false, "engWEB2015eb");
+  std::vector<Verse> rv = load_module(cfg.rv, true, "spaRV1909eb");
+  fs::path out(cfg.out);
+  write_text(out / "bible-text" / "engWEB2015eb.tsv", web);
+  write_text(out / "bible-text" / "spaRV1909eb.tsv", rv);
+  write_lm(out / "bible-lm", web);
+  write_mt(out / "bible-mt", rv, web, cfg);
   return 0;
+  });
 }

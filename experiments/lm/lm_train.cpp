@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <memory>
 #include <ostream>
@@ -50,9 +51,11 @@ LMState lm_state_from_tensors(const std::map<std::string, Tensor>& tensors, int6
     const size_t dot = name.find('.', 6);
     FWP_CHECK(name.rfind("carry.", 0) == 0 && dot != std::string::npos,
               "checkpoint: unexpected run tensor '", name, "'");
-    const int64_t l = std::stoll(name.substr(6, dot - 6));
+    int64_t l = -1;
+    const auto r = std::from_chars(name.data() + 6, name.data() + dot, l);
     const std::string what = name.substr(dot + 1);
-    FWP_CHECK(l >= 0 && l < n_layers && (what == "W" || what == "z"),
+    FWP_CHECK(r.ec == std::errc() && r.ptr == name.data() + dot && l >= 0 && l < n_layers &&
+                  (what == "W" || what == "z"),
               "checkpoint: run tensor '", name, "' does not fit a model of ", n_layers, " layers");
     AttentionState& s = state.layers[l];
     (what == "W" ? s.W : s.z) = Variable(t);
@@ -116,6 +119,7 @@ LmTrainResult train_lm(TransformerLM& model, const std::vector<int64_t>& train,
   experiments::MetricsCsv metrics(o.out + "/metrics.csv",
                                   {"step", "tokens", "train_loss", "valid_loss", "valid_ppl", "lr",
                                    "tokens_per_s", "grad_norm", "seconds"});
+  experiments::name_parameters(model);  // divergence errors name parameters by module path
   Adam optimizer(model.parameters(), AdamOptions{.lr = o.lr});
   experiments::LrSchedule schedule{experiments::lr_schedule_kind_from_string(o.schedule), o.lr,
                                    o.warmup, o.steps};
@@ -136,10 +140,12 @@ LmTrainResult train_lm(TransformerLM& model, const std::vector<int64_t>& train,
   // every process starts from the same parameters (same seed, or the same checkpoint)
   experiments::check_same_on_all_ranks("the parameters at step " + std::to_string(st.step),
                                        experiments::hash_parameters(model.parameters()));
+  int64_t saved_step = file_exists(ckpt) ? st.step : -1;  // the checkpoint on disk
   auto save = [&] {
     if (!root) return;
     st.tensors = o.carry_over ? lm_state_to_tensors(carry) : std::map<std::string, Tensor>{};
     experiments::save_training_checkpoint(ckpt, model, optimizer, st, {}, fingerprint);
+    saved_step = st.step;
   };
 
   LmTrainResult result;
@@ -163,8 +169,14 @@ LmTrainResult train_lm(TransformerLM& model, const std::vector<int64_t>& train,
     }
     data::LmBatches::Segment seg = batches.segment(st.position);
     Variable logits = model.forward(experiments::share_rows(seg.input, share), o.carry_over ? &carry : nullptr);
-    experiments::StepResult r = experiments::train_step(
-        optimizer, cross_entropy(logits, experiments::share_rows(seg.target, share)), schedule, o.clip, averager.get());
+    experiments::StepResult r;
+    try {
+      r = experiments::train_step(optimizer, cross_entropy(logits, experiments::share_rows(seg.target, share)),
+                                  schedule, o.clip, averager.get());
+    } catch (const Error& e) {  // diverged: say what is left on disk
+      throw Error(cat(e.what(), "; ", saved_step >= 0 ? cat("the checkpoint of step ", saved_step,
+                      " in '", ckpt, "' is unchanged") : std::string("no checkpoint was written")));
+    }
     if (o.carry_over) carry.detach();
     ++st.step;
     ++st.position;
@@ -197,6 +209,8 @@ LmTrainResult train_lm(TransformerLM& model, const std::vector<int64_t>& train,
     if (do_log) loss_sum = 0.0, loss_count = 0;
     if (st.step % o.checkpoint_every == 0 || last) save();
   }
+  // resumed at the last step: no step ran here, the loss is the run's last logged one
+  if (root && loss_count == 0 && st.step == first_step) result.train_loss = metrics.last("train_loss");
   result.steps = st.step;
   result.tokens_seen = st.tokens_seen;
   result.seconds = st.seconds;
@@ -240,6 +254,9 @@ nlohmann::json evaluate_split(TransformerLM& model, const std::vector<int64_t>& 
                               const FinalEvalOptions& o, std::ostream& log) {
   nlohmann::json out = nlohmann::json::object();
   auto add = [&](const std::string& name, const EvalResult& e, const std::string& note = "") {
+    // a NaN or inf perplexity is no result (JSON would hold null): the model's outputs overflow
+    FWP_CHECK(std::isfinite(e.loss()), "evaluation (", name, "): the loss is ", e.loss(),
+              " over ", e.targets, " tokens: the model's outputs are not finite");
     out[name] = {{"ppl", e.perplexity()}, {"loss", e.loss()}, {"tokens", e.targets},
                  {"seconds", e.seconds}};
     if (!note.empty()) out[name]["note"] = note;

@@ -77,13 +77,37 @@ std::string decode(const std::vector<int64_t>& ids, const data::Vocabulary& voca
 
 // --generate and --eval-only use a finished (or running) run's folder: model.json, vocab.txt,
 // and the parameters of checkpoint.safetensors.
+// The checkpoint is verified as when resuming (checksum, finite values).
 std::unique_ptr<TransformerLM> load_run_model(const Config& c, data::Vocabulary& vocab) {
   const std::string dir = c.train.out;
   vocab = data::Vocabulary::load(dir + "/vocab.txt");
-  LMConfig m = config_from_json_string<LMConfig>(read_file(dir + "/model.json"));
+  LMConfig m;
+  try {
+    m = config_from_json_string<LMConfig>(read_file(dir + "/model.json"));
+  } catch (const Error& e) {
+    throw Error(cat("'", dir, "/model.json': ", e.what()));
+  }
+  FWP_CHECK(m.vocab_size == vocab.size(), "'", dir, "/model.json' has vocab_size ", m.vocab_size,
+            " but '", dir, "/vocab.txt' has ", vocab.size(), " words");
   auto model = std::make_unique<TransformerLM>(m, c.seed);
-  load_checkpoint(dir + "/checkpoint.safetensors", *model);
+  experiments::load_verified_checkpoint(dir + "/checkpoint.safetensors", *model);
   return model;
+}
+
+// A setting of the run in --out (its config.json), checked like the option it came from.
+int64_t run_setting(const std::string& dir, const char* section, const char* key) {
+  const std::string path = dir + "/config.json";
+  const json config = experiments::read_json_file(path);
+  try {
+    const json& v = config.at(section).at(key);
+    FWP_CHECK(v.is_number_integer() && v.get<int64_t>() >= 1 &&
+                  v.get<int64_t>() <= experiments::kMaxLength,
+              "'", path, "': ", section, ".", key, " is ", v.dump(), ", not an integer in [1, ",
+              experiments::kMaxLength, "]");
+    return v.get<int64_t>();
+  } catch (const json::exception& e) {
+    throw Error(cat("'", path, "': ", e.what()));
+  }
 }
 
 // --score FILE: log p(token | preceding tokens) in nats for every token of a token file (the
@@ -94,10 +118,7 @@ std::unique_ptr<TransformerLM> load_run_model(const Config& c, data::Vocabulary&
 int score_file(Config& c, const CLI::App& app) {
   data::Vocabulary vocab;
   auto model = load_run_model(c, vocab);
-  if (!app.count("--eval-context")) {
-    const json run_config = json::parse(read_file(c.train.out + "/config.json"));
-    c.eval.context = run_config.at("train").at("context").get<int64_t>();
-  }
+  if (!app.count("--eval-context")) c.eval.context = run_setting(c.train.out, "train", "context");
   const int64_t stride = c.eval.stride > 0 ? c.eval.stride : std::max<int64_t>(1, c.eval.context / 2);
   std::vector<int64_t> tokens = {data::Vocabulary::kEosId};
   for (int64_t id : data::encode_file(c.score, vocab)) tokens.push_back(id);
@@ -143,10 +164,14 @@ int run(Config& c, const CLI::App& app, const std::string& command) {
   if (c.eval_only) {
     data::Vocabulary vocab;
     auto model = load_run_model(c, vocab);
-    const json run_config = json::parse(read_file(c.train.out + "/config.json"));
-    if (!app.count("--data")) c.data = run_config.at("data").get<std::string>();
-    if (!app.count("--eval-context")) c.eval.context = run_config.at("train").at("context").get<int64_t>();
-    c.eval.trained_with_carry = run_config.at("train").at("carry_over").get<bool>();
+    const json run_config = experiments::read_json_file(c.train.out + "/config.json");
+    if (!app.count("--eval-context")) c.eval.context = run_setting(c.train.out, "train", "context");
+    try {
+      if (!app.count("--data")) c.data = run_config.at("data").get<std::string>();
+      c.eval.trained_with_carry = run_config.at("train").at("carry_over").get<bool>();
+    } catch (const json::exception& e) {
+      throw Error(cat("'", c.train.out, "/config.json': ", e.what()));
+    }
     std::cout << "fwp-lm: evaluating " << c.train.out << "/checkpoint.safetensors ("
               << model->config().attention.describe() << ") on " << c.data << ", context "
               << c.eval.context << ", threads " << threads << std::endl;
@@ -196,18 +221,24 @@ int run(Config& c, const CLI::App& app, const std::string& command) {
   }
 
   // Whatever can refuse the run does so before its folder is touched (a refused run leaves it
-  // as it was): the data must fill the streams, carry-over needs fast weights, and an existing
-  // run is only continued with --resume.
+  // as it was): the data must fill the streams, carry-over needs fast weights, an existing run is
+  // only continued with --resume, and only when its checkpoint is sound and fits this run.
   data::LmBatches(corpus.train, c.train.batch, c.train.context);
   experiments::batch_share(c.train.batch, "--batch");  // several processes: equal shares
   FWP_CHECK(comm.size() == 1 || !c.train.carry_over, "--carry-over runs as one process, not "
             "under mpirun (the carried state of each process's rows is not checkpointed yet)");
   FWP_CHECK(!c.train.carry_over || model_config.attention.kind == AttentionKind::fast_weight,
             "--carry-over needs fast-weight attention (softmax attention has no fixed-size state)");
-  FWP_CHECK(c.train.resume || !file_exists(c.train.out + "/checkpoint.safetensors"), "'", c.train.out,
-            "/checkpoint.safetensors' exists: pass --resume to continue that run, or choose another --out");
-  if (comm.is_root()) {
+  const std::string checkpoint = c.train.out + "/checkpoint.safetensors";
+  FWP_CHECK(c.train.resume || !file_exists(checkpoint), "'", checkpoint,
+            "' exists: pass --resume to continue that run, or choose another --out");
+  if (c.train.resume && file_exists(checkpoint)) {  // it must fit this run (model, data, settings)
+    Adam scratch(model.parameters(), AdamOptions{.lr = c.train.lr});
+    experiments::load_training_checkpoint(checkpoint, model, scratch, {}, fingerprint(c, model_config));
+  }
+  if (comm.is_root()) {  // under mpirun, process 0 alone writes
     experiments::make_dirs(c.train.out);
+    remove_stale_temp_files(c.train.out);
     write_file_atomic(c.train.out + "/command.txt", command + "\n");
     experiments::write_json(c.train.out + "/config.json", config_json(c, model_config));
     write_file_atomic(c.train.out + "/model.json", config_to_json_string(model_config) + "\n");
@@ -242,6 +273,7 @@ int main(int argc, char** argv) {
   c.train.out = "runs/lm";
   CLI::App app{"fwp-lm: word-level language model with fast weight programmers (paper Sec. 6.3)"};
   app.option_defaults()->always_capture_default();
+  fwp::experiments::one_line_errors(app, "fwp-lm");
   ModelFlags& m = c.model;
   const LMConfig d = default_model_config();  // shown as defaults; only flags given override
   int64_t layers = d.n_layers, d_model = d.d_model, d_ff = d.d_ff, heads = d.attention.n_heads,
@@ -249,59 +281,60 @@ int main(int argc, char** argv) {
   double dropout = d.dropout;
   std::string sum_norm = "preset", attn_norm = "preset";
   app.add_option("--data", c.data, "WikiText-format folder: {train,valid,test}.tokens or wiki.*.tokens");
-  app.add_option("--min-count", c.min_count, "vocabulary: words seen fewer times in train become <unk>");
-  app.add_option("--max-vocab", c.max_vocab, "vocabulary: at most this many ids (0: no limit)");
+  app.add_option("--min-count", c.min_count, "vocabulary: words seen fewer times in train become <unk>")->check(experiments::count_in(0, experiments::kMaxTokens));
+  app.add_option("--max-vocab", c.max_vocab, "vocabulary: at most this many ids (0: no limit)")->check(experiments::count_in(0, experiments::kMaxTokens));
   app.add_option("--model-config", m.config_file, "JSON model config (layers/config_json.h); flags override it");
   app.add_option("--attention", m.attention, "preset: softmax, linear, performer, dpfp, delta, dpfp_delta, favor_delta, fwm, ... (default delta)");
   app.add_option("--rule", m.rule, "update rule override: " + update_rule_names() + " (layers/fast_weight_rules.h)");
   app.add_option("--phi", m.phi, "feature map override: linear, favor, dpfp, tanh, identity");
-  app.add_option("--nu", nu, "DPFP nu");
-  app.add_option("--m", fm, "FAVOR+ random features (Ddot = 2m)");
+  app.add_option("--nu", nu, "DPFP nu")->check(experiments::count_in(1, 64));
+  app.add_option("--m", fm, "FAVOR+ random features (Ddot = 2m)")->check(experiments::count_in(1, experiments::kMaxSize));
   app.add_option("--favor-redraw", m.favor_redraw, "every_forward, training_only or fixed");
   app.add_option("--sum-normalize", sum_norm, "on/off: k, q <- phi / sum(phi) (default: as the preset)")->check(CLI::IsMember({"on", "off", "preset"}));
   app.add_option("--attention-normalize", attn_norm, "on/off: divide by z . q (default: as the preset)")->check(CLI::IsMember({"on", "off", "preset"}));
-  app.add_option("--layers", layers, "number of blocks");
-  app.add_option("--d-model", d_model, "model width D");
-  app.add_option("--heads", heads, "heads");
-  app.add_option("--d-head", d_head, "width per head");
-  app.add_option("--d-ff", d_ff, "feed-forward width");
-  app.add_option("--dropout", dropout, "dropout")->check(experiments::kNonNegative);
-  app.add_option("--batch", c.train.batch, "parallel streams B");
-  app.add_option("--context", c.train.context, "tokens per training segment T");
-  app.add_option("--steps", c.train.steps, "optimizer steps");
-  app.add_option("--train-tokens", c.train_tokens, "token budget instead of --steps (steps = tokens / (B T))");
+  app.add_option("--layers", layers, "number of blocks")->check(experiments::count_in(1, 1024));
+  app.add_option("--d-model", d_model, "model width D")->check(experiments::count_in(1, experiments::kMaxSize));
+  app.add_option("--heads", heads, "heads")->check(experiments::count_in(1, 1024));
+  app.add_option("--d-head", d_head, "width per head")->check(experiments::count_in(1, experiments::kMaxSize));
+  app.add_option("--d-ff", d_ff, "feed-forward width")->check(experiments::count_in(1, experiments::kMaxSize));
+  app.add_option("--dropout", dropout, "dropout")->check(experiments::real_in(0, 0.999));
+  app.add_option("--batch", c.train.batch, "parallel streams B")->check(experiments::count_in(1, experiments::kMaxSize));
+  app.add_option("--context", c.train.context, "tokens per training segment T")->check(experiments::count_in(1, experiments::kMaxLength));
+  app.add_option("--steps", c.train.steps, "optimizer steps")->check(experiments::count_in(1, experiments::kMaxSteps));
+  app.add_option("--train-tokens", c.train_tokens, "token budget instead of --steps (steps = tokens / (B T))")->check(experiments::count_in(0, experiments::kMaxTokens));
   app.add_option("--lr", c.train.lr, "Adam learning rate")->check(experiments::kPositive);
   c.train.warmup = -1;  // not given: a tenth of --steps (experiments::resolve_warmup)
-  app.add_option("--warmup", c.train.warmup, "linear warm-up steps")->default_str("--steps / 10");
-  app.add_option("--schedule", c.train.schedule, "cosine, constant or inverse_sqrt");
+  app.add_option("--warmup", c.train.warmup, "linear warm-up steps")->check(experiments::count_in(0, experiments::kMaxSteps))->default_str("--steps / 10");
+  app.add_option("--schedule", c.train.schedule, "cosine, constant or inverse_sqrt")->check(CLI::IsMember({"cosine", "constant", "inverse_sqrt"}));
   app.add_option("--clip", c.train.clip, "global gradient-norm clip (<= 0: none)")->check(experiments::kFinite);
   app.add_flag("--carry-over", c.train.carry_over, "pass the fast weights (detached) from segment to segment");
-  app.add_option("--log-every", c.train.log_every, "steps between metrics rows (and progress lines)");
-  app.add_option("--log-seconds", c.train.log_seconds, "a progress line after the first step and at least this often");
-  app.add_option("--eval-every", c.train.eval_every, "steps between validation evaluations");
-  app.add_option("--checkpoint-every", c.train.checkpoint_every, "steps between checkpoints");
-  app.add_option("--valid-tokens", c.train.valid_tokens, "valid tokens evaluated during training (0: all)");
-  app.add_option("--eval-batch", c.eval.batch, "streams in the segment evaluation");
-  app.add_option("--eval-context", c.eval.context, "context of the final evaluation (default: --context)");
-  app.add_option("--eval-stride", c.eval.stride, "final sliding-window evaluation with this stride (0: none; --score: context / 2)");
-  app.add_option("--eval-slice", c.eval.slice, "also stride 1 over the first N tokens of valid and test");
-  app.add_option("--window-batch", c.eval.window_batch, "windows per forward pass in sliding evaluation");
+  app.add_option("--log-every", c.train.log_every, "steps between metrics rows (and progress lines)")->check(experiments::count_in(1, experiments::kMaxSteps));
+  app.add_option("--log-seconds", c.train.log_seconds, "a progress line after the first step and at least this often")->check(experiments::kNonNegative);
+  app.add_option("--eval-every", c.train.eval_every, "steps between validation evaluations")->check(experiments::count_in(1, experiments::kMaxSteps));
+  app.add_option("--checkpoint-every", c.train.checkpoint_every, "steps between checkpoints")->check(experiments::count_in(1, experiments::kMaxSteps));
+  app.add_option("--valid-tokens", c.train.valid_tokens, "valid tokens evaluated during training (0: all)")->check(experiments::count_in(0, experiments::kMaxTokens));
+  app.add_option("--eval-batch", c.eval.batch, "streams in the segment evaluation")->check(experiments::count_in(1, experiments::kMaxSize));
+  app.add_option("--eval-context", c.eval.context, "context of the final evaluation (default: --context)")->check(experiments::count_in(1, experiments::kMaxLength));
+  app.add_option("--eval-stride", c.eval.stride, "final sliding-window evaluation with this stride (0: none; --score: context / 2)")->check(experiments::count_in(0, experiments::kMaxLength));
+  app.add_option("--eval-slice", c.eval.slice, "also stride 1 over the first N tokens of valid and test")->check(experiments::count_in(0, experiments::kMaxTokens));
+  app.add_option("--window-batch", c.eval.window_batch, "windows per forward pass in sliding evaluation")->check(experiments::count_in(1, experiments::kMaxSize));
   app.add_flag("--eval-only", c.eval_only, "evaluate the checkpoint in --out (no training)");
   app.add_option("--generate", c.generate, "prompt (plain text, tokenised like the corpus): continue it with the model in --out");
-  app.add_option("--tokens", c.gen_tokens, "words to generate");
+  app.add_option("--tokens", c.gen_tokens, "words to generate")->check(experiments::count_in(0, experiments::kMaxLength));
   app.add_option("--score", c.score, "token file (corpus format): write the log-probability of each token under the model in --out");
   app.add_option("--score-out", c.score_out, "where --score writes its TSV (default: OUT/scores.tsv)");
   app.add_option("--temperature", c.temperature, "sampling temperature (0: greedy)")->check(experiments::kNonNegative);
-  app.add_option("--bench", c.bench, "time this many training steps and exit");
-  app.add_option("--bench-warmup", c.bench_warmup, "untimed steps before --bench");
-  app.add_option("--seed", c.seed, "seed of initialisation, dropout and sampling");
-  app.add_option("--threads", c.threads, "OpenMP threads (default: all cores)");
+  app.add_option("--bench", c.bench, "time this many training steps and exit")->check(experiments::count_in(0, experiments::kMaxSteps));
+  app.add_option("--bench-warmup", c.bench_warmup, "untimed steps before --bench")->check(experiments::count_in(0, experiments::kMaxSteps));
+  app.add_option("--seed", c.seed, "seed of initialisation, dropout and sampling")->check(experiments::count_in(0, experiments::kMaxSeed));
+  app.add_option("--threads", c.threads, "OpenMP threads (default: all cores)")->check(experiments::count_in(0, 1024));
   app.add_option("--device", c.device, "cpu (cuda: no backend yet)");
-  app.add_option("--cache-mb", c.cache_mb, "freed tensor memory kept for reuse, MiB (a training step reallocates its activations)");
+  app.add_option("--cache-mb", c.cache_mb, "freed tensor memory kept for reuse, MiB (a training step reallocates its activations)")->check(experiments::count_in(0, 1 << 24));
   app.add_option("--out", c.train.out, "run folder");
   app.add_flag("--resume", c.train.resume, "continue from the checkpoint in --out");
-  app.add_option("--stop-after", c.train.stop_after, "stop with a checkpoint after this many steps (0: run to --steps)");
-  CLI11_PARSE(app, argc, argv);
+  app.add_option("--stop-after", c.train.stop_after, "stop with a checkpoint after this many steps (0: run to --steps)")->check(experiments::count_in(0, experiments::kMaxSteps));
+  return experiments::guarded_main("fwp-lm", [&] {
+  FWP_CLI_PARSE(app, argc, argv);
   auto given = [&](const char* flag) { return app.count(flag) > 0; };
   if (given("--layers")) m.layers = layers;
   if (given("--d-model")) m.d_model = d_model;
@@ -313,13 +346,8 @@ int main(int argc, char** argv) {
   if (given("--m")) m.m = fm;
   if (sum_norm != "preset") m.sum_normalize = sum_norm == "on";
   if (attn_norm != "preset") m.attention_normalize = attn_norm == "on";
-  try {
-    std::string command;
-    for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
-    const int status = run(c, app, command);
-    experiments::finalize_world();
-    return status;
-  } catch (const fwp::Error& e) {
-    return experiments::report_error("fwp-lm", e);
-  }
+  std::string command;
+  for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
+  return experiments::run_processes("fwp-lm", [&] { return run(c, app, command); });
+  });
 }

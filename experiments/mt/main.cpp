@@ -134,19 +134,28 @@ int run(Config& c) {
   Seq2Seq model(mc, c.seed);
   print_config(c, mc, model.num_parameters(), data);
   const std::string print = fingerprint(c, mc).dump();
-  // a refused run leaves its folder as it was: an existing run is only continued with --resume
-  FWP_CHECK(c.resume || c.eval_only || !file_exists(checkpoint_path(c.out)), "'", checkpoint_path(c.out),
+  // A refused run leaves its folder as it was: an existing run is only continued with --resume,
+  // and only when its checkpoint is sound and fits this run; all of it is checked before writing.
+  const std::string checkpoint = checkpoint_path(c.out);
+  FWP_CHECK(c.resume || c.eval_only || !file_exists(checkpoint), "'", checkpoint,
             "' exists: pass --resume to continue that run, or choose another --out");
   ex::check_same_on_all_ranks("the configuration", ex::hash_bytes(print.data(), print.size()));
-  if (comm.is_root()) ex::make_dirs(c.out);
+  FWP_CHECK(!c.eval_only || file_exists(checkpoint), "--eval-only: there is no '", checkpoint, "'");
+  ex::TrainingState loaded;
+  if (file_exists(checkpoint)) {
+    Adam scratch(model.parameters());
+    loaded = ex::load_training_checkpoint(checkpoint, model, scratch, {}, print);
+  }
+  if (comm.is_root()) {  // under mpirun, process 0 alone writes
+    ex::make_dirs(c.out);
+    remove_stale_temp_files(c.out);
+  }
   nlohmann::json results = {{"config", nlohmann::json::parse(print)}, {"parameters", model.num_parameters()}};
   results["config"]["beam"] = c.beam;
   results["config"]["lenpen"] = c.lenpen;
   if (c.eval_only) {
-    Adam unused(model.parameters());
-    ex::TrainingState st = ex::load_training_checkpoint(checkpoint_path(c.out), model, unused, {}, print);
-    std::cout << "evaluating the checkpoint of step " << st.step << std::endl;
-    results["train"] = {{"steps", st.step}, {"tokens_seen", st.tokens_seen}, {"seconds", st.seconds}};
+    std::cout << "evaluating the checkpoint of step " << loaded.step << std::endl;
+    results["train"] = {{"steps", loaded.step}, {"tokens_seen", loaded.tokens_seen}, {"seconds", loaded.seconds}};
   } else {
     if (comm.is_root()) ex::write_json(c.out + "/config.json", results["config"]);
     MtTrainOptions o;
@@ -197,6 +206,7 @@ int main(int argc, char** argv) {
   for (const std::string& p : presets) preset_list += (preset_list.empty() ? "" : ", ") + p;
   CLI::App app{"fwp-mt: translation with fast weight programmers (paper Sec. 6.2)"};
   app.option_defaults()->always_capture_default();  // --help shows every default
+  fwp::experiments::one_line_errors(app, "fwp-mt");
   app.add_option("--data", c.data, "folder with {train,valid,test}.{es,en} and spm.model");
   app.add_option("--src-lang", c.src_lang, "source file suffix");
   app.add_option("--tgt-lang", c.tgt_lang, "target file suffix");
@@ -204,44 +214,40 @@ int main(int argc, char** argv) {
   app.add_option("--enc-attention", c.enc_attention, "encoder self-attention: " + preset_list + " (non-causal: softmax or a sum rule)")->check(CLI::IsMember(presets));
   app.add_option("--dec-attention", c.dec_attention, "decoder self-attention (causal): any preset")->check(CLI::IsMember(presets));
   app.add_option("--cross-attention", c.cross_attention, "encoder-decoder attention (non-causal: softmax or a sum rule)")->check(CLI::IsMember(presets));
-  app.add_option("--d-model", c.d_model, "model width D")->check(experiments::kPositive);
-  app.add_option("--enc-layers", c.enc_layers, "encoder layers")->check(experiments::kPositive);
-  app.add_option("--dec-layers", c.dec_layers, "decoder layers")->check(experiments::kPositive);
-  app.add_option("--heads", c.heads, "attention heads")->check(experiments::kPositive);
-  app.add_option("--d-head", c.d_head, "width of a head (key width before the feature map)")->check(experiments::kPositive);
-  app.add_option("--d-ff", c.d_ff, "feed-forward width")->check(experiments::kPositive);
-  app.add_option("--dropout", c.dropout, "dropout")->check(CLI::Range(0.0, 0.99));
-  app.add_option("--favor-m", c.favor_m, "FAVOR+ random features m (Ddot = 2m)")->check(experiments::kPositive);
-  app.add_option("--dpfp-nu", c.dpfp_nu, "DPFP nu (Ddot = 2 d_head nu)")->check(experiments::kPositive);
-  app.add_option("--steps", c.steps, "optimizer steps")->check(experiments::kNonNegative);
-  app.add_option("--warmup", c.warmup, "warm-up steps")->check(experiments::kNonNegative)->default_str("--steps / 10");
-  app.add_option("--max-tokens", c.max_tokens, "padded positions per batch, B * max(S, T)")->check(experiments::kPositive);
+  app.add_option("--d-model", c.d_model, "model width D")->check(experiments::count_in(1, ex::kMaxSize));
+  app.add_option("--enc-layers", c.enc_layers, "encoder layers")->check(experiments::count_in(1, 1024));
+  app.add_option("--dec-layers", c.dec_layers, "decoder layers")->check(experiments::count_in(1, 1024));
+  app.add_option("--heads", c.heads, "attention heads")->check(experiments::count_in(1, 1024));
+  app.add_option("--d-head", c.d_head, "width of a head (key width before the feature map)")->check(experiments::count_in(1, ex::kMaxSize));
+  app.add_option("--d-ff", c.d_ff, "feed-forward width")->check(experiments::count_in(1, ex::kMaxSize));
+  app.add_option("--dropout", c.dropout, "dropout")->check(experiments::real_in(0, 0.99));
+  app.add_option("--favor-m", c.favor_m, "FAVOR+ random features m (Ddot = 2m)")->check(experiments::count_in(1, ex::kMaxSize));
+  app.add_option("--dpfp-nu", c.dpfp_nu, "DPFP nu (Ddot = 2 d_head nu)")->check(experiments::count_in(1, 64));
+  app.add_option("--steps", c.steps, "optimizer steps")->check(experiments::count_in(0, ex::kMaxSteps));
+  app.add_option("--warmup", c.warmup, "warm-up steps")->check(experiments::count_in(0, ex::kMaxSteps))->default_str("--steps / 10");
+  app.add_option("--max-tokens", c.max_tokens, "padded positions per batch, B * max(S, T)")->check(experiments::count_in(1, ex::kMaxLength));
   app.add_option("--lr", c.lr, "Adam learning rate (peak)")->check(experiments::kPositive);
   app.add_option("--schedule", c.schedule, "cosine | constant | inverse_sqrt")->check(CLI::IsMember({"cosine", "constant", "inverse_sqrt"}));
   app.add_option("--clip", c.clip, "global gradient-norm clipping (0: off)")->check(experiments::kNonNegative);
-  app.add_option("--label-smoothing", c.label_smoothing, "label smoothing eps")->check(CLI::Range(0.0, 0.99));
+  app.add_option("--label-smoothing", c.label_smoothing, "label smoothing eps")->check(experiments::real_in(0, 0.99));
   app.add_option("--weight-decay", c.weight_decay, "L2 weight decay (Adam)")->check(experiments::kNonNegative);
-  app.add_option("--log-every", c.log_every, "steps between metrics rows (and progress lines)")->check(experiments::kPositive);
+  app.add_option("--log-every", c.log_every, "steps between metrics rows (and progress lines)")->check(experiments::count_in(1, ex::kMaxSteps));
   app.add_option("--log-seconds", c.log_seconds, "a progress line after the first step and at least this often")->check(experiments::kNonNegative);
-  app.add_option("--eval-every", c.eval_every, "steps between validation losses and checkpoints")->check(experiments::kPositive);
-  app.add_option("--valid-bleu-every", c.valid_bleu_every, "steps between greedy valid BLEU scores (0: never)")->check(experiments::kNonNegative);
-  app.add_option("--beam", c.beam, "beam size of the final evaluation (1: greedy)")->check(experiments::kPositive);
-  app.add_option("--lenpen", c.lenpen, "length penalty: score / length^lenpen")->check(experiments::kNonNegative);
-  app.add_option("--max-len-a", c.max_len_a, "output length limit a n + b (n: source length)")->check(experiments::kNonNegative);
-  app.add_option("--max-len-b", c.max_len_b, "output length limit a n + b")->check(experiments::kNonNegative);
-  app.add_option("--eval-max-tokens", c.eval_max_tokens, "source positions per decoding batch")->check(experiments::kPositive);
+  app.add_option("--eval-every", c.eval_every, "steps between validation losses and checkpoints")->check(experiments::count_in(1, ex::kMaxSteps));
+  app.add_option("--valid-bleu-every", c.valid_bleu_every, "steps between greedy valid BLEU scores (0: never)")->check(experiments::count_in(0, ex::kMaxSteps));
+  app.add_option("--beam", c.beam, "beam size of the final evaluation (1: greedy)")->check(experiments::count_in(1, 1024));
+  app.add_option("--lenpen", c.lenpen, "length penalty: score / length^lenpen")->check(experiments::real_in(0, 100));
+  app.add_option("--max-len-a", c.max_len_a, "output length limit a n + b (n: source length)")->check(experiments::real_in(0, 1000));
+  app.add_option("--max-len-b", c.max_len_b, "output length limit a n + b")->check(experiments::count_in(0, ex::kMaxLength));
+  app.add_option("--eval-max-tokens", c.eval_max_tokens, "source positions per decoding batch")->check(experiments::count_in(1, ex::kMaxLength));
   app.add_option("--eval-splits", c.eval_splits, "splits translated at the end (comma list of valid, test, train; empty: none)");
   app.add_flag("--resume", c.resume, "continue OUT/checkpoint.safetensors (a fresh run if there is none)");
   app.add_flag("--eval-only", c.eval_only, "only translate and score, with OUT/checkpoint.safetensors");
-  app.add_option("--seed", c.seed, "seed (weights, dropout, batch order)");
+  app.add_option("--seed", c.seed, "seed (weights, dropout, batch order)")->check(experiments::count_in(0, ex::kMaxSeed));
   app.add_option("--device", c.device, "cpu | cuda");
-  app.add_option("--threads", c.threads, "OpenMP threads (default: all cores)")->check(experiments::kNonNegative);
-  CLI11_PARSE(app, argc, argv);
-  try {
-    const int status = run(c);
-    experiments::finalize_world();
-    return status;
-  } catch (const fwp::Error& e) {
-    return experiments::report_error("fwp-mt", e);
-  }
+  app.add_option("--threads", c.threads, "OpenMP threads (default: all cores)")->check(experiments::count_in(0, 1024));
+  return ex::guarded_main("fwp-mt", [&] {
+    FWP_CLI_PARSE(app, argc, argv);
+    return ex::run_processes("fwp-mt", [&] { return run(c); });
+  });
 }

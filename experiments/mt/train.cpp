@@ -123,6 +123,7 @@ MtTrainResult train(Seq2Seq& model, const MtData& data, const MtTrainOptions& o)
   if (comm.size() > 1) averager = std::make_unique<ex::GradientAverager>(comm, model.parameters());
   std::ostream& out = root ? std::cout : ex::null_stream();
   if (root) ex::make_dirs(o.out);
+  ex::name_parameters(model);  // divergence errors name parameters by module path
   Adam opt(model.parameters(), {.lr = o.schedule.base_lr, .beta1 = o.adam_beta1, .beta2 = o.adam_beta2,
                                 .eps = o.adam_eps, .weight_decay = o.weight_decay});
   ex::LrSchedule schedule = o.schedule;

@@ -8,6 +8,7 @@
 // processes may share OUT (split the work with --configs or --S): each re-reads summary.csv before
 // every run and merges its row into it under a lock (OUT/summary.csv.lock).
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
@@ -16,6 +17,7 @@
 #include <omp.h>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "experiments/common/cli_checks.h"
 #include "experiments/common/distributed.h"
 #include "experiments/common/training.h"
@@ -46,6 +48,9 @@ struct Config {
   bool lr_given = false, batch_given = false;
   int threads = 0;
 };
+
+// The numbers of keys --S accepts.
+constexpr int64_t kMinS = 2, kMaxS = 10000;
 
 struct Job {
   int setting;
@@ -99,12 +104,29 @@ void print_config(const Config& c, const std::vector<Job>& jobs) {
             << "  device        " << c.device << ", threads " << omp_get_max_threads() << std::endl;
 }
 
+// A number of summary.csv (which other processes, and people, write too): an fwp::Error naming
+// the file, the row and the column if it is not one.
+template <typename T>
+T summary_number(const std::string& path, const std::vector<std::string>& row, size_t column,
+                 const std::string& name) {
+  const std::string& v = row[column];
+  T x{};
+  auto r = std::from_chars(v.data(), v.data() + v.size(), x);
+  FWP_CHECK(!v.empty() && r.ec == std::errc() && r.ptr == v.data() + v.size(), "'", path,
+            "': the row '", row[0], ",", row[1], ",", row[2], ",...' has ", name, " '", v,
+            "', which is not a number");
+  return x;
+}
+
 // Final eval loss per (setting, config) row and S column, for the runs of this invocation.
-void print_table(const experiments::CsvTable& summary, const std::vector<Job>& jobs) {
-  std::map<std::pair<int, std::string>, std::map<int64_t, std::string>> cells;
+void print_table(const experiments::CsvTable& summary, const std::string& path,
+                 const std::vector<Job>& jobs) {
+  std::map<std::pair<int64_t, std::string>, std::map<int64_t, std::string>> cells;
   const int cs = summary.column("setting"), cc = summary.column("config"),
             cS = summary.column("S"), cl = summary.column("final_eval_loss");
-  for (const auto& r : summary.rows()) cells[{std::stoi(r[cs]), r[cc]}][std::stoll(r[cS])] = r[cl];
+  for (const auto& r : summary.rows())
+    cells[{summary_number<int64_t>(path, r, cs, "setting"), r[cc]}]
+         [summary_number<int64_t>(path, r, cS, "S")] = r[cl];
   int last_setting = 0;
   std::vector<int64_t> Ss;
   for (const Job& j : jobs) {
@@ -123,7 +145,7 @@ void print_table(const experiments::CsvTable& summary, const std::vector<Job>& j
       auto& row = cells[{j.setting, j.config}];
       std::string v = "-";
       if (row.count(S)) {
-        const double loss = std::stod(row[S]);
+        const double loss = summary_number<double>(path, {row[S], "", "", ""}, 0, "final_eval_loss");
         v = std::isnan(loss) ? "diverged" : experiments::format_double(loss, 3);
       }
       std::cout << std::setw(10) << v;
@@ -157,7 +179,7 @@ int run(const Config& c) {
       names.push_back(config_name(m));
     }
     for (const auto& n : names)
-      for (int64_t S : experiments::parse_int_list(c.S)) jobs.push_back({c.setting, n, S});
+      for (int64_t S : experiments::parse_int_list(c.S, kMinS, kMaxS)) jobs.push_back({c.setting, n, S});
   }
   for (const Job& j : jobs) config_from_name(j.config, j.S);  // reject bad names before any work
   print_config(c, jobs);
@@ -170,6 +192,7 @@ int run(const Config& c) {
   if (root) {
     experiments::make_dirs(c.out + "/curves");
     experiments::make_dirs(c.out + "/checkpoints");
+    for (const char* dir : {"", "/curves", "/checkpoints"}) remove_stale_temp_files(c.out + dir);
   }
   experiments::check_same_on_all_ranks("the runs to do", jobs.size());
   const std::string summary_path = c.out + "/summary.csv";
@@ -197,7 +220,7 @@ int run(const Config& c) {
         const std::string& v = r[summary.column(name)];
         if (name == "config" || name == "stop_reason") row[name] = v;
         else if (v == "nan") row[name] = nullptr;  // a diverged run
-        else row[name] = std::stod(v);
+        else row[name] = summary_number<double>(summary_path, r, summary.column(name), name);
       }
       rows.push_back(row);
     }
@@ -270,7 +293,7 @@ int run(const Config& c) {
   }
   if (!root) return 0;
   reload();
-  print_table(summary, jobs);
+  print_table(summary, summary_path, jobs);
   std::cout << "\nsummary: " << summary_path << " and summary.json (total "
             << experiments::format_duration(total.seconds()) << ")" << std::endl;
   return 0;
@@ -282,40 +305,45 @@ int main(int argc, char** argv) {
   Config c;
   CLI::App app{"fwp-synthetic: associative retrieval with fast weight programmers (paper Sec. 6.1)"};
   app.option_defaults()->always_capture_default();  // --help shows every default
+  fwp::experiments::one_line_errors(app, "fwp-synthetic");
   app.add_option("--setting", c.setting, "1 = capacity (L = S), 2 = overwrite (L = 2S); with --sweep: only that part")->check(CLI::IsMember({1, 2}));
-  app.add_option("--S", c.S, "number of keys: 40 | 40,80,160 | 20:600:20");
+  app.add_option("--S", c.S, "number of keys: 40 | 40,80,160 | 20:600:20")->check(CLI::Validator(
+      [](std::string& list) -> std::string {
+        try {
+          experiments::parse_int_list(list, kMinS, kMaxS);
+          return "";
+        } catch (const Error& e) {
+          return e.what();
+        }
+      }, cat("LIST IN[", kMinS, ", ", kMaxS, "]")));
   app.add_option("--configs", c.configs, "comma list: linear_sum, dpfp2_delta, favor64_sum, softmax, ... (with --sweep: only these)");
   app.add_option("--phi", c.phi, "feature map when --configs is not given")->check(CLI::IsMember({"linear", "dpfp", "favor", "tanh", "identity"}));
-  app.add_option("--nu", c.nu, "DPFP nu")->check(experiments::kPositive);
-  app.add_option("--m", c.m, "FAVOR+ random features")->check(experiments::kPositive);
+  app.add_option("--nu", c.nu, "DPFP nu")->check(experiments::count_in(1, 64));
+  app.add_option("--m", c.m, "FAVOR+ random features")->check(experiments::count_in(1, experiments::kMaxSize));
   app.add_option("--rule", c.rule, "update rule (layers/fast_weight_rules.h) or softmax")->check(CLI::IsMember(rule_names()));
-  app.add_option("--sweep", c.sweep, "run a whole figure: fig1 | fig2 | demo");
-  app.add_option("--seed", c.seed, "seed (reset for every run)");
+  app.add_option("--sweep", c.sweep, "run a whole figure: fig1 | fig2 | demo")->check(CLI::IsMember({"fig1", "fig2", "demo"}));
+  app.add_option("--seed", c.seed, "seed (reset for every run)")->check(experiments::count_in(0, experiments::kMaxSeed));
   app.add_option("--device", c.device, "cpu | cuda");
   app.add_option("--out", c.out, "output folder");
-  app.add_option("--max-steps", c.max_steps, "training steps at most")->check(experiments::kPositive);
-  app.add_option("--batch-size", c.batch_size, "batch size (tanh_fwm: 128 unless given, as the authors)")->check(experiments::kPositive);
+  app.add_option("--max-steps", c.max_steps, "training steps at most")->check(experiments::count_in(1, experiments::kMaxSteps));
+  app.add_option("--batch-size", c.batch_size, "batch size (tanh_fwm: 128 unless given, as the authors)")->check(experiments::count_in(1, experiments::kMaxSize));
   app.add_option("--lr", c.lr, "Adam learning rate (tanh_fwm: 1e-4 unless given, as the authors)")->check(experiments::kPositive);
-  app.add_option("--eval-every", c.eval_every, "steps between evaluations")->check(experiments::kPositive);
-  app.add_option("--eval-sequences", c.eval_sequences, "sequences per evaluation")->check(experiments::kPositive);
+  app.add_option("--eval-every", c.eval_every, "steps between evaluations")->check(experiments::count_in(1, experiments::kMaxSteps));
+  app.add_option("--eval-sequences", c.eval_sequences, "sequences per evaluation")->check(experiments::count_in(1, experiments::kMaxSteps));
   app.add_option("--stop-loss", c.stop_loss, "stop when the eval loss reaches this")->check(experiments::kNonNegative);
-  app.add_option("--patience", c.patience, "stop after patience+1 evaluations without improvement")->check(experiments::kNonNegative);
+  app.add_option("--patience", c.patience, "stop after patience+1 evaluations without improvement")->check(experiments::count_in(0, experiments::kMaxSteps));
   app.add_flag("--eval-at-train-length", c.eval_at_train_length, "evaluate on training-length sequences (the authors use length S)");
   app.add_flag("--force", c.force, "re-run configurations already in summary.csv, from step 0");
   app.add_flag("--resume", c.resume, "skip finished runs, continue an interrupted one from OUT/checkpoints/ (what every call does; accepted as in fwp-lm and fwp-mt)");
-  app.add_option("--stop-after", c.stop_after, "stop the current run with a checkpoint after this many steps (0: never)")->check(experiments::kNonNegative);
-  app.add_option("--threads", c.threads, "OpenMP threads (default: all cores)")->check(experiments::kNonNegative);
-  CLI11_PARSE(app, argc, argv);
-  c.setting_given = app.count("--setting") > 0;
-  c.lr_given = app.count("--lr") > 0;
-  c.batch_given = app.count("--batch-size") > 0;
-  try {
+  app.add_option("--stop-after", c.stop_after, "stop the current run with a checkpoint after this many steps (0: never)")->check(experiments::count_in(0, experiments::kMaxSteps));
+  app.add_option("--threads", c.threads, "OpenMP threads (default: all cores)")->check(experiments::count_in(0, 1024));
+  return experiments::guarded_main("fwp-synthetic", [&] {
+    FWP_CLI_PARSE(app, argc, argv);
+    c.setting_given = app.count("--setting") > 0;
+    c.lr_given = app.count("--lr") > 0;
+    c.batch_given = app.count("--batch-size") > 0;
     experiments::join_processes(c.threads);  // under mpirun: one of several processes
     if (c.threads > 0) omp_set_num_threads(c.threads);
-    const int status = run(c);
-    experiments::finalize_world();
-    return status;
-  } catch (const fwp::Error& e) {
-    return experiments::report_error("fwp-synthetic", e);
-  }
+    return experiments::run_processes("fwp-synthetic", [&] { return run(c); });
+  });
 }

@@ -35,6 +35,7 @@ TrainResult train_retrieval(const TrainConfig& c, std::ostream& log) {
   Rng init_rng(c.seed), data_rng(c.seed + 1), eval_rng(c.seed + 2);
   RetrievalTask task(c.setting, c.model.S);
   RetrievalModel model(c.model, init_rng, /*feature_seed=*/c.seed + 3);
+  experiments::name_parameters(model);
   Adam optimizer(model.parameters(), AdamOptions{.lr = c.lr});
   const int64_t eval_length = c.eval_at_train_length ? task.train_length() : task.num_keys();
   const std::string name = config_name(c.model);
@@ -133,6 +134,15 @@ TrainResult train_retrieval(const TrainConfig& c, std::ostream& log) {
       backward(loss);
     }
     optimizer.step();
+    // a step that overflowed the parameters or Adam's moments is the divergence (no checkpoint
+    // may hold it); the next loss would be NaN anyway
+    if (const std::string bad = experiments::find_non_finite(optimizer); !bad.empty()) {
+      result.final_eval_loss = NAN;
+      result.stop_reason = "diverged at step " + std::to_string(step);
+      log << "  " << name << " S=" << c.model.S << ": " << bad << " holds non-finite values "
+          << "after step " << step << "; the run diverged, stopped" << std::endl;
+      break;
+    }
     train_seconds += step_timer.seconds();
     if (step % c.eval_every != 0 && step != c.max_steps) continue;  // evaluate at the end too
 

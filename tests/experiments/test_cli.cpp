@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -44,9 +45,10 @@ const Scratch& scratch() {
 }
 
 // fwp-lm with a tiny model on the tiny corpus; `flags` add to (or, given twice, fail) these.
-std::string lm(const std::string& flags) {
-  return cat(FWP_LM_PROGRAM, " --data ", scratch().path("data/bible-lm"), " --layers 1 --d-model 16",
-             " --heads 2 --d-head 8 --d-ff 32 --context 8 --batch 2 --min-count 1 --threads 1 ", flags);
+std::string lm(const std::string& flags, const std::string& data = "") {
+  return cat(FWP_LM_PROGRAM, " --data ", data.empty() ? scratch().path("data/bible-lm") : data,
+             " --layers 1 --d-model 16 --heads 2 --d-head 8 --d-ff 32 --context 8 --batch 2",
+             " --min-count 1 --threads 1 ", flags);
 }
 
 }  // namespace
@@ -207,4 +209,104 @@ TEST_CASE("fwp-mt: the default warm-up fits a short run and a second run without
   CHECK(status2 == 1);
   CHECK_THAT(log2, HasSubstr("pass --resume"));
   CHECK(read_file(out + "/config.json") == config);
+}
+
+namespace {
+// Every file of a folder with its bytes.
+std::map<std::string, std::string> folder_files(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) files[e.path().string()] = read_file(e.path().string());
+  return files;
+}
+}  // namespace
+
+TEST_CASE("fwp-lm: a refused --resume leaves the run folder exactly as it was",
+          "[experiments][cli][lm][resume]") {
+  const std::string out = scratch().path("lm_refused_resume");
+  auto [stopped, log] = run_command(lm(cat("--steps 4 --stop-after 2 --out ", out)));
+  INFO(log);
+  REQUIRE(stopped == 130);
+  const auto before = folder_files(out);
+  REQUIRE(before.count(out + "/checkpoint.safetensors"));
+
+  // another model width: refused, nothing rewritten (config.json, command.txt, model.json, ...)
+  const std::string wider = cat(FWP_LM_PROGRAM, " --data ", scratch().path("data/bible-lm"),
+                                " --layers 1 --d-model 32 --heads 2 --d-head 8 --d-ff 32",
+                                " --context 8 --batch 2 --min-count 1 --threads 1 --steps 4 --resume --out ", out);
+  auto [status, log2] = run_command(wider);
+  INFO(log2);
+  CHECK(status == 1);
+  CHECK_THAT(log2, HasSubstr("different configuration"));
+  CHECK_THAT(log2, HasSubstr("d_model"));
+  CHECK(folder_files(out) == before);
+
+  // other data (another vocabulary): refused too, vocab.txt untouched
+  const std::string other = scratch().path("data_other/bible-lm");
+  fs::create_directories(other);
+  for (const char* split : {"train", "valid", "test"})
+    fwp::write_file_atomic(cat(other, "/", split, ".tokens"), "x y z w v u t s r q p o\nq p o x y\n");
+  auto [status3, log3] = run_command(lm(cat("--steps 4 --resume --out ", out), other));
+  INFO(log3);
+  CHECK(status3 == 1);
+  CHECK_THAT(log3, HasSubstr("different configuration"));
+  CHECK(folder_files(out) == before);
+
+  // the same command resumes and finishes
+  auto [status4, log4] = run_command(lm(cat("--steps 4 --resume --out ", out)));
+  INFO(log4);
+  CHECK(status4 == 0);
+  CHECK_THAT(log4, HasSubstr("at step 2"));
+}
+
+TEST_CASE("fwp-lm: divergence names the tensor and keeps only finite checkpoints, and evaluation "
+          "verifies the checkpoint", "[experiments][cli][lm][divergence]") {
+  // lr 1e200 overflows the parameters in the first update: refused before any checkpoint
+  const std::string out = scratch().path("lm_diverged");
+  auto [status, log] = run_command(lm(cat("--steps 5 --lr 1e200 --clip 0 --warmup 0 --schedule constant",
+                                          " --checkpoint-every 1 --out ", out)));
+  INFO(log);
+  CHECK(status == 1);
+  CHECK_THAT(log, HasSubstr("training diverged at step 1: parameter '"));
+  CHECK_THAT(log, HasSubstr("holds non-finite values after the update"));
+  CHECK_THAT(log, HasSubstr("no checkpoint was written"));
+  CHECK_FALSE(fs::exists(out + "/checkpoint.safetensors"));
+
+  // a healthy run, then its checkpoint damaged: --eval-only, --generate and --resume refuse it
+  const std::string good = scratch().path("lm_verified");
+  auto [status2, log2] = run_command(lm(cat("--steps 2 --eval-every 2 --out ", good)));
+  INFO(log2);
+  REQUIRE(status2 == 0);
+  const std::string ckpt = good + "/checkpoint.safetensors";
+  std::string bytes = read_file(ckpt);
+  bytes[bytes.size() - 3] ^= 0x01;
+  fwp::write_file_atomic(ckpt, bytes);
+  for (const std::string& flags : {std::string(" --eval-only"), std::string(" --generate 'In the' --tokens 2")}) {
+    auto [s, l] = run_command(cat(FWP_LM_PROGRAM, " --out ", good, flags));
+    INFO(l);
+    CHECK(s == 1);
+    CHECK_THAT(l, HasSubstr("is corrupt: checksum"));
+  }
+  auto [s3, l3] = run_command(lm(cat("--steps 4 --resume --out ", good)));
+  INFO(l3);
+  CHECK(s3 == 1);
+  CHECK_THAT(l3, HasSubstr("is corrupt: checksum"));
+}
+
+TEST_CASE("fwp-lm: resumed at its last step, results.json keeps the run's last training loss",
+          "[experiments][cli][lm][resume]") {
+  const std::string out = scratch().path("lm_final_resume");
+  auto [status, log] = run_command(lm(cat("--steps 3 --eval-every 3 --log-every 1 --out ", out)));
+  INFO(log);
+  REQUIRE(status == 0);
+  const double first = nlohmann::json::parse(read_file(out + "/results.json"))["train_loss"].get<double>();
+  // a stale temporary file of a killed writer is removed on start
+  fwp::write_file_atomic(out + "/.checkpoint.safetensors.tmp.999999999.0", "partial");
+  auto [status2, log2] = run_command(lm(cat("--steps 3 --eval-every 3 --log-every 1 --resume --out ", out)));
+  INFO(log2);
+  REQUIRE(status2 == 0);
+  const double again = nlohmann::json::parse(read_file(out + "/results.json"))["train_loss"].get<double>();
+  CHECK(again > 0.0);
+  CHECK_THAT(again, Catch::Matchers::WithinRel(first, 1e-6));
+  CHECK_FALSE(fs::exists(out + "/.checkpoint.safetensors.tmp.999999999.0"));
 }

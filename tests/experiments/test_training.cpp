@@ -91,7 +91,58 @@ TEST_CASE("train_step clips the global gradient norm and uses the scheduled lr",
   CHECK(opt.lr() == 0.1);
   CHECK_THAT(std::hypot(w.grad().to_vector()[0], w.grad().to_vector()[1]),
              Catch::Matchers::WithinRel(1.0, 1e-5));  // clipped to norm 1
-  CHECK_THROWS_WITH(train_step(opt, sum(w) * NAN, s, 1.0), HasSubstr("loss is nan at step 2"));
+  CHECK_THROWS_WITH(train_step(opt, sum(w) * NAN, s, 1.0),
+                    HasSubstr("training diverged at step 2: the loss is nan"));
+}
+
+TEST_CASE("a diverging step names the first non-finite tensor and no checkpoint can hold it",
+          "[experiments][training]") {
+  TempDir tmp("diverge");
+  const std::string path = tmp.file("ck.safetensors");
+  const LrSchedule constant{LrSchedule::Kind::constant, 1e200, 0, 10};
+  SECTION("a parameter after the update (a learning rate of 1e200)") {
+    Net a(1);
+    name_parameters(a);
+    Adam opt(a.parameters(), AdamOptions{.lr = 1e200});
+    Rng data(5);
+    Variable x(Tensor::randn({4, 3}, data)), y(Tensor::randn({4, 2}, data));
+    CHECK_THROWS_WITH(train_step(opt, mse_loss(a.forward(x), y), constant, 0.0),
+                      HasSubstr("training diverged at step 1: parameter 'l1.weight' holds "
+                                "non-finite values after the update"));
+    TrainingState st;
+    st.step = 1;
+    CHECK_THROWS_WITH(save_training_checkpoint(path, a, opt, st),
+                      HasSubstr("parameter 'l1.weight' holds non-finite values"));
+    CHECK_FALSE(file_exists(path));  // nothing written
+  }
+  SECTION("a gradient (d sqrt(w) / dw at w = 0), nothing updated") {
+    Variable w(Tensor::from_vector({0.0, 4.0}, {2}), true);
+    w.set_name("w");
+    Adam opt({w}, AdamOptions{.lr = 0.1});
+    CHECK_THROWS_WITH(train_step(opt, sum(sqrt(w)), constant, 1.0),
+                      HasSubstr("training diverged at step 1: the gradient of 'w' holds non-finite"));
+    CHECK(w.value().to_vector() == std::vector<double>{0.0, 4.0});
+    CHECK(opt.step_count() == 0);
+  }
+}
+
+TEST_CASE("stale temporary files of killed writers are removed, live ones kept",
+          "[experiments][training]") {
+  TempDir tmp("stale");
+  const std::string dead = "999999999";  // above any pid_max: no such process
+  const std::string live = std::to_string(::getpid());
+  for (const std::string& name : {"config.json.tmp." + dead, ".ck.safetensors.tmp." + dead + ".3",
+                                  "metrics.csv.tmp." + live, ".ck.safetensors.tmp." + live + ".0",
+                                  std::string("notes.tmp.txt"), std::string("config.json")})
+    write_file_atomic(tmp.file(name), "x");
+  CHECK(remove_stale_temp_files(tmp.dir.string()) == 2);
+  CHECK_FALSE(file_exists(tmp.file("config.json.tmp." + dead)));
+  CHECK_FALSE(file_exists(tmp.file(".ck.safetensors.tmp." + dead + ".3")));
+  CHECK(file_exists(tmp.file("metrics.csv.tmp." + live)));
+  CHECK(file_exists(tmp.file(".ck.safetensors.tmp." + live + ".0")));
+  CHECK(file_exists(tmp.file("notes.tmp.txt")));
+  CHECK(file_exists(tmp.file("config.json")));
+  CHECK(remove_stale_temp_files(tmp.file("missing")) == 0);
 }
 
 TEST_CASE("training checkpoint resumes bit-identically", "[experiments][training]") {
@@ -177,6 +228,27 @@ TEST_CASE("training checkpoint: corrupt or mismatching files are rejected, nothi
   }
   SECTION("a missing file") {
     CHECK_THROWS_WITH(load_b(tmp.file("missing.safetensors")), HasSubstr("missing.safetensors"));
+  }
+  SECTION("an edited optimizer setting (the hyper-parameters are inside the checksum)") {
+    std::string edited = bytes;
+    const std::string from = R"("optimizer.beta2":"0.999")", to = R"("optimizer.beta2":"0.998")";
+    const size_t at = edited.find(from);
+    REQUIRE(at != std::string::npos);
+    edited.replace(at, from.size(), to);
+    write_file_atomic(tmp.file("beta2.safetensors"), edited);
+    CHECK_THROWS_WITH(load_b(tmp.file("beta2.safetensors")), HasSubstr("is corrupt: checksum"));
+    CHECK_THROWS_WITH(load_verified_checkpoint(tmp.file("beta2.safetensors"), b),
+                      HasSubstr("is corrupt: checksum"));
+  }
+  SECTION("evaluation loads verify too") {
+    std::string flipped = bytes;
+    flipped[flipped.size() - 5] ^= 0x10;
+    write_file_atomic(tmp.file("flip.safetensors"), flipped);
+    CHECK_THROWS_WITH(load_verified_checkpoint(tmp.file("flip.safetensors"), b),
+                      HasSubstr("is corrupt: checksum"));
+    Net c(3);
+    load_verified_checkpoint(path, c);  // the sound file loads
+    CHECK(flat_params(c) == flat_params(a));
   }
   SECTION("a plain module checkpoint is not a training checkpoint") {
     save_checkpoint(tmp.file("plain.safetensors"), a, &a_opt);
