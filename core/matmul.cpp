@@ -1,13 +1,19 @@
 // Batched matrix products on top of kernels::gemm. When b is a shared 2-D matrix and a is not
 // transposed, all of a's leading dims fold into M and the whole product is ONE gemm call.
+// Tensors on the GPU go to kernels::gemm_cuda (cuBLAS or the own tiled kernel) the same way.
 #include "core/functional.h"
 #include "kernels/cpu/blas.h"
+#ifdef FWP_WITH_CUDA
+#include "kernels/cuda/blas.h"
+#endif
 
 namespace fwp {
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
-  check_same_type("matmul", "a", a, "b", b);
+  check_same_type("matmul", "a", a, "b", b);  // same device too
+#ifndef FWP_WITH_CUDA
   require_cpu(a, "matmul", "a");
+#endif
   FWP_CHECK_SHAPE(a.dim() >= 2 && b.dim() >= 2,
                   "matmul: both arguments need at least 2 dimensions, got a=", a.shape(),
                   " and b=", b.shape());
@@ -25,7 +31,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   Shape out_shape = batch_a.empty() ? batch_b : batch_a;
   out_shape.push_back(M);
   out_shape.push_back(N);
-  Tensor out = Tensor::empty(out_shape, a.dtype());
+  Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
   const int64_t batch = std::max(batch_a.numel(), batch_b.numel());
   const int64_t K = Ka;
   const int64_t lda = a.size(-1), ldb = b.size(-1);
@@ -34,14 +40,18 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
     T* pc = out.data<T>();
+    auto gemm = kernels::gemm<T>;
+#ifdef FWP_WITH_CUDA
+    if (a.device() == Device::cuda) gemm = kernels::gemm_cuda<T>;
+#endif
     if (batch_b.empty() && !trans_a) {  // (batch*M, K) @ (K, N) in one call
-      kernels::gemm<T>(false, trans_b, batch * M, N, K, T(1), pa, lda, pb, ldb, T(0), pc, N);
+      gemm(false, trans_b, batch * M, N, K, T(1), pa, lda, pb, ldb, T(0), pc, N);
       return;
     }
     const int64_t step_a = batch_a.empty() ? 0 : M * K, step_b = batch_b.empty() ? 0 : K * N;
     for (int64_t i = 0; i < batch; ++i)
-      kernels::gemm<T>(trans_a, trans_b, M, N, K, T(1), pa + i * step_a, lda, pb + i * step_b, ldb,
-                       T(0), pc + i * M * N, N);
+      gemm(trans_a, trans_b, M, N, K, T(1), pa + i * step_a, lda, pb + i * step_b, ldb, T(0),
+           pc + i * M * N, N);
   });
   return out;
 }

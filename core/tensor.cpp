@@ -8,20 +8,42 @@
 #include <cstring>
 #include <iomanip>
 #include <sstream>
+#include <type_traits>
 
 #include "core/allocator.h"
+#ifdef FWP_WITH_CUDA
+#include "kernels/cuda/runtime.h"
+#endif
 
 namespace fwp {
 
 // ---------------------------------------------------------------- Storage
 
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
+#ifdef FWP_WITH_CUDA
+  if (device == Device::cuda) {
+    data_ = kernels::cuda::device_alloc(nbytes);
+    // the NaN fill of core/allocator.h, for device memory too
+    if (cpu_allocator_fill_uninitialized())
+      kernels::cuda::memset_device(data_, 0xFF, nbytes, "Storage");
+    return;
+  }
+#else
   FWP_CHECK(device == Device::cpu,
             "Storage: device 'cuda' is not available (fwp was built without CUDA)");
+#endif
   data_ = cpu_alloc(nbytes);
 }
 
-Storage::~Storage() { cpu_free(data_, nbytes_); }
+Storage::~Storage() {
+#ifdef FWP_WITH_CUDA
+  if (device_ == Device::cuda) {
+    kernels::cuda::device_free(data_, nbytes_);
+    return;
+  }
+#endif
+  cpu_free(data_, nbytes_);
+}
 
 // ---------------------------------------------------------------- creation
 
@@ -173,6 +195,15 @@ Tensor Tensor::to(Device device) const {
 
 void Tensor::fill_(double value) {
   check_defined("fill_");
+#ifdef FWP_WITH_CUDA
+  if (device() == Device::cuda) {
+    dispatch_dtype(dtype_, [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cuda::fill_cuda<T>(data<T>(), numel(), static_cast<T>(value));
+    });
+    return;
+  }
+#endif
   require_cpu(*this, "fill_", "self");
   dispatch_dtype(dtype_, [&](auto tag) {
     using T = decltype(tag);
@@ -192,6 +223,12 @@ void Tensor::copy_(const Tensor& src) {
   check_defined("copy_");
   FWP_CHECK_SHAPE(src.shape() == shape_, "copy_: shapes must match, got self=", shape_,
                   " and src=", src.shape());
+#ifdef FWP_WITH_CUDA
+  if (device() == Device::cuda || src.device() == Device::cuda) {
+    copy_involving_cuda(src);
+    return;
+  }
+#endif
   require_cpu(*this, "copy_", "self");
   require_cpu(src, "copy_", "src");
   if (src.dtype() == dtype_) {
@@ -210,6 +247,36 @@ void Tensor::copy_(const Tensor& src) {
   });
 }
 
+#ifdef FWP_WITH_CUDA
+// Same dtype: one cudaMemcpy in the right direction. Different dtypes: the source moves to this
+// tensor's device first (same dtype), then converts there.
+void Tensor::copy_involving_cuda(const Tensor& src) {
+  check_defined("copy_");
+  src.check_defined("copy_");
+  if (src.dtype() == dtype_) {
+    if (device() == Device::cuda && src.device() == Device::cuda)
+      kernels::cuda::copy_device_to_device(raw_data(), src.raw_data(), nbytes(), "copy_");
+    else if (device() == Device::cuda)
+      kernels::cuda::copy_host_to_device(raw_data(), src.raw_data(), nbytes(), "copy_");
+    else
+      kernels::cuda::copy_device_to_host(raw_data(), src.raw_data(), nbytes(), "copy_");
+    return;
+  }
+  const Tensor here = src.to(device());
+  if (device() == Device::cpu) {
+    copy_(here);
+    return;
+  }
+  dispatch_dtype(dtype_, [&](auto out_tag) {
+    using TO = decltype(out_tag);
+    if constexpr (std::is_same_v<TO, float>)
+      kernels::cuda::convert_cuda<float, double>(data<float>(), here.data<double>(), numel());
+    else
+      kernels::cuda::convert_cuda<double, float>(data<double>(), here.data<float>(), numel());
+  });
+}
+#endif
+
 // ---------------------------------------------------------------- reading back
 
 double Tensor::item() const {
@@ -220,6 +287,25 @@ double Tensor::item() const {
 
 double Tensor::at(const std::vector<int64_t>& index) const {
   check_defined("at");
+#ifdef FWP_WITH_CUDA
+  if (device() == Device::cuda) {  // one element back to the host
+    FWP_CHECK_SHAPE(static_cast<int64_t>(index.size()) == dim(), "at: got ", index.size(),
+                    " indices for shape ", shape_);
+    std::vector<int64_t> strides = contiguous_strides(shape_);
+    int64_t flat = 0;
+    for (int64_t i = 0; i < dim(); ++i) {
+      FWP_CHECK_SHAPE(index[i] >= 0 && index[i] < shape_[i], "at: index ", index[i],
+                      " out of range for dim ", i, " of shape ", shape_);
+      flat += index[i] * strides[i];
+    }
+    return dispatch_dtype(dtype_, [&](auto tag) -> double {
+      using T = decltype(tag);
+      T value;
+      kernels::cuda::copy_device_to_host(&value, data<T>() + flat, sizeof(T), "at");
+      return static_cast<double>(value);
+    });
+  }
+#endif
   require_cpu(*this, "at", "self");
   FWP_CHECK_SHAPE(static_cast<int64_t>(index.size()) == dim(), "at: got ", index.size(),
                   " indices for shape ", shape_);

@@ -112,6 +112,9 @@ class Tensor {
   Tensor(std::shared_ptr<Storage> storage, int64_t offset, Shape shape, DType dtype)
       : storage_(std::move(storage)), offset_(offset), shape_(std::move(shape)), dtype_(dtype) {}
   void check_defined(const char* what) const;
+#ifdef FWP_WITH_CUDA
+  void copy_involving_cuda(const Tensor& src);  // copy_ when either side is on the GPU
+#endif
 
   std::shared_ptr<Storage> storage_;
   int64_t offset_ = 0;  // in elements

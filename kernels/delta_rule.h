@@ -6,8 +6,9 @@
 // backward recomputes u_t = beta_t d_t (bit-identical to the forward's), runs time in reverse and
 // REBUILDS W_{t-1} = W_t - u_t k_t^T by subtraction, so no T x Dv x Dk tensor ever exists.
 // Outputs are overwritten. *_cpu are the fast kernels (kernels/cpu/delta_rule_cpu.cpp, OpenMP
-// over sequences and blocks of rows); *_naive are the plain loops they are tested against; a CUDA
-// twin would be delta_rule_*_cuda with the same signature.
+// over sequences and blocks of rows); *_naive are the plain loops they are tested against;
+// *_cuda (kernels/cuda/delta_rule_cuda.cu, built with FWP_CUDA) are the GPU twins: the same
+// signatures and semantics with every pointer on the device.
 #pragma once
 #include <cstdint>
 
@@ -47,5 +48,25 @@ void delta_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* 
                                const Real* grad_y, const Real* grad_WT, const Real* q,
                                const Real* k, const Real* beta, const Real* d, const Real* WT,
                                int64_t BH, int64_t T, int64_t Dk, int64_t Dv);
+
+// ---- CUDA twins (defined only when fwp is built with FWP_CUDA). Unlike the CPU kernels they
+// throw fwp::Error, for sizes they do not support (Dk > kDeltaRuleCudaMaxDk) and for CUDA errors.
+// The forward needs no workspace (pass null). The backward's workspace holds per-block partial
+// sums: delta_rule_workspace_size_cuda elements of device memory.
+constexpr int64_t kDeltaRuleCudaMaxDk = 256;
+
+template <typename Real>
+int64_t delta_rule_workspace_size_cuda(int64_t BH, int64_t T, int64_t Dk, int64_t Dv);
+
+template <typename Real>
+void delta_rule_forward_cuda(Real* y, Real* WT, Real* d, const Real* q, const Real* k,
+                             const Real* v, const Real* beta, const Real* W0, int64_t BH,
+                             int64_t T, int64_t Dk, int64_t Dv, Real* workspace);
+
+template <typename Real>
+void delta_rule_backward_cuda(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0,
+                              const Real* grad_y, const Real* grad_WT, const Real* q,
+                              const Real* k, const Real* beta, const Real* d, const Real* WT,
+                              int64_t BH, int64_t T, int64_t Dk, int64_t Dv, Real* workspace);
 
 }  // namespace fwp::kernels

@@ -11,7 +11,9 @@
 // (bit-identical states, so C changes no bit of any gradient), then walks the segment in reverse.
 // Memory: ceil(T / C) states per sequence kept between forward and backward, C + 1 per thread
 // while the backward runs. Outputs are overwritten. *_cpu: kernels/cpu/gated_delta_rule_cpu.cpp;
-// *_naive: kernels/cpu/gated_delta_rule_naive.cpp (plain loops that keep every W_t).
+// *_naive: kernels/cpu/gated_delta_rule_naive.cpp (plain loops that keep every W_t); *_cuda:
+// kernels/cuda/gated_delta_rule_cuda.cu (built with FWP_CUDA), the GPU twins with the same
+// signatures, semantics and checkpoint layout, every pointer on the device.
 #pragma once
 #include <cstdint>
 
@@ -60,5 +62,29 @@ void gated_delta_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, 
                                      const Real* q, const Real* k, const Real* v,
                                      const Real* beta, const Real* alpha, const Real* W0,
                                      int64_t BH, int64_t T, int64_t Dk, int64_t Dv);
+
+// ---- CUDA twins (defined only when fwp is built with FWP_CUDA). They throw fwp::Error for
+// Dk > kGatedDeltaRuleCudaMaxDk and for CUDA errors. The forward needs no workspace (pass
+// null); the backward's holds per-block partial sums and the C states of a segment:
+// gated_delta_rule_workspace_size_cuda elements on the device.
+constexpr int64_t kGatedDeltaRuleCudaMaxDk = 256;
+
+template <typename Real>
+int64_t gated_delta_rule_workspace_size_cuda(int64_t BH, int64_t T, int64_t Dk, int64_t Dv,
+                                             int64_t C);
+
+template <typename Real>
+void gated_delta_rule_forward_cuda(Real* y, Real* WT, Real* checkpoints, const Real* q,
+                                   const Real* k, const Real* v, const Real* beta,
+                                   const Real* alpha, const Real* W0, int64_t BH, int64_t T,
+                                   int64_t Dk, int64_t Dv, int64_t C, Real* workspace);
+
+template <typename Real>
+void gated_delta_rule_backward_cuda(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dalpha,
+                                    Real* dW0, const Real* grad_y, const Real* grad_WT,
+                                    const Real* q, const Real* k, const Real* v, const Real* beta,
+                                    const Real* alpha, const Real* checkpoints, int64_t BH,
+                                    int64_t T, int64_t Dk, int64_t Dv, int64_t C,
+                                    Real* workspace);
 
 }  // namespace fwp::kernels

@@ -11,7 +11,9 @@
 //   dq_i = scale sum_j ds_ij k_j      dk_j = scale sum_i ds_ij q_i
 // Outputs are overwritten. *_cpu are the fast kernels (kernels/cpu/softmax_attention_cpu.cpp:
 // blocks of query rows, products by small_gemm, exp by fast_exp, OpenMP over sequences);
-// *_naive are plain loops with std::exp and double accumulators.
+// *_naive are plain loops with std::exp and double accumulators. *_cuda
+// (kernels/cuda/softmax_attention_cuda.cu, built with FWP_CUDA) are the GPU twins: the same
+// signatures and semantics with every pointer (mask.keep included) on the device.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -66,5 +68,23 @@ void softmax_attention_backward_naive(Real* dq, Real* dk, Real* dv, const Real* 
                                       const Real* q, const Real* k, const Real* v, const Real* y,
                                       const Real* lse, const AttentionMask<Real>& mask, Real scale,
                                       int64_t BH, int64_t T, int64_t S, int64_t Dk, int64_t Dv);
+
+// ---- CUDA twins (defined only when fwp is built with FWP_CUDA). They throw fwp::Error for
+// Dk or Dv above 256 and for CUDA errors. The forward needs no workspace (pass null); the
+// backward's holds D_i = g_i . y_i: softmax_attention_workspace_size_cuda elements on the device.
+template <typename Real>
+int64_t softmax_attention_workspace_size_cuda(int64_t BH, int64_t T, int64_t S, int64_t Dk,
+                                              int64_t Dv);
+template <typename Real>
+void softmax_attention_forward_cuda(Real* y, Real* lse, const Real* q, const Real* k,
+                                    const Real* v, const AttentionMask<Real>& mask, Real scale,
+                                    int64_t BH, int64_t T, int64_t S, int64_t Dk, int64_t Dv,
+                                    Real* workspace);
+template <typename Real>
+void softmax_attention_backward_cuda(Real* dq, Real* dk, Real* dv, const Real* grad_y,
+                                     const Real* q, const Real* k, const Real* v, const Real* y,
+                                     const Real* lse, const AttentionMask<Real>& mask, Real scale,
+                                     int64_t BH, int64_t T, int64_t S, int64_t Dk, int64_t Dv,
+                                     Real* workspace);
 
 }  // namespace fwp::kernels

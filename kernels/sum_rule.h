@@ -7,7 +7,8 @@
 // W_0 (exact; nothing of size T x Dv x Dk is ever stored), then runs a reverse sweep for
 // A = dL/dW_t, which gives dk and dv. dq includes the W_0 term (the authors' kernel drops it).
 // Outputs are overwritten. *_cpu are the fast kernels (kernels/cpu/sum_rule_cpu.cpp);
-// *_naive are plain loops; a CUDA twin would be sum_rule_*_cuda with the same signature.
+// *_naive are plain loops; *_cuda (kernels/cuda/sum_rule_cuda.cu, built with FWP_CUDA) are the
+// GPU twins, the same signatures and semantics with every pointer on the device.
 #pragma once
 #include <cstdint>
 
@@ -47,5 +48,25 @@ void sum_rule_backward_naive(Real* dq, Real* dk, Real* dv, Real* dW0, Real* dz0,
                              const Real* q, const Real* k, const Real* v, const Real* W0,
                              const Real* z0, const Real* y, const Real* den, bool normalize,
                              int64_t BH, int64_t T, int64_t Dk, int64_t Dv);
+
+// ---- CUDA twins (defined only when fwp is built with FWP_CUDA). They throw fwp::Error for
+// Dk > kSumRuleCudaMaxDk and for CUDA errors. The forward needs no workspace (pass null); the
+// backward's holds per-block partial sums: sum_rule_workspace_size_cuda elements on the device.
+constexpr int64_t kSumRuleCudaMaxDk = 256;
+
+template <typename Real>
+int64_t sum_rule_workspace_size_cuda(int64_t BH, int64_t T, int64_t Dk, int64_t Dv);
+
+template <typename Real>
+void sum_rule_forward_cuda(Real* y, Real* WT, Real* zT, Real* den, const Real* q, const Real* k,
+                           const Real* v, const Real* W0, const Real* z0, bool normalize, Real eps,
+                           int64_t BH, int64_t T, int64_t Dk, int64_t Dv, Real* workspace);
+
+template <typename Real>
+void sum_rule_backward_cuda(Real* dq, Real* dk, Real* dv, Real* dW0, Real* dz0,
+                            const Real* grad_y, const Real* grad_WT, const Real* grad_zT,
+                            const Real* q, const Real* k, const Real* v, const Real* W0,
+                            const Real* z0, const Real* y, const Real* den, bool normalize,
+                            int64_t BH, int64_t T, int64_t Dk, int64_t Dv, Real* workspace);
 
 }  // namespace fwp::kernels
