@@ -46,6 +46,8 @@ TRAINS = lambda argv: not any(f in argv for f in ("--generate", "--score", "--ev
 RULES = [
     (r"^scripts/(setup|test)\.sh\b", "skip", "installs packages and builds (CI runs scripts/test.sh, "
      "which runs this test)", None),
+    (r"^scripts/fuzz\.sh\b", "skip", "builds the fuzz targets with clang and fuzzes each for a "
+     "minute", None),
     (r"^scripts/test_aarch64\.sh\b", "skip", "installs the aarch64 cross compiler, qemu-user and arm64 "
      "OpenBLAS (apt) and runs ~10 min under emulation", None),
     (r"^scripts/prepare_data\.sh\b", "skip", "installs diatheke and the SWORD modules (apt)", None),
