@@ -54,9 +54,14 @@ std::string command(const std::string& program, const Options& base, const Optio
   for (const auto& [opt, value] : base) {
     bool replaced = false;
     for (const auto& r : row) replaced = replaced || r.first == opt;
-    if (!replaced) c += " " + opt + (value.empty() ? "" : " " + quote(value));
+    if (replaced) continue;
+    c.append(" ").append(opt);
+    if (!value.empty()) c.append(" ").append(quote(value));
   }
-  for (const auto& [opt, value] : row) c += " " + opt + (value == "<flag>" ? "" : " " + quote(value));
+  for (const auto& [opt, value] : row) {  // appended piece by piece: GCC 12 warns (-Wrestrict,
+    c.append(" ").append(opt);            // a false positive) on the chained operator+ here
+    if (value != "<flag>") c.append(" ").append(quote(value));
+  }
   return c;
 }
 
