@@ -17,30 +17,14 @@
 #include <algorithm>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/warp_rows.h"
 #include "kernels/delta_rule.h"
 
 namespace fwp::kernels {
 
 namespace {
 
-constexpr int kWarps = 4;  // warps per block
-
-template <typename Real>
-__device__ __forceinline__ Real warp_sum(Real x) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
-  return x;
-}
-
-template <typename Real, int KPL>
-__device__ __forceinline__ void load_cols(Real (&out)[KPL], const Real* row, int64_t Dk,
-                                          int lane) {
-#pragma unroll
-  for (int c = 0; c < KPL; ++c) {
-    const int64_t j = lane + 32 * c;
-    out[c] = j < Dk ? row[j] : Real(0);
-  }
-}
+using namespace cuda_rows;  // warp_sum, load_cols, row_dot, kWarps (kernels/cuda/warp_rows.h)
 
 template <typename Real, int KPL>
 __global__ void __launch_bounds__(kWarps * 32)

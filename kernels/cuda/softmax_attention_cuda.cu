@@ -13,21 +13,16 @@
 #include <type_traits>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/warp_rows.h"
 #include "kernels/softmax_attention.h"
 
 namespace fwp::kernels {
 
 namespace {
 
-constexpr int kWarps = 4;
-constexpr int64_t kMaxWidth = 256;
+using namespace cuda_rows;  // warp_sum, load_cols, row_dot, kWarps (kernels/cuda/warp_rows.h)
 
-template <typename Real>
-__device__ __forceinline__ Real warp_sum(Real x) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
-  return x;
-}
+constexpr int64_t kMaxWidth = 256;
 
 __device__ __forceinline__ float exp_of(float x) { return expf(x); }
 __device__ __forceinline__ double exp_of(double x) { return exp(x); }

@@ -11,30 +11,14 @@
 #include <algorithm>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/warp_rows.h"
 #include "kernels/sum_rule.h"
 
 namespace fwp::kernels {
 
 namespace {
 
-constexpr int kWarps = 4;
-
-template <typename Real>
-__device__ __forceinline__ Real warp_sum(Real x) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
-  return x;
-}
-
-template <typename Real, int KPL>
-__device__ __forceinline__ void load_cols(Real (&out)[KPL], const Real* row, int64_t Dk,
-                                          int lane) {
-#pragma unroll
-  for (int c = 0; c < KPL; ++c) {
-    const int64_t j = lane + 32 * c;
-    out[c] = j < Dk ? row[j] : Real(0);
-  }
-}
+using namespace cuda_rows;  // warp_sum, load_cols, row_dot, kWarps (kernels/cuda/warp_rows.h)
 
 // gh scale and c of row `row`: 1 / den and -(g . y) / den (1 and 0 without normalisation); the
 // dot over Dv is split over the lanes of the warp.

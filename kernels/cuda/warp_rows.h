@@ -1,0 +1,39 @@
+// Device helpers the fused fast-weight kernels share: a row of the state spread over the 32
+// lanes of a warp, KPL values per lane (column j = lane + 32 c), and the warp's sum by shuffles.
+// Only for .cu files (nvcc).
+#pragma once
+#include <cstdint>
+
+namespace fwp::kernels::cuda_rows {
+
+constexpr int kWarps = 4;  // warps per block
+
+// The sum of x over the 32 lanes of the warp, in every lane (butterfly shuffles, no barrier).
+template <typename Real>
+__device__ __forceinline__ Real warp_sum(Real x) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
+  return x;
+}
+
+// This lane's columns of a row of Dk values (zeros past Dk).
+template <typename Real, int KPL>
+__device__ __forceinline__ void load_cols(Real (&out)[KPL], const Real* row, int64_t Dk,
+                                          int lane) {
+#pragma unroll
+  for (int c = 0; c < KPL; ++c) {
+    const int64_t j = lane + 32 * c;
+    out[c] = j < Dk ? row[j] : Real(0);
+  }
+}
+
+// The dot product of two rows held as above, in every lane.
+template <typename Real, int KPL>
+__device__ __forceinline__ Real row_dot(const Real (&a)[KPL], const Real (&b)[KPL]) {
+  Real part = 0;
+#pragma unroll
+  for (int c = 0; c < KPL; ++c) part += a[c] * b[c];
+  return warp_sum(part);
+}
+
+}  // namespace fwp::kernels::cuda_rows
