@@ -282,6 +282,9 @@ GradientAverager::GradientAverager(Communicator& comm, const std::vector<Variabl
     for (const Variable& p : b.params) n += p.numel();
     b.flat = Tensor::empty({n}, b.params.front().dtype());
   }
+  // pointers into buckets_, which no longer changes size
+  for (GradientBucket& b : buckets_)
+    for (const Variable& p : b.params) bucket_of_[p.impl().get()] = &b;
 }
 
 void GradientAverager::start(GradientBucket& b) {
@@ -300,16 +303,14 @@ void GradientAverager::start(GradientBucket& b) {
 }
 
 void GradientAverager::backward(const Variable& loss) {
-  std::unordered_map<const VariableImpl*, GradientBucket*> bucket_of;
   for (GradientBucket& b : buckets_) {
     b.pending = int64_t(b.params.size());
     b.started = false;
-    for (const Variable& p : b.params) bucket_of[p.impl().get()] = &b;
   }
   if (loss.defined()) {  // undefined: this process had no rows, its gradients are zero
     fwp::backward(loss, [&](const VariableImpl& leaf) {
-      auto it = bucket_of.find(&leaf);
-      if (it == bucket_of.end()) return;
+      auto it = bucket_of_.find(&leaf);
+      if (it == bucket_of_.end()) return;
       if (--it->second->pending == 0) start(*it->second);
       comm_.poll();
     });

@@ -21,6 +21,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "autograd/variable.h"
@@ -136,6 +137,7 @@ class GradientAverager {
   void start(GradientBucket& bucket);
   Communicator& comm_;
   std::vector<GradientBucket> buckets_;
+  std::unordered_map<const VariableImpl*, GradientBucket*> bucket_of_;  // each parameter's bucket
 };
 
 }  // namespace fwp::experiments

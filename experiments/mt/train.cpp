@@ -171,7 +171,9 @@ MtTrainResult train(Seq2Seq& model, const MtData& data, const MtTrainOptions& o)
       batches = epoch_batches(st.epoch);
     }
     ex::Stopwatch watch;
-    const data::MtBatch batch = averager ? batch_rows(batches[st.position], comm) : batches[st.position];
+    data::MtBatch share;  // this process's rows under mpirun; one process uses the batch itself
+    if (averager) share = batch_rows(batches[st.position], comm);
+    const data::MtBatch& batch = averager ? share : batches[st.position];
     MtLoss l;
     if (batch.src.shape[0] > 0)
       l = label_smoothed_loss(forward_batch(model, batch), batch.tgt_out, o.label_smoothing,
