@@ -1,12 +1,14 @@
 // The fused fast-weight ops: argument checks, then one kernel call forward and one backward.
 // Memory is the point: the delta rule keeps v_t - vbar_t (B H T Dv) beside the final state, the
 // sum rule only the denominators (B H T); the backward kernels rebuild (delta) or recompute (sum)
-// the fast weights instead of storing one per step.
+// the fast weights instead of storing one per step. The kernels run on the arguments' device:
+// FWP_FUSED_KERNEL (core/device_dispatch.h) picks the *_cpu or *_cuda twin of kernels/<rule>.h.
 #include "autograd/fast_weight.h"
 
 #include "autograd/delta_chunk.h"
 #include "autograd/fast_weight_util.h"
 #include "autograd/tape.h"
+#include "core/device_dispatch.h"
 #include "core/functional.h"
 #include "kernels/delta_rule.h"
 #include "kernels/sum_rule.h"
@@ -15,7 +17,7 @@ namespace fwp {
 
 FastWeightDims check_fast_weight_args(const char* op, const Variable& q, const Variable& k,
                                       const Variable& v, const Variable& beta,
-                                      const Variable& W0, const Variable& z0) {
+                                      const Variable& W0, const Variable& z0, bool any_device) {
   FWP_CHECK(q.defined() && k.defined() && v.defined(), op, ": q, k and v must be defined");
   FWP_CHECK_SHAPE(q.dim() == 4, op, ": q must be 4-D (B, H, T, Ddot), got q=", q.shape());
   const Shape& s = q.shape();
@@ -27,7 +29,7 @@ FastWeightDims check_fast_weight_args(const char* op, const Variable& q, const V
                   v.shape());
   check_same_type(op, "q", q.value(), "k", k.value());
   check_same_type(op, "q", q.value(), "v", v.value());
-  require_cpu(q.value(), op, "q");
+  if (!any_device) require_cpu(q.value(), op, "q");
   if (beta.defined()) {
     FWP_CHECK_SHAPE(beta.shape() == Shape({d.B, d.H, d.T}), op, ": beta must be (B, H, T) = ",
                     Shape({d.B, d.H, d.T}), ", got beta=", beta.shape());
@@ -63,15 +65,18 @@ struct DeltaRuleOp : Op {
   std::vector<Tensor> backward(const std::vector<Tensor>& g, const std::vector<bool>& need) override {
     const auto [B, H, T, Dk, Dv] = dims;
     const DType dt = q.dtype();
-    Tensor dq = Tensor::empty(q.shape(), dt), dk = Tensor::empty(q.shape(), dt);
-    Tensor dv = Tensor::empty({B, H, T, Dv}, dt), dbeta = Tensor::empty(beta.shape(), dt);
-    Tensor dW0 = Tensor::empty(WT.shape(), dt);
+    const Device dev = q.device();
+    Tensor dq = Tensor::empty(q.shape(), dt, dev), dk = Tensor::empty(q.shape(), dt, dev);
+    Tensor dv = Tensor::empty({B, H, T, Dv}, dt, dev), dbeta = Tensor::empty(beta.shape(), dt, dev);
+    Tensor dW0 = Tensor::empty(WT.shape(), dt, dev);
     // Only W_T used (e.g. the retrieval model reads the final state): the kernel skips y's terms.
     Tensor grad_y = unless_zero(g[0]), grad_WT = unless_zero(g[1]);
     dispatch_dtype(dt, [&](auto tag) {
       using Real = decltype(tag);
-      Tensor ws = Tensor::empty({kernels::delta_rule_workspace_size<Real>(B * H, Dk, Dv)}, dt);
-      kernels::delta_rule_backward_cpu<Real>(
+      const int64_t wn =
+          kernels::delta_rule_workspace<Real>(dev == Device::cuda, true, B * H, T, Dk, Dv);
+      Tensor ws = Tensor::empty({wn}, dt, dev);
+      FWP_FUSED_KERNEL(dev, delta_rule_backward, Real)(
           dq.data<Real>(), dk.data<Real>(), dv.data<Real>(), dbeta.data<Real>(),
           dW0.data<Real>(), ptr_or_null<Real>(grad_y), ptr_or_null<Real>(grad_WT), q.data<Real>(),
           k.data<Real>(), beta.data<Real>(), d.data<Real>(), WT.data<Real>(),
@@ -96,14 +101,17 @@ struct SumRuleOp : Op {
   std::vector<Tensor> backward(const std::vector<Tensor>& g, const std::vector<bool>& need) override {
     const auto [B, H, T, Dk, Dv] = dims;
     const DType dt = q.dtype();
-    Tensor dq = Tensor::empty(q.shape(), dt), dk = Tensor::empty(q.shape(), dt);
-    Tensor dv = Tensor::empty(v.shape(), dt), dW0 = Tensor::empty({B, H, Dv, Dk}, dt);
-    Tensor dz0 = Tensor::empty({B, H, Dk}, dt);
+    const Device dev = q.device();
+    Tensor dq = Tensor::empty(q.shape(), dt, dev), dk = Tensor::empty(q.shape(), dt, dev);
+    Tensor dv = Tensor::empty(v.shape(), dt, dev), dW0 = Tensor::empty({B, H, Dv, Dk}, dt, dev);
+    Tensor dz0 = Tensor::empty({B, H, Dk}, dt, dev);
     Tensor grad_WT = unless_zero(g[1]), grad_zT = unless_zero(g[2]);
     dispatch_dtype(dt, [&](auto tag) {
       using Real = decltype(tag);
-      Tensor ws = Tensor::empty({kernels::sum_rule_workspace_size<Real>(B * H, Dk, Dv)}, dt);
-      kernels::sum_rule_backward_cpu<Real>(
+      const int64_t wn =
+          kernels::sum_rule_workspace<Real>(dev == Device::cuda, true, B * H, T, Dk, Dv);
+      Tensor ws = Tensor::empty({wn}, dt, dev);
+      FWP_FUSED_KERNEL(dev, sum_rule_backward, Real)(
           dq.data<Real>(), dk.data<Real>(), dv.data<Real>(), dW0.data<Real>(), dz0.data<Real>(),
           g[0].data<Real>(), ptr_or_null<Real>(grad_WT), ptr_or_null<Real>(grad_zT),
           q.data<Real>(), k.data<Real>(), v.data<Real>(), ptr_or_null<Real>(W0),
@@ -122,21 +130,26 @@ struct SumRuleOp : Op {
 DeltaRuleResult delta_rule(const Variable& q, const Variable& k, const Variable& v,
                            const Variable& beta, const Variable& W0) {
   FWP_CHECK(beta.defined(), "delta_rule: beta must be defined");
-  const FastWeightDims dims = check_fast_weight_args("delta_rule", q, k, v, beta, W0, {});
+  const FastWeightDims dims = check_fast_weight_args("delta_rule", q, k, v, beta, W0, {}, true);
   const auto [B, H, T, Dk, Dv] = dims;
   std::vector<Variable> inputs = {q, k, v, beta};
   if (W0.defined()) inputs.push_back(W0);
   const bool grad = any_requires_grad(inputs);
-  // the sequential kernels below, or chunkwise ones where the setting or table says so
-  if (const DeltaRulePlan plan = delta_rule_plan(T, Dk, Dv, grad, q.dtype()); plan.uses_chunks())
+  const Device dev = q.device();
+  // the sequential kernels below, or chunkwise ones where the setting or table says so (the
+  // chunkwise kernels exist for the CPU only: on the GPU the sequential twins run)
+  if (const DeltaRulePlan plan = delta_rule_plan(T, Dk, Dv, grad, q.dtype());
+      plan.uses_chunks() && dev == Device::cpu)
     return delta_rule_with_plan(q, k, v, beta, W0, plan);
   const DType dt = q.dtype();
-  Tensor y = Tensor::empty({B, H, T, Dv}, dt), WT = Tensor::empty({B, H, Dv, Dk}, dt);
-  Tensor d = grad ? Tensor::empty({B, H, T, Dv}, dt) : Tensor();
+  Tensor y = Tensor::empty({B, H, T, Dv}, dt, dev), WT = Tensor::empty({B, H, Dv, Dk}, dt, dev);
+  Tensor d = grad ? Tensor::empty({B, H, T, Dv}, dt, dev) : Tensor();
   dispatch_dtype(dt, [&](auto tag) {
     using Real = decltype(tag);
-    Tensor ws = Tensor::empty({kernels::delta_rule_workspace_size<Real>(B * H, Dk, Dv)}, dt);
-    kernels::delta_rule_forward_cpu<Real>(
+    const int64_t wn =
+        kernels::delta_rule_workspace<Real>(dev == Device::cuda, false, B * H, T, Dk, Dv);
+    Tensor ws = Tensor::empty({wn}, dt, dev);
+    FWP_FUSED_KERNEL(dev, delta_rule_forward, Real)(
         y.data<Real>(), WT.data<Real>(), ptr_or_null<Real>(d),
         q.value().data<Real>(), k.value().data<Real>(), v.value().data<Real>(),
         beta.value().data<Real>(), W0.defined() ? W0.value().data<Real>() : nullptr, B * H, T,
@@ -157,21 +170,24 @@ DeltaRuleResult delta_rule(const Variable& q, const Variable& k, const Variable&
 
 SumRuleResult sum_rule(const Variable& q, const Variable& k, const Variable& v, bool normalize,
                        double eps, const Variable& W0, const Variable& z0) {
-  const FastWeightDims dims = check_fast_weight_args("sum_rule", q, k, v, {}, W0, z0);
+  const FastWeightDims dims = check_fast_weight_args("sum_rule", q, k, v, {}, W0, z0, true);
   const auto [B, H, T, Dk, Dv] = dims;
   std::vector<Variable> inputs = {q, k, v};
   if (W0.defined()) inputs.push_back(W0);
   if (z0.defined()) inputs.push_back(z0);
   const bool grad = any_requires_grad(inputs);
   const DType dt = q.dtype();
-  Tensor y = Tensor::empty({B, H, T, Dv}, dt), WT = Tensor::empty({B, H, Dv, Dk}, dt);
-  Tensor zT = Tensor::empty({B, H, Dk}, dt);
-  Tensor den = grad && normalize ? Tensor::empty({B, H, T}, dt) : Tensor();
+  const Device dev = q.device();
+  Tensor y = Tensor::empty({B, H, T, Dv}, dt, dev), WT = Tensor::empty({B, H, Dv, Dk}, dt, dev);
+  Tensor zT = Tensor::empty({B, H, Dk}, dt, dev);
+  Tensor den = grad && normalize ? Tensor::empty({B, H, T}, dt, dev) : Tensor();
   Tensor W0t = value_or_undefined(W0), z0t = value_or_undefined(z0);
   dispatch_dtype(dt, [&](auto tag) {
     using Real = decltype(tag);
-    Tensor ws = Tensor::empty({kernels::sum_rule_workspace_size<Real>(B * H, Dk, Dv)}, dt);
-    kernels::sum_rule_forward_cpu<Real>(
+    const int64_t wn =
+        kernels::sum_rule_workspace<Real>(dev == Device::cuda, false, B * H, T, Dk, Dv);
+    Tensor ws = Tensor::empty({wn}, dt, dev);
+    FWP_FUSED_KERNEL(dev, sum_rule_forward, Real)(
         y.data<Real>(), WT.data<Real>(), zT.data<Real>(), ptr_or_null<Real>(den),
         q.value().data<Real>(), k.value().data<Real>(), v.value().data<Real>(),
         ptr_or_null<Real>(W0t), ptr_or_null<Real>(z0t), normalize, static_cast<Real>(eps),

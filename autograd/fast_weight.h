@@ -41,12 +41,15 @@ SumRuleResult sum_rule_reference(const Variable& q, const Variable& k, const Var
                                  const Variable& z0 = {});
 
 // Sizes of a fast-weight call, after checking every argument (shared by the fused and reference
-// versions). beta, W0, z0 may be undefined. Throws ShapeError naming op, argument and shapes.
+// versions). beta, W0, z0 may be undefined. Throws ShapeError naming op, argument and shapes,
+// and fwp::Error naming the devices unless all are on one device, the CPU unless the op has
+// CUDA kernels (any_device).
 struct FastWeightDims {
   int64_t B, H, T, Dk, Dv;  // Dk = Ddot
 };
 FastWeightDims check_fast_weight_args(const char* op, const Variable& q, const Variable& k,
                                       const Variable& v, const Variable& beta,
-                                      const Variable& W0, const Variable& z0);
+                                      const Variable& W0, const Variable& z0,
+                                      bool any_device = false);
 
 }  // namespace fwp

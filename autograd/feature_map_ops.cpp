@@ -2,8 +2,6 @@
 // one-hot matmul they replace).
 #include "autograd/functions.h"
 #include "core/functional.h"
-#include "kernels/cpu/blas.h"
-#include "kernels/cpu/favor.h"
 
 namespace fwp {
 
@@ -32,17 +30,8 @@ struct FavorPlusOp : Op {
   double eps = 0.0;
   const char* name() const override { return "favor_plus"; }
   std::vector<Tensor> backward(const std::vector<Tensor>& g, const std::vector<bool>&) override {
-    const int64_t N = x.size(0), Dk = x.size(1), m = omega.size(1);
-    Tensor du = Tensor::empty({N, m}, x.dtype()), dx = Tensor::empty({N, Dk}, x.dtype());
-    dispatch_dtype(x.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      kernels::favor_backward<T>(du.data<T>(), dx.data<T>(), g[0].data<T>(), phi.data<T>(),
-                                 x.data<T>(), static_cast<T>(eps), N, Dk, m);
-      // dx += du omega^T  (omega is (Dk, m) row-major)
-      kernels::gemm<T>(false, true, N, Dk, m, T(1), du.data<T>(), m, omega.data<T>(), m, T(1),
-                       dx.data<T>(), Dk);
-    });
-    return {dx.reshape(x_shape)};
+    const Tensor grad_phi = g[0].reshape({x.size(0), 2 * omega.size(1)});
+    return {favor_features_backward(grad_phi, phi, x, omega, eps).reshape(x_shape)};
   }
 };
 
@@ -75,16 +64,10 @@ Variable favor_plus(const Variable& x, const Tensor& omega, double eps) {
                   "favor_plus: omega must be (Dk, m) with Dk = x.size(-1) and m >= 1, got x=",
                   x.shape(), " and omega=", omega.shape());
   check_same_type("favor_plus", "x", x.value(), "omega", omega);
-  require_cpu(x.value(), "favor_plus", "x");
   const int64_t Dk = omega.size(0), m = omega.size(1), N = x.numel() / Dk;
   Tensor x2 = x.value().reshape({N, Dk});
   Tensor u = matmul(x2, omega);  // (N, m), BLAS
-  Tensor phi = Tensor::empty({N, 2 * m}, x.dtype());
-  dispatch_dtype(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    kernels::favor_forward<T>(phi.data<T>(), u.data<T>(), x2.data<T>(), static_cast<T>(eps), N,
-                              Dk, m);
-  });
+  Tensor phi = favor_features(u, x2, eps);
   auto op = std::make_shared<FavorPlusOp>();
   if (any_requires_grad({x})) {
     op->x = x2;

@@ -25,6 +25,7 @@
 #include "autograd/fast_weight.h"
 #include "autograd/fast_weight_util.h"
 #include "autograd/tape.h"
+#include "core/device_dispatch.h"
 #include "core/functional.h"
 #include "kernels/gated_delta_rule.h"
 
@@ -37,7 +38,7 @@ FastWeightDims fast_weight_detail::check_gated_args(const char* op, const Variab
                                                     const Variable& beta, const Variable& alpha,
                                                     const Variable& W0) {
   FWP_CHECK(beta.defined() && alpha.defined(), op, ": beta and alpha must be defined");
-  const FastWeightDims d = check_fast_weight_args(op, q, k, v, beta, W0, {});
+  const FastWeightDims d = check_fast_weight_args(op, q, k, v, beta, W0, {}, true);
   FWP_CHECK_SHAPE(alpha.shape() == Shape({d.B, d.H, d.T}), op, ": alpha must be (B, H, T) = ",
                   Shape({d.B, d.H, d.T}), ", got alpha=", alpha.shape());
   check_same_type(op, "q", q.value(), "alpha", alpha.value());
@@ -58,16 +59,19 @@ struct GatedDeltaRuleOp : Op {
                                const std::vector<bool>& need) override {
     const auto [B, H, T, Dk, Dv] = dims;
     const DType dt = q.dtype();
-    Tensor dq = Tensor::empty(q.shape(), dt), dk = Tensor::empty(q.shape(), dt);
-    Tensor dv = Tensor::empty(v.shape(), dt), dbeta = Tensor::empty(beta.shape(), dt);
-    Tensor dalpha = Tensor::empty(alpha.shape(), dt);
-    Tensor dW0 = has_W0 ? Tensor::empty({B, H, Dv, Dk}, dt) : Tensor();
+    const Device dev = q.device();  // the kernels run there (FWP_FUSED_KERNEL)
+    Tensor dq = Tensor::empty(q.shape(), dt, dev), dk = Tensor::empty(q.shape(), dt, dev);
+    Tensor dv = Tensor::empty(v.shape(), dt, dev), dbeta = Tensor::empty(beta.shape(), dt, dev);
+    Tensor dalpha = Tensor::empty(alpha.shape(), dt, dev);
+    Tensor dW0 = has_W0 ? Tensor::empty({B, H, Dv, Dk}, dt, dev) : Tensor();
     Tensor grad_WT = unless_zero(g[1]);
     dispatch_dtype(dt, [&](auto tag) {
       using Real = decltype(tag);
       Tensor ws = Tensor::empty(
-          {kernels::gated_delta_rule_workspace_size<Real>(B * H, Dk, Dv, C)}, dt);
-      kernels::gated_delta_rule_backward_cpu<Real>(
+          {kernels::gated_delta_rule_workspace<Real>(dev == Device::cuda, true, B * H, T, Dk, Dv,
+                                                     C)},
+          dt, dev);
+      FWP_FUSED_KERNEL(dev, gated_delta_rule_backward, Real)(
           dq.data<Real>(), dk.data<Real>(), dv.data<Real>(), dbeta.data<Real>(),
           dalpha.data<Real>(), ptr_or_null<Real>(dW0), g[0].data<Real>(),
           ptr_or_null<Real>(grad_WT), q.data<Real>(), k.data<Real>(), v.data<Real>(),
@@ -105,16 +109,20 @@ GatedDeltaRuleResult gated_delta_rule(const Variable& q, const Variable& k, cons
   if (W0.defined()) inputs.push_back(W0);
   const bool grad = any_requires_grad(inputs);
   const DType dt = q.dtype();
+  const Device dev = q.device();  // the kernels run there (FWP_FUSED_KERNEL)
   const int64_t C = gated_delta_rule_checkpoint_interval(T, Dk, Dv, dt);
-  Tensor y = Tensor::empty({B, H, T, Dv}, dt), WT = Tensor::empty({B, H, Dv, Dk}, dt);
-  Tensor cps = grad ? Tensor::empty({B, H, kernels::gated_delta_rule_checkpoints(T, C), Dk, Dv}, dt)
-                    : Tensor();
+  Tensor y = Tensor::empty({B, H, T, Dv}, dt, dev), WT = Tensor::empty({B, H, Dv, Dk}, dt, dev);
+  Tensor cps =
+      grad ? Tensor::empty({B, H, kernels::gated_delta_rule_checkpoints(T, C), Dk, Dv}, dt, dev)
+           : Tensor();
   Tensor W0t = value_or_undefined(W0);
   dispatch_dtype(dt, [&](auto tag) {
     using Real = decltype(tag);
-    Tensor ws =
-        Tensor::empty({kernels::gated_delta_rule_workspace_size<Real>(B * H, Dk, Dv, C)}, dt);
-    kernels::gated_delta_rule_forward_cpu<Real>(
+    Tensor ws = Tensor::empty(
+        {kernels::gated_delta_rule_workspace<Real>(dev == Device::cuda, false, B * H, T, Dk, Dv,
+                                                   C)},
+        dt, dev);
+    FWP_FUSED_KERNEL(dev, gated_delta_rule_forward, Real)(
         y.data<Real>(), WT.data<Real>(), ptr_or_null<Real>(cps), q.value().data<Real>(),
         k.value().data<Real>(), v.value().data<Real>(), beta.value().data<Real>(),
         alpha.value().data<Real>(), ptr_or_null<Real>(W0t), B * H, T, Dk, Dv, C,

@@ -45,10 +45,11 @@ struct ConcatOp : Op {
 struct SliceOp : Op {
   Shape in_shape;
   DType dtype = DType::f32;
+  Device device = Device::cpu;
   int64_t dim = 0, start = 0;
   const char* name() const override { return "slice"; }
   std::vector<Tensor> backward(const std::vector<Tensor>& g, const std::vector<bool>&) override {
-    Tensor dx = Tensor::zeros(in_shape, dtype);
+    Tensor dx = Tensor::zeros(in_shape, dtype, device);
     slice_add_(dx, g[0], dim, start);
     return {dx};
   }
@@ -117,6 +118,7 @@ Variable slice(const Variable& a, int64_t dim, int64_t start, int64_t end) {
   auto op = std::make_shared<SliceOp>();
   op->in_shape = a.shape();
   op->dtype = a.dtype();
+  op->device = a.value().device();
   op->dim = normalize_dim(dim, a.dim(), "slice");
   op->start = start;
   return record(op, {a}, y);

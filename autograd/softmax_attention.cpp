@@ -1,10 +1,13 @@
-// The fused softmax-attention op: argument checks, then the kernels of kernels/softmax_attention.h.
+// The fused softmax-attention op: argument checks, then the kernels of kernels/softmax_attention.h
+// on the arguments' device (FWP_FUSED_KERNEL, core/device_dispatch.h).
 #include "autograd/softmax_attention.h"
 
 #include <cmath>
 
 #include "autograd/fast_weight_util.h"
 #include "autograd/functions.h"
+#include "core/device_dispatch.h"
+#include "core/functional.h"
 #include "kernels/softmax_attention.h"
 
 namespace fwp {
@@ -21,14 +24,16 @@ struct SoftmaxAttentionOp : Op {
   std::vector<Tensor> backward(const std::vector<Tensor>& g, const std::vector<bool>& need) override {
     const int64_t B = q.size(0), H = q.size(1), T = q.size(2), S = k.size(2);
     const int64_t Dk = q.size(3), Dv = v.size(3);
-    Tensor dq = Tensor::empty(q.shape(), q.dtype()), dk = Tensor::empty(k.shape(), q.dtype());
-    Tensor dv = Tensor::empty(v.shape(), q.dtype());
+    const Device dev = q.device();
+    Tensor dq = Tensor::empty(q.shape(), q.dtype(), dev);
+    Tensor dk = Tensor::empty(k.shape(), q.dtype(), dev), dv = Tensor::empty(v.shape(), q.dtype(), dev);
     dispatch_dtype(q.dtype(), [&](auto tag) {
       using Real = decltype(tag);
       const kernels::AttentionMask<Real> mask{causal, offset, keep.defined() ? keep.data<Real>() : nullptr, H};
-      Tensor ws = Tensor::empty({kernels::softmax_attention_workspace_size<Real>(B * H, T, S, Dk, Dv)},
-                                q.dtype());
-      kernels::softmax_attention_backward_cpu<Real>(
+      Tensor ws = Tensor::empty({kernels::softmax_attention_workspace<Real>(
+                                    dev == Device::cuda, true, B * H, T, S, Dk, Dv)},
+                                q.dtype(), dev);
+      FWP_FUSED_KERNEL(dev, softmax_attention_backward, Real)(
           dq.data<Real>(), dk.data<Real>(), dv.data<Real>(), g[0].data<Real>(), q.data<Real>(),
           k.data<Real>(), v.data<Real>(), y.data<Real>(), lse.data<Real>(), mask,
           Real(1 / std::sqrt(double(Dk))), B * H, T, S, Dk, Dv, ws.data<Real>());
@@ -52,24 +57,26 @@ Variable fused_softmax_attention(const Variable& q, const Variable& k, const Var
   FWP_CHECK_SHAPE(v.size(0) == B && v.size(1) == H && v.size(2) == S, op,
                   ": v must be (B, H, S, Dv) with k's B, H, S, got k=", k.shape(), " v=", v.shape());
   FWP_CHECK(k.dtype() == q.dtype() && v.dtype() == q.dtype(), op, ": q, k, v must share a dtype");
-  require_cpu(q.value(), op, "q");
-  require_cpu(k.value(), op, "k");
-  require_cpu(v.value(), op, "v");
+  check_same_type(op, "q", q.value(), "k", k.value());  // and one device
+  check_same_type(op, "q", q.value(), "v", v.value());
+  const Device dev = q.device();
   FWP_CHECK(offset >= 0, op, ": offset must be >= 0 (keys before the first query), got ", offset);
   FWP_CHECK(Dk > 0, op, ": the key width Dk must be positive, got q=", q.shape());
   Tensor keep;
   if (key_valid.defined()) {
     FWP_CHECK_SHAPE(key_valid.shape() == Shape({B, S}), op, ": key_valid must be (B, S) = (", B,
                     ", ", S, "), got ", key_valid.shape());
-    keep = key_valid.to(q.dtype());
+    keep = key_valid.to(q.dtype()).to(dev);  // the mask may come from the host
   }
   const DType dt = q.dtype();
-  Tensor y = Tensor::empty({B, H, T, Dv}, dt), lse = Tensor::empty({B, H, T}, dt);
+  Tensor y = Tensor::empty({B, H, T, Dv}, dt, dev), lse = Tensor::empty({B, H, T}, dt, dev);
   dispatch_dtype(dt, [&](auto tag) {
     using Real = decltype(tag);
     const kernels::AttentionMask<Real> mask{causal, offset, keep.defined() ? keep.data<Real>() : nullptr, H};
-    Tensor ws = Tensor::empty({kernels::softmax_attention_workspace_size<Real>(B * H, T, S, Dk, Dv)}, dt);
-    kernels::softmax_attention_forward_cpu<Real>(
+    Tensor ws = Tensor::empty(
+        {kernels::softmax_attention_workspace<Real>(dev == Device::cuda, false, B * H, T, S, Dk, Dv)},
+        dt, dev);
+    FWP_FUSED_KERNEL(dev, softmax_attention_forward, Real)(
         y.data<Real>(), lse.data<Real>(), q.value().data<Real>(), k.value().data<Real>(),
         v.value().data<Real>(), mask, Real(1 / std::sqrt(double(Dk))), B * H, T, S, Dk, Dv,
         ws.data<Real>());

@@ -121,7 +121,8 @@ void Tape::backward(const std::vector<Variable>& roots, const std::vector<Tensor
       for (auto& out : e.outputs)
         grad_outputs.push_back(out->grad.defined()
                                    ? out->grad
-                                   : Tensor::zeros(out->value.shape(), out->value.dtype()));
+                                   : Tensor::zeros(out->value.shape(), out->value.dtype(),
+                                                   out->value.device()));
       std::vector<bool> needs_grad;
       for (auto& in : e.inputs) needs_grad.push_back(in->requires_grad);
       std::vector<Tensor> grad_inputs = e.op->backward(grad_outputs, needs_grad);
@@ -170,14 +171,16 @@ void backward(const Variable& loss, bool retain_graph) {
   FWP_CHECK(loss.defined(), "backward: the loss is undefined");
   FWP_CHECK_SHAPE(loss.numel() == 1, "backward: the loss must have one element, got shape ",
                   loss.shape(), "; pass explicit gradients for non-scalar roots");
-  backward({loss}, {Tensor::ones(loss.shape(), loss.dtype())}, retain_graph);
+  backward({loss}, {Tensor::ones(loss.shape(), loss.dtype(), loss.value().device())},
+           retain_graph);
 }
 
 void backward(const Variable& loss, const LeafDone& leaf_done) {
   FWP_CHECK(loss.defined(), "backward: the loss is undefined");
   FWP_CHECK_SHAPE(loss.numel() == 1, "backward: the loss must have one element, got shape ",
                   loss.shape());
-  t_tape.backward({loss}, {Tensor::ones(loss.shape(), loss.dtype())}, false, &leaf_done);
+  t_tape.backward({loss}, {Tensor::ones(loss.shape(), loss.dtype(), loss.value().device())}, false,
+                  &leaf_done);
 }
 
 void backward(const std::vector<Variable>& roots, const std::vector<Tensor>& grads,

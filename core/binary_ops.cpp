@@ -1,7 +1,9 @@
 // Broadcasting elementwise binary ops: compute the result shape, give each operand strides in
-// the result's index space (0 along broadcast dims), run kernels::binary_forward.
+// the result's index space (0 along broadcast dims), run kernels::binary_forward on the
+// operands' device (core/device_dispatch.h).
 #include <cmath>
 
+#include "core/device_dispatch.h"
 #include "core/functional.h"
 #include "kernels/cpu/binary.h"
 #ifdef FWP_WITH_CUDA
@@ -39,45 +41,23 @@ Tensor binary(const char* name, kernels::BinaryOp op, const Tensor& a, const Ten
   Shape out_shape = broadcast_shapes(a.shape(), b.shape(), name);
   std::vector<int64_t> sa = broadcast_strides(a.shape(), out_shape);
   std::vector<int64_t> sb = broadcast_strides(b.shape(), out_shape);
-#ifdef FWP_WITH_CUDA
-  if (a.device() == Device::cuda) {
-    Tensor out = Tensor::empty(out_shape, a.dtype(), Device::cuda);
-    dispatch_dtype(a.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      kernels::binary_forward_cuda<T>(out.data<T>(), a.data<T>(), b.data<T>(), op,
-                                      out_shape.data(), sa.data(), sb.data(),
-                                      static_cast<int>(out_shape.dim()));
-    });
-    return out;
-  }
-#endif
-  require_cpu(a, name, "a");
-  Tensor out = Tensor::empty(out_shape, a.dtype());
+  Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
   dispatch_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::binary_forward<T>(out.data<T>(), a.data<T>(), b.data<T>(), op, out_shape.data(),
-                               sa.data(), sb.data(), static_cast<int>(out_shape.dim()));
+    FWP_KERNEL(a.device(), binary_forward, T)(out.data<T>(), a.data<T>(), b.data<T>(), op,
+                                              out_shape.data(), sa.data(), sb.data(),
+                                              static_cast<int>(out_shape.dim()));
   });
   return out;
 }
 
 Tensor binary_scalar(const char* name, kernels::BinaryOp op, const Tensor& a, double s) {
   check_defined(name, "a", a);
-#ifdef FWP_WITH_CUDA
-  if (a.device() == Device::cuda) {
-    Tensor out = Tensor::empty(a.shape(), a.dtype(), Device::cuda);
-    dispatch_dtype(a.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      kernels::binary_scalar_cuda<T>(out.data<T>(), a.data<T>(), static_cast<T>(s), op, a.numel());
-    });
-    return out;
-  }
-#endif
-  require_cpu(a, name, "a");
-  Tensor out = Tensor::empty(a.shape(), a.dtype());
+  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
   dispatch_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::binary_scalar<T>(out.data<T>(), a.data<T>(), static_cast<T>(s), op, a.numel());
+    FWP_KERNEL(a.device(), binary_scalar, T)(out.data<T>(), a.data<T>(), static_cast<T>(s), op,
+                                             a.numel());
   });
   return out;
 }
@@ -97,19 +77,10 @@ void add_(Tensor& out, const Tensor& x, double alpha) {
   check_same_type("add_", "out", out, "x", x);
   FWP_CHECK_SHAPE(out.shape() == x.shape(), "add_: shapes must match, got out=", out.shape(),
                   " and x=", x.shape());
-#ifdef FWP_WITH_CUDA
-  if (out.device() == Device::cuda) {
-    dispatch_dtype(out.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      kernels::axpy_cuda<T>(out.data<T>(), x.data<T>(), static_cast<T>(alpha), out.numel());
-    });
-    return;
-  }
-#endif
-  require_cpu(out, "add_", "out");
   dispatch_dtype(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::axpy<T>(out.data<T>(), x.data<T>(), static_cast<T>(alpha), out.numel());
+    FWP_KERNEL(out.device(), axpy, T)(out.data<T>(), x.data<T>(), static_cast<T>(alpha),
+                                      out.numel());
   });
 }
 

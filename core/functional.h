@@ -117,6 +117,11 @@ Tensor masked_fill(const Tensor& a, const Tensor& mask, double value);
 // DPFP-nu over the last dim: x (..., Dk) -> (..., 2 Dk nu); see kernels/cpu/dpfp.h.
 Tensor dpfp(const Tensor& x, int64_t nu);
 Tensor dpfp_backward(const Tensor& grad_out, const Tensor& x, int64_t nu);
+// FAVOR+ after its projection u = x omega (kernels/cpu/favor.h): x (N, Dk), u (N, m) -> phi
+// (N, 2m). The backward returns dx (N, Dk) = du omega^T + x dc from grad_phi and the forward's phi.
+Tensor favor_features(const Tensor& u, const Tensor& x, double eps);
+Tensor favor_features_backward(const Tensor& grad_phi, const Tensor& phi, const Tensor& x,
+                               const Tensor& omega, double eps);
 
 // ---- checks shared by the ops
 // Throws ShapeError unless a and b have the same dtype and device.

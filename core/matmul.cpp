@@ -1,6 +1,7 @@
 // Batched matrix products on top of kernels::gemm. When b is a shared 2-D matrix and a is not
 // transposed, all of a's leading dims fold into M and the whole product is ONE gemm call.
 // Tensors on the GPU go to kernels::gemm_cuda (cuBLAS or the own tiled kernel) the same way.
+#include "core/device_dispatch.h"
 #include "core/functional.h"
 #include "kernels/cpu/blas.h"
 #ifdef FWP_WITH_CUDA
@@ -11,9 +12,6 @@ namespace fwp {
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   check_same_type("matmul", "a", a, "b", b);  // same device too
-#ifndef FWP_WITH_CUDA
-  require_cpu(a, "matmul", "a");
-#endif
   FWP_CHECK_SHAPE(a.dim() >= 2 && b.dim() >= 2,
                   "matmul: both arguments need at least 2 dimensions, got a=", a.shape(),
                   " and b=", b.shape());
@@ -40,10 +38,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
     T* pc = out.data<T>();
-    auto gemm = kernels::gemm<T>;
-#ifdef FWP_WITH_CUDA
-    if (a.device() == Device::cuda) gemm = kernels::gemm_cuda<T>;
-#endif
+    auto gemm = FWP_KERNEL(a.device(), gemm, T);
     if (batch_b.empty() && !trans_a) {  // (batch*M, K) @ (K, N) in one call
       gemm(false, trans_b, batch * M, N, K, T(1), pa, lda, pb, ldb, T(0), pc, N);
       return;

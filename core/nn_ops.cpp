@@ -1,11 +1,20 @@
 // Layer norm, dropout, embedding, cumsum and masked_fill at the tensor level: check arguments
-// (messages name the op, the argument and the shapes), allocate, call the kernel.
+// (messages name the op, the argument and the shapes), allocate, call the kernel on the
+// arguments' device (core/device_dispatch.h).
+#include "core/device_dispatch.h"
 #include "core/functional.h"
 #include "kernels/cpu/cumsum.h"
 #include "kernels/cpu/dropout.h"
 #include "kernels/cpu/embedding.h"
 #include "kernels/cpu/layernorm.h"
 #include "kernels/cpu/masked_fill.h"
+#ifdef FWP_WITH_CUDA
+#include "kernels/cuda/cumsum.h"
+#include "kernels/cuda/dropout.h"
+#include "kernels/cuda/embedding.h"
+#include "kernels/cuda/layernorm.h"
+#include "kernels/cuda/masked_fill.h"
+#endif
 
 namespace fwp {
 
@@ -37,7 +46,6 @@ void check_ids(const char* op, const Indices& ids, int64_t V, const Shape& table
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
                   Tensor* mean, Tensor* rstd) {
   check_defined("layer_norm", "x", x);
-  require_cpu(x, "layer_norm", "x");
   FWP_CHECK_SHAPE(x.dim() >= 1 && x.size(-1) > 0, "layer_norm: x needs a non-empty last dim, got x=",
                   x.shape());
   check_affine("weight", weight, x);
@@ -45,13 +53,15 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
   FWP_CHECK(eps >= 0.0, "layer_norm: eps must be >= 0, got ", eps);
   const int64_t D = x.size(-1), N = x.numel() / D;
   const Shape rows(x.shape().begin(), x.shape().end() - 1);
-  Tensor out = Tensor::empty(x.shape(), x.dtype());
-  Tensor m = Tensor::empty(rows, x.dtype()), s = Tensor::empty(rows, x.dtype());
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor m = Tensor::empty(rows, x.dtype(), x.device());
+  Tensor s = Tensor::empty(rows, x.dtype(), x.device());
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::layernorm_forward<T>(out.data<T>(), m.data<T>(), s.data<T>(), x.data<T>(),
-                                  data_or_null<T>(weight), data_or_null<T>(bias), N, D,
-                                  static_cast<T>(eps));
+    FWP_KERNEL(x.device(), layernorm_forward, T)(out.data<T>(), m.data<T>(), s.data<T>(),
+                                                 x.data<T>(), data_or_null<T>(weight),
+                                                 data_or_null<T>(bias), N, D,
+                                                 static_cast<T>(eps));
   });
   if (mean) *mean = m;
   if (rstd) *rstd = s;
@@ -62,73 +72,73 @@ LayerNormGrads layer_norm_backward(const Tensor& grad_out, const Tensor& x, cons
                                    const Tensor& mean, const Tensor& rstd, bool need_dx,
                                    bool need_dweight, bool need_dbias) {
   check_same_type("layer_norm_backward", "x", x, "grad_out", grad_out);
-  require_cpu(x, "layer_norm_backward", "x");
   FWP_CHECK_SHAPE(grad_out.shape() == x.shape() && x.dim() >= 1, "layer_norm_backward: grad_out=",
                   grad_out.shape(), " must have the shape of x=", x.shape());
   check_affine("weight", weight, x);
   const int64_t D = x.size(-1), N = D == 0 ? 0 : x.numel() / D;
   for (const Tensor* t : {&mean, &rstd})
-    FWP_CHECK_SHAPE(t->defined() && t->numel() == N && t->dtype() == x.dtype(),
+    FWP_CHECK_SHAPE(t->defined() && t->numel() == N && t->dtype() == x.dtype() &&
+                        t->device() == x.device(),
                     "layer_norm_backward: mean and rstd must hold one ", x.dtype(),
-                    " per row of x=", x.shape());
+                    " per row of x=", x.shape(), " on its device (", x.device(), ")");
   LayerNormGrads g;
-  if (need_dx) g.dx = Tensor::empty(x.shape(), x.dtype());
-  if (need_dweight) g.dweight = Tensor::empty({D}, x.dtype());
-  if (need_dbias) g.dbias = Tensor::empty({D}, x.dtype());
+  if (need_dx) g.dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (need_dweight) g.dweight = Tensor::empty({D}, x.dtype(), x.device());
+  if (need_dbias) g.dbias = Tensor::empty({D}, x.dtype(), x.device());
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     auto ptr = [](Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
-    kernels::layernorm_backward<T>(ptr(g.dx), ptr(g.dweight), ptr(g.dbias), grad_out.data<T>(),
-                                   x.data<T>(), data_or_null<T>(weight), mean.data<T>(),
-                                   rstd.data<T>(), N, D);
+    FWP_KERNEL(x.device(), layernorm_backward, T)(ptr(g.dx), ptr(g.dweight), ptr(g.dbias),
+                                                  grad_out.data<T>(), x.data<T>(),
+                                                  data_or_null<T>(weight), mean.data<T>(),
+                                                  rstd.data<T>(), N, D);
   });
   return g;
 }
 
 Tensor dropout(const Tensor& x, double p, uint64_t seed) {
   check_defined("dropout", "x", x);
-  require_cpu(x, "dropout", "x");
   FWP_CHECK(p >= 0.0 && p <= 1.0, "dropout: p must be in [0, 1], got p=", p);
-  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::dropout_forward<T>(out.data<T>(), x.data<T>(), x.numel(), p, seed);
+    FWP_KERNEL(x.device(), dropout_forward, T)(out.data<T>(), x.data<T>(), x.numel(), p, seed);
   });
   return out;
 }
 
 Tensor embedding(const Tensor& weight, const Indices& ids) {
   check_defined("embedding", "weight", weight);
-  require_cpu(weight, "embedding", "weight");
   FWP_CHECK_SHAPE(weight.dim() == 2, "embedding: weight must be 2-D (V, D), got weight=",
                   weight.shape());
   const int64_t V = weight.size(0), D = weight.size(1);
   check_ids("embedding", ids, V, weight.shape());
   Shape out_shape = ids.shape;
   out_shape.push_back(D);
-  Tensor out = Tensor::empty(out_shape, weight.dtype());
+  Tensor out = Tensor::empty(out_shape, weight.dtype(), weight.device());
+  const IndicesOn rows(ids, weight.device(), "embedding");
   dispatch_dtype(weight.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::embedding_forward<T>(out.data<T>(), weight.data<T>(), ids.values.data(), ids.numel(),
-                                  D);
+    FWP_KERNEL(weight.device(), embedding_forward, T)(out.data<T>(), weight.data<T>(), rows.data(),
+                                                      ids.numel(), D);
   });
   return out;
 }
 
 Tensor embedding_backward(const Tensor& grad_out, const Indices& ids, int64_t V) {
   check_defined("embedding_backward", "grad_out", grad_out);
-  require_cpu(grad_out, "embedding_backward", "grad_out");
   FWP_CHECK_SHAPE(grad_out.dim() == ids.shape.dim() + 1 &&
                       Shape(grad_out.shape().begin(), grad_out.shape().end() - 1) == ids.shape,
                   "embedding_backward: grad_out must have shape ids.shape + (D), got grad_out=",
                   grad_out.shape(), " for ids=", ids.shape);
   const int64_t D = grad_out.size(-1);
   check_ids("embedding_backward", ids, V, Shape{V, D});
-  Tensor dweight = Tensor::empty({V, D}, grad_out.dtype());
+  Tensor dweight = Tensor::empty({V, D}, grad_out.dtype(), grad_out.device());
+  const IndicesOn rows(ids, grad_out.device(), "embedding_backward");
   dispatch_dtype(grad_out.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::embedding_backward<T>(dweight.data<T>(), grad_out.data<T>(), ids.values.data(),
-                                   ids.numel(), V, D);
+    FWP_KERNEL(grad_out.device(), embedding_backward, T)(dweight.data<T>(), grad_out.data<T>(),
+                                                         rows.data(), ids.numel(), V, D);
   });
   return dweight;
 }
@@ -137,19 +147,17 @@ namespace {
 
 Tensor scan(const char* name, const Tensor& a, int64_t dim, bool reverse) {
   check_defined(name, "a", a);
-  require_cpu(a, name, "a");
   FWP_CHECK_SHAPE(a.dim() >= 1, name, ": needs at least one dimension, got a scalar");
   const int64_t d = normalize_dim(dim, a.dim(), name);
   int64_t outer = 1, inner = 1;
   for (int64_t i = 0; i < d; ++i) outer *= a.shape()[i];
   for (int64_t i = d + 1; i < a.dim(); ++i) inner *= a.shape()[i];
-  Tensor out = Tensor::empty(a.shape(), a.dtype());
+  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
   dispatch_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    if (reverse)
-      kernels::cumsum_backward<T>(out.data<T>(), a.data<T>(), outer, a.shape()[d], inner);
-    else
-      kernels::cumsum_forward<T>(out.data<T>(), a.data<T>(), outer, a.shape()[d], inner);
+    auto kernel = reverse ? FWP_KERNEL(a.device(), cumsum_backward, T)
+                          : FWP_KERNEL(a.device(), cumsum_forward, T);
+    kernel(out.data<T>(), a.data<T>(), outer, a.shape()[d], inner);
   });
   return out;
 }
@@ -164,8 +172,8 @@ Tensor cumsum_backward(const Tensor& grad_out, int64_t dim) {
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value) {
   check_defined("masked_fill", "a", a);
   check_defined("masked_fill", "mask", mask);
-  require_cpu(a, "masked_fill", "a");
-  require_cpu(mask, "masked_fill", "mask");
+  FWP_CHECK(a.device() == mask.device(), "masked_fill: devices must match, got a=", a.device(),
+            " and mask=", mask.device());
   bool fits = mask.dim() <= a.dim();
   for (int64_t i = 1; fits && i <= mask.dim(); ++i)  // right-aligned: equal sizes or 1
     fits = mask.size(-i) == a.size(-i) || mask.size(-i) == 1;
@@ -176,11 +184,12 @@ Tensor masked_fill(const Tensor& a, const Tensor& mask, double value) {
   std::vector<int64_t> own = contiguous_strides(m.shape()), strides(a.dim(), 0);
   const int64_t off = a.dim() - m.dim();
   for (int64_t i = 0; i < m.dim(); ++i) strides[off + i] = m.shape()[i] == 1 ? 0 : own[i];
-  Tensor out = Tensor::empty(a.shape(), a.dtype());
+  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
   dispatch_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::masked_fill_forward<T>(out.data<T>(), a.data<T>(), m.data<T>(), static_cast<T>(value),
-                                    a.shape().data(), strides.data(), static_cast<int>(a.dim()));
+    FWP_KERNEL(a.device(), masked_fill_forward, T)(out.data<T>(), a.data<T>(), m.data<T>(),
+                                                   static_cast<T>(value), a.shape().data(),
+                                                   strides.data(), static_cast<int>(a.dim()));
   });
   return out;
 }

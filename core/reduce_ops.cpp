@@ -3,9 +3,12 @@
 // and expand (repeat a reduced gradient back to the input's shape).
 #include <algorithm>
 
+#include "core/device_dispatch.h"
 #include "core/functional.h"
-#include "kernels/cpu/binary.h"
 #include "kernels/cpu/reduce.h"
+#ifdef FWP_WITH_CUDA
+#include "kernels/cuda/reduce.h"
+#endif
 
 namespace fwp {
 
@@ -17,10 +20,10 @@ Tensor sum_one_dim(const Tensor& a, int64_t dim) {
   for (int64_t i = dim + 1; i < a.dim(); ++i) inner *= a.shape()[i];
   Shape out_shape = a.shape();
   out_shape[dim] = 1;
-  Tensor out = Tensor::empty(out_shape, a.dtype());
+  Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
   dispatch_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::sum_dim<T>(out.data<T>(), a.data<T>(), outer, n, inner);
+    FWP_KERNEL(a.device(), sum_dim, T)(out.data<T>(), a.data<T>(), outer, n, inner);
   });
   return out;
 }
@@ -28,7 +31,6 @@ Tensor sum_one_dim(const Tensor& a, int64_t dim) {
 
 Tensor sum(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
   check_defined("sum", "a", a);
-  require_cpu(a, "sum", "a");
   std::vector<int64_t> ds;
   for (int64_t d : dims) ds.push_back(normalize_dim(d, a.dim(), "sum"));
   std::sort(ds.begin(), ds.end());
@@ -81,7 +83,7 @@ Tensor sum_to(const Tensor& a, const Shape& shape) {
 Tensor expand(const Tensor& a, const Shape& shape) {
   check_defined("expand", "a", a);
   broadcast_shapes(a.shape(), shape, "expand");  // validates
-  Tensor zeros = Tensor::zeros(shape, a.dtype());
+  Tensor zeros = Tensor::zeros(shape, a.dtype(), a.device());
   return add(zeros, a);
 }
 

@@ -39,7 +39,6 @@ std::string build_header(const std::string& path, const std::map<std::string, Te
     FWP_CHECK(!name.empty() && name != "__metadata__", "save_safetensors: '", path,
               "': invalid tensor name '", name, "'");
     FWP_CHECK(t.defined(), "save_safetensors: '", path, "': tensor '", name, "' is undefined");
-    require_cpu(t, "save_safetensors", name.c_str());
     header[name] = {{"dtype", st_dtype_name(t.dtype())},
                     {"shape", std::vector<int64_t>(t.shape().begin(), t.shape().end())},
                     {"data_offsets", {offset, offset + t.nbytes()}}};
@@ -159,8 +158,10 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   };
   const uint64_t n = header.size();  // little-endian host: these 8 bytes are the LE encoding
   check(write_all(fd, &n, 8) && write_all(fd, header.data(), header.size()));
-  for (auto it = tensors.begin(); err == 0 && it != tensors.end(); ++it)
-    check(write_all(fd, it->second.raw_data(), it->second.nbytes()));
+  for (auto it = tensors.begin(); err == 0 && it != tensors.end(); ++it) {
+    const Tensor host = it->second.to(Device::cpu);  // a GPU tensor is copied back first
+    check(write_all(fd, host.raw_data(), host.nbytes()));
+  }
   if (err == 0) check(::fsync(fd) == 0);
   check(::close(fd) == 0);
   if (err == 0) check(::rename(tmp.c_str(), path.c_str()) == 0);

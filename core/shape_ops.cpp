@@ -3,8 +3,12 @@
 // blocks of rows with kernels::copy_rows.
 #include <numeric>
 
+#include "core/device_dispatch.h"
 #include "core/functional.h"
 #include "kernels/cpu/layout.h"
+#ifdef FWP_WITH_CUDA
+#include "kernels/cuda/layout.h"
+#endif
 
 namespace fwp {
 
@@ -20,7 +24,6 @@ void outer_inner(const Shape& s, int64_t dim, int64_t& outer, int64_t& inner) {
 
 Tensor permute(const Tensor& a, const std::vector<int64_t>& perm) {
   check_defined("permute", "a", a);
-  require_cpu(a, "permute", "a");
   const int64_t n = a.dim();
   FWP_CHECK_SHAPE(static_cast<int64_t>(perm.size()) == n, "permute: got ", perm.size(),
                   " dims in perm for a tensor of shape ", a.shape());
@@ -33,10 +36,11 @@ Tensor permute(const Tensor& a, const std::vector<int64_t>& perm) {
     seen[p[i]] = true;
     out_shape[i] = a.shape()[p[i]];
   }
-  Tensor out = Tensor::empty(out_shape, a.dtype());
+  Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
   dispatch_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::permute<T>(out.data<T>(), a.data<T>(), a.shape().data(), p.data(), static_cast<int>(n));
+    FWP_KERNEL(a.device(), permute, T)(out.data<T>(), a.data<T>(), a.shape().data(), p.data(),
+                                       static_cast<int>(n));
   });
   return out;
 }
@@ -59,14 +63,13 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
   out_shape[dim] = 0;
   for (size_t i = 0; i < xs.size(); ++i) {
     check_same_type("concat", "xs[0]", x0, "xs[i]", xs[i]);
-    require_cpu(xs[i], "concat", "xs[i]");
     bool ok = xs[i].dim() == x0.dim();
     for (int64_t d = 0; ok && d < x0.dim(); ++d) ok = d == dim || xs[i].shape()[d] == x0.shape()[d];
     FWP_CHECK_SHAPE(ok, "concat: shapes must match except along dim ", dim, ", got xs[0]=",
                     x0.shape(), " and xs[", i, "]=", xs[i].shape());
     out_shape[dim] += xs[i].shape()[dim];
   }
-  Tensor out = Tensor::empty(out_shape, x0.dtype());
+  Tensor out = Tensor::empty(out_shape, x0.dtype(), x0.device());
   int64_t outer, inner;
   outer_inner(out_shape, dim, outer, inner);
   const int64_t out_row = out_shape[dim] * inner;
@@ -75,7 +78,8 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
     int64_t offset = 0;
     for (const Tensor& x : xs) {
       const int64_t row = x.shape()[dim] * inner;
-      kernels::copy_rows<T>(out.data<T>() + offset, out_row, x.data<T>(), row, outer, row);
+      FWP_KERNEL(x0.device(), copy_rows, T)(out.data<T>() + offset, out_row, x.data<T>(), row,
+                                            outer, row);
       offset += row;
     }
   });
@@ -84,19 +88,19 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
 
 Tensor slice(const Tensor& a, int64_t dim, int64_t start, int64_t end) {
   check_defined("slice", "a", a);
-  require_cpu(a, "slice", "a");
   dim = normalize_dim(dim, a.dim(), "slice");
   FWP_CHECK_SHAPE(0 <= start && start <= end && end <= a.shape()[dim], "slice: range [", start,
                   ", ", end, ") is out of bounds for dim ", dim, " of shape ", a.shape());
   Shape out_shape = a.shape();
   out_shape[dim] = end - start;
-  Tensor out = Tensor::empty(out_shape, a.dtype());
+  Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
   int64_t outer, inner;
   outer_inner(a.shape(), dim, outer, inner);
   dispatch_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::copy_rows<T>(out.data<T>(), (end - start) * inner, a.data<T>() + start * inner,
-                          a.shape()[dim] * inner, outer, (end - start) * inner);
+    FWP_KERNEL(a.device(), copy_rows, T)(out.data<T>(), (end - start) * inner,
+                                         a.data<T>() + start * inner, a.shape()[dim] * inner,
+                                         outer, (end - start) * inner);
   });
   return out;
 }
@@ -118,7 +122,6 @@ std::vector<Tensor> split(const Tensor& a, const std::vector<int64_t>& sizes, in
 
 void slice_add_(Tensor& out, const Tensor& x, int64_t dim, int64_t start) {
   check_same_type("slice_add_", "out", out, "x", x);
-  require_cpu(out, "slice_add_", "out");
   dim = normalize_dim(dim, out.dim(), "slice_add_");
   bool ok = x.dim() == out.dim() && start >= 0 && start + x.shape()[dim] <= out.shape()[dim];
   for (int64_t d = 0; ok && d < out.dim(); ++d) ok = d == dim || x.shape()[d] == out.shape()[d];
@@ -128,8 +131,9 @@ void slice_add_(Tensor& out, const Tensor& x, int64_t dim, int64_t start) {
   outer_inner(out.shape(), dim, outer, inner);
   dispatch_dtype(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::add_rows<T>(out.data<T>() + start * inner, out.shape()[dim] * inner, x.data<T>(),
-                         x.shape()[dim] * inner, outer, x.shape()[dim] * inner);
+    FWP_KERNEL(out.device(), add_rows, T)(out.data<T>() + start * inner,
+                                          out.shape()[dim] * inner, x.data<T>(),
+                                          x.shape()[dim] * inner, outer, x.shape()[dim] * inner);
   });
 }
 

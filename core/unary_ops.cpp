@@ -1,5 +1,7 @@
 // Pointwise nonlinearities at the tensor level: validate, allocate, call kernels::unary_forward
-// or kernels::unary_backward (which holds the formulas).
+// or kernels::unary_backward (which holds the formulas), on the device the tensors live on
+// (core/device_dispatch.h).
+#include "core/device_dispatch.h"
 #include "core/functional.h"
 #include "kernels/cpu/unary.h"
 #ifdef FWP_WITH_CUDA
@@ -14,22 +16,11 @@ using kernels::UnaryOp;
 
 Tensor unary(const char* name, UnaryOp op, const Tensor& a, double alpha = 0.0) {
   check_defined(name, "a", a);
-#ifdef FWP_WITH_CUDA
-  if (a.device() == Device::cuda) {
-    Tensor out = Tensor::empty(a.shape(), a.dtype(), Device::cuda);
-    dispatch_dtype(a.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      kernels::unary_forward_cuda<T>(out.data<T>(), a.data<T>(), op, static_cast<T>(alpha),
-                                     a.numel());
-    });
-    return out;
-  }
-#endif
-  require_cpu(a, name, "a");
-  Tensor out = Tensor::empty(a.shape(), a.dtype());
+  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
   dispatch_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::unary_forward<T>(out.data<T>(), a.data<T>(), op, static_cast<T>(alpha), a.numel());
+    FWP_KERNEL(a.device(), unary_forward, T)(out.data<T>(), a.data<T>(), op,
+                                             static_cast<T>(alpha), a.numel());
   });
   return out;
 }
@@ -46,27 +37,13 @@ Tensor unary_grad(const char* name, UnaryOp op, const Tensor& grad_out, const Te
   check_defined(name, "grad_out", grad_out);
   if (x.defined()) check_like(name, grad_out, "x", x);  // same dtype and device
   if (y.defined()) check_like(name, grad_out, "y", y);
-#ifdef FWP_WITH_CUDA
-  if (grad_out.device() == Device::cuda) {
-    Tensor out = Tensor::empty(grad_out.shape(), grad_out.dtype(), Device::cuda);
-    dispatch_dtype(grad_out.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      const T* px = x.defined() ? x.data<T>() : nullptr;
-      const T* py = y.defined() ? y.data<T>() : nullptr;
-      kernels::unary_backward_cuda<T>(out.data<T>(), grad_out.data<T>(), px, py, op,
-                                      static_cast<T>(alpha), grad_out.numel());
-    });
-    return out;
-  }
-#endif
-  require_cpu(grad_out, name, "grad_out");
-  Tensor out = Tensor::empty(grad_out.shape(), grad_out.dtype());
+  Tensor out = Tensor::empty(grad_out.shape(), grad_out.dtype(), grad_out.device());
   dispatch_dtype(grad_out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.defined() ? x.data<T>() : nullptr;
     const T* py = y.defined() ? y.data<T>() : nullptr;
-    kernels::unary_backward<T>(out.data<T>(), grad_out.data<T>(), px, py, op,
-                               static_cast<T>(alpha), grad_out.numel());
+    FWP_KERNEL(grad_out.device(), unary_backward, T)(out.data<T>(), grad_out.data<T>(), px, py,
+                                                     op, static_cast<T>(alpha), grad_out.numel());
   });
   return out;
 }

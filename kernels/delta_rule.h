@@ -69,4 +69,19 @@ void delta_rule_backward_cuda(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* d
                               const Real* k, const Real* beta, const Real* d, const Real* WT,
                               int64_t BH, int64_t T, int64_t Dk, int64_t Dv, Real* workspace);
 
+// The workspace (elements, on the kernels' device) of the forward (backward == false) or the
+// backward kernel of the CPU (cuda == false) or the CUDA twins: what the autograd op allocates.
+template <typename Real>
+inline int64_t delta_rule_workspace(bool cuda, bool backward, int64_t BH, int64_t T,
+                                    int64_t Dk, int64_t Dv) {
+#ifdef FWP_WITH_CUDA
+  if (cuda) return backward ? delta_rule_workspace_size_cuda<Real>(BH, T, Dk, Dv) : 0;
+#else
+  (void)cuda;
+#endif
+  (void)backward;
+  (void)T;
+  return delta_rule_workspace_size<Real>(BH, Dk, Dv);
+}
+
 }  // namespace fwp::kernels

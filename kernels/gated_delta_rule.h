@@ -87,4 +87,19 @@ void gated_delta_rule_backward_cuda(Real* dq, Real* dk, Real* dv, Real* dbeta, R
                                     int64_t T, int64_t Dk, int64_t Dv, int64_t C,
                                     Real* workspace);
 
+// The workspace (elements, on the kernels' device) of the forward (backward == false) or the
+// backward kernel of the CPU (cuda == false) or the CUDA twins: what the autograd op allocates.
+template <typename Real>
+inline int64_t gated_delta_rule_workspace(bool cuda, bool backward, int64_t BH, int64_t T,
+                                          int64_t Dk, int64_t Dv, int64_t C) {
+#ifdef FWP_WITH_CUDA
+  if (cuda) return backward ? gated_delta_rule_workspace_size_cuda<Real>(BH, T, Dk, Dv, C) : 0;
+#else
+  (void)cuda;
+#endif
+  (void)backward;
+  (void)T;
+  return gated_delta_rule_workspace_size<Real>(BH, Dk, Dv, C);
+}
+
 }  // namespace fwp::kernels

@@ -87,4 +87,18 @@ void softmax_attention_backward_cuda(Real* dq, Real* dk, Real* dv, const Real* g
                                      int64_t BH, int64_t T, int64_t S, int64_t Dk, int64_t Dv,
                                      Real* workspace);
 
+// The workspace (elements, on the kernels' device) of the forward (backward == false) or the
+// backward kernel of the CPU (cuda == false) or the CUDA twins: what the autograd op allocates.
+template <typename Real>
+inline int64_t softmax_attention_workspace(bool cuda, bool backward, int64_t BH, int64_t T,
+                                           int64_t S, int64_t Dk, int64_t Dv) {
+#ifdef FWP_WITH_CUDA
+  if (cuda) return backward ? softmax_attention_workspace_size_cuda<Real>(BH, T, S, Dk, Dv) : 0;
+#else
+  (void)cuda;
+#endif
+  (void)backward;
+  return softmax_attention_workspace_size<Real>(BH, T, S, Dk, Dv);
+}
+
 }  // namespace fwp::kernels

@@ -69,4 +69,19 @@ void sum_rule_backward_cuda(Real* dq, Real* dk, Real* dv, Real* dW0, Real* dz0,
                             const Real* z0, const Real* y, const Real* den, bool normalize,
                             int64_t BH, int64_t T, int64_t Dk, int64_t Dv, Real* workspace);
 
+// The workspace (elements, on the kernels' device) of the forward (backward == false) or the
+// backward kernel of the CPU (cuda == false) or the CUDA twins: what the autograd op allocates.
+template <typename Real>
+inline int64_t sum_rule_workspace(bool cuda, bool backward, int64_t BH, int64_t T,
+                                  int64_t Dk, int64_t Dv) {
+#ifdef FWP_WITH_CUDA
+  if (cuda) return backward ? sum_rule_workspace_size_cuda<Real>(BH, T, Dk, Dv) : 0;
+#else
+  (void)cuda;
+#endif
+  (void)backward;
+  (void)T;
+  return sum_rule_workspace_size<Real>(BH, Dk, Dv);
+}
+
 }  // namespace fwp::kernels

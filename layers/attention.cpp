@@ -103,19 +103,18 @@ Variable merge_heads(const Variable& y) {
   const int64_t B = y.size(0), H = y.size(1), T = y.size(2), d = y.size(3);
   return reshape(permute(y, {0, 2, 1, 3}), {B, T, H * d});
 }
-// key_valid (B, S) -> a (B, 1, S, 1) multiplier for keys, or undefined.
-Tensor key_multiplier(const Tensor& key_valid, int64_t B, int64_t S, DType dtype) {
+// key_valid (B, S) -> a (B, 1, S, 1) multiplier for keys like `like` (dtype, device), or undefined.
+Tensor key_multiplier(const Tensor& key_valid, int64_t B, int64_t S, const Tensor& like) {
   if (!key_valid.defined()) return Tensor();
   FWP_CHECK_SHAPE(key_valid.shape() == Shape({B, S}), "attention: key_valid must be (B, S) = (", B,
                   ", ", S, "), got ", key_valid.shape());
-  return key_valid.to(dtype).reshape({B, 1, S, 1});
+  return key_valid.to(like.dtype()).to(like.device()).reshape({B, 1, S, 1});
 }
 }  // namespace
 
 Variable softmax_attention(const Variable& q, const Variable& k, const Variable& v, bool causal,
                            int64_t offset, const Tensor& key_valid) {
-  if (q.value().device() == Device::cpu) return fused_softmax_attention(q, k, v, causal, offset, key_valid);
-  return softmax_attention_composed(q, k, v, causal, offset, key_valid);
+  return fused_softmax_attention(q, k, v, causal, offset, key_valid);
 }
 
 Variable softmax_attention_composed(const Variable& q, const Variable& k, const Variable& v,
@@ -130,10 +129,10 @@ Variable softmax_attention_composed(const Variable& q, const Variable& k, const 
       for (int64_t i = 0; i < T; ++i)
         for (int64_t j = offset + i + 1; j < S; ++j) m[i * S + j] = TT(1);
     });
-    scores = masked_fill(scores, mask, -INFINITY);
+    scores = masked_fill(scores, mask.to(q.value().device()), -INFINITY);
   }
   if (key_valid.defined()) {
-    Tensor pad = add(mul(key_multiplier(key_valid, B, S, q.dtype()).reshape({B, 1, 1, S}), -1.0), 1.0);
+    Tensor pad = add(mul(key_multiplier(key_valid, B, S, q.value()).reshape({B, 1, 1, S}), -1.0), 1.0);
     scores = masked_fill(scores, pad, -INFINITY);
   }
   return matmul(softmax(scores, -1), v);  // (B, H, T, d)
@@ -142,7 +141,7 @@ Variable softmax_attention_composed(const Variable& q, const Variable& k, const 
 void global_sum_rule_write(const Variable& k_in, const Variable& v, const Tensor& key_valid,
                            Variable& W, Variable& z) {
   Variable k = k_in;
-  Tensor m = key_multiplier(key_valid, k.size(0), k.size(2), k.dtype());
+  Tensor m = key_multiplier(key_valid, k.size(0), k.size(2), k.value());
   if (m.defined()) k = k * Variable(m);                     // padded keys write nothing
   W = matmul(k, v, true, false);                            // sum_s k_s v_s^T: (B, H, Ddot, d)
   z = sum(k, {2}, true);                                    // (B, H, 1, Ddot)

@@ -113,7 +113,8 @@ void FeatureMap::begin_forward() {
   if (config_.kind != FeatureMapKind::favor) return;
   bool redraw = config_.redraw == FavorRedraw::every_forward ||
                 (config_.redraw == FavorRedraw::training_only && training());
-  if (redraw) omega_ = favor_projection(d_key_, config_.m, rng_, dtype_);
+  // drawn on the host (the rng is host-side), then kept where the module lives
+  if (redraw) omega_ = favor_projection(d_key_, config_.m, rng_, dtype_).to(omega_.device());
 }
 
 Variable FeatureMap::forward(const Variable& x) const {

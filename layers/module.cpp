@@ -32,6 +32,13 @@ Variable Module::register_parameter(const std::string& name, Tensor value, Param
   return v;
 }
 
+void Module::to(Device device) {
+  for (NamedParameter& p : params_) p.value.mutable_value() = p.value.value().to(device);
+  for (auto& [name, buffer] : buffers_)
+    if (buffer->defined()) *buffer = buffer->to(device);
+  for (auto& [name, child] : children_) child->to(device);
+}
+
 void Module::register_buffer(const std::string& name, Tensor* buffer) {
   check_name(name);
   buffers_.emplace_back(name, buffer);

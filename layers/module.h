@@ -57,6 +57,10 @@ class Module {
   void eval() { train(false); }
   bool training() const { return training_; }
   void zero_grad();
+  // Moves every parameter and buffer, recursively, to `device` (the parameters stay the same
+  // Variables, so an optimizer built on them sees the moved values). Build the optimizer after
+  // the move: its state is allocated beside the parameters.
+  void to(Device device);
 
  protected:
   // `init` declares how a model-wide init pass may treat the parameter (see ParamInit); a

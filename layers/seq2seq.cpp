@@ -75,7 +75,7 @@ Variable Seq2Seq::embed(const Variable& table, const Indices& ids, int64_t offse
   for (int64_t id : ids.values)
     FWP_CHECK(id >= 0 && id < V, "Seq2Seq: token id ", id, " is outside the vocabulary [0, ", V, ")");
   Variable h = embedding(table, ids) * std::sqrt(double(D));
-  h = h + Variable(sinusoidal_positions(ids.shape[1], D, offset, dtype_));
+  h = h + Variable(sinusoidal_positions(ids.shape[1], D, offset, dtype_).to(h.value().device()));
   return dropout(h, config_.dropout, dropout_rng_, training());
 }
 

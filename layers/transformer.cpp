@@ -78,7 +78,8 @@ Variable TransformerLM::forward(const Indices& tokens, LMState* state) {
   if (state && state->layers.empty()) state->layers.resize(layers_->size());
   const int64_t offset = state ? state->length : 0;
   Variable h = embedding(embedding_, tokens) * std::sqrt(double(D));  // (B, T, D)
-  if (config_.positional) h = h + Variable(sinusoidal_positions(T, D, offset, dtype_));
+  if (config_.positional)
+    h = h + Variable(sinusoidal_positions(T, D, offset, dtype_).to(h.value().device()));
   h = dropout(h, config_.dropout, dropout_rng_, training());
   for (size_t l = 0; l < layers_->size(); ++l)
     h = (*layers_)[l].forward(h, state ? &state->layers[l] : nullptr, config_.dropout, dropout_rng_);

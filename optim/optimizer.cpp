@@ -1,12 +1,18 @@
 // Optimizer bookkeeping (state, hyper-parameters, the step loop) and the three update rules.
-// The arithmetic lives in kernels/cpu/optim.cpp; this file validates and dispatches.
+// The arithmetic lives in kernels/cpu/optim.cpp (kernels/cuda/optim.cu for parameters on the
+// GPU); this file validates and dispatches. A step on the GPU stays there: the update kernels
+// read the gradients in place, and clipping reads the global norm from device memory.
 #include "optim/optimizer.h"
 
 #include <cmath>
 
 #include "autograd/tape.h"
+#include "core/device_dispatch.h"
 #include "kernels/cpu/binary.h"
 #include "kernels/cpu/optim.h"
+#ifdef FWP_WITH_CUDA
+#include "kernels/cuda/optim.h"
+#endif
 
 namespace fwp {
 
@@ -40,7 +46,12 @@ void Optimizer::step() {
     FWP_CHECK_SHAPE(g.shape() == p.shape() && g.dtype() == p.dtype(), name(),
                     ": gradient of parameter ", i, " ('", p.name(), "') has shape ", g.shape(),
                     " ", g.dtype(), ", expected ", p.shape(), " ", p.dtype());
-    require_cpu(p.value(), name(), "param");
+    FWP_CHECK(g.device() == p.value().device(), name(), ": gradient of parameter ", i, " ('",
+              p.name(), "') is on ", g.device(), " but the parameter is on ", p.value().device());
+    // The state follows its parameter (a model moved after the optimizer was built, or state
+    // loaded from a checkpoint on the host): moved once, then updated in place there.
+    for (auto& [kind, tensors] : state_)
+      if (tensors[i].device() != p.value().device()) tensors[i] = tensors[i].to(p.value().device());
     update(i, p.mutable_value(), g);
   }
 }
@@ -51,7 +62,8 @@ void Optimizer::zero_grad() {
 
 void Optimizer::add_state(const std::string& kind) {
   std::vector<Tensor> tensors;
-  for (const Variable& p : params_) tensors.push_back(Tensor::zeros(p.shape(), p.dtype()));
+  for (const Variable& p : params_)
+    tensors.push_back(Tensor::zeros(p.shape(), p.dtype(), p.value().device()));
   state_.emplace_back(kind, std::move(tensors));
 }
 
@@ -115,8 +127,8 @@ void SGD::update(size_t i, Tensor& param, const Tensor& grad) {
   dispatch_dtype(param.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* buf = momentum_ != 0.0 ? state("momentum", i).data<T>() : nullptr;
-    kernels::sgd_update<T>(param.data<T>(), buf, grad.data<T>(), param.numel(), lr_, momentum_,
-                           weight_decay_);
+    FWP_KERNEL(param.device(), sgd_update, T)(param.data<T>(), buf, grad.data<T>(), param.numel(),
+                                              lr_, momentum_, weight_decay_);
   });
 }
 
@@ -146,8 +158,9 @@ void Adam::update(size_t i, Tensor& param, const Tensor& grad) {
                             1.0 - std::pow(beta1_, t), 1.0 - std::pow(beta2_, t)};
   dispatch_dtype(param.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::adam_update<T>(param.data<T>(), state("m", i).data<T>(), state("v", i).data<T>(),
-                            grad.data<T>(), param.numel(), s);
+    FWP_KERNEL(param.device(), adam_update, T)(param.data<T>(), state("m", i).data<T>(),
+                                               state("v", i).data<T>(), grad.data<T>(),
+                                               param.numel(), s);
   });
 }
 
@@ -156,12 +169,51 @@ AdamW::AdamW(std::vector<Variable> params, AdamOptions options)
 
 // ---------------------------------------------------------------- clipping
 
+namespace {
+
+#ifdef FWP_WITH_CUDA
+// The GPU version of clip_grad_norm_: the squares add up in one double in device memory, the
+// scaling kernels read it there, and only the norm itself (for the log) comes back.
+double clip_grad_norm_cuda(const std::vector<Variable>& params, double max_norm) {
+  Tensor total = Tensor::zeros({1}, DType::f64, Device::cuda);
+  for (const Variable& p : params) {
+    if (!p.has_grad()) continue;
+    dispatch_dtype(p.grad().dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      kernels::sum_squares_cuda<T>(total.data<double>(), p.grad().data<T>(), p.grad().numel());
+    });
+  }
+  for (const Variable& p : params) {
+    if (!p.has_grad()) continue;
+    Tensor g = p.grad();  // a handle: scaling it scales the gradient in place
+    dispatch_dtype(g.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      kernels::scale_by_norm_cuda<T>(g.data<T>(), g.numel(), total.data<double>(), max_norm);
+    });
+  }
+  return std::sqrt(total.item());
+}
+#endif
+
+}  // namespace
+
 double clip_grad_norm_(const std::vector<Variable>& params, double max_norm) {
   FWP_CHECK(max_norm > 0.0, "clip_grad_norm_: max_norm must be > 0, got ", max_norm);
+  // every gradient on one device, the one the clipping runs on
+  const Variable* first = nullptr;
+  for (const Variable& p : params) {
+    if (!p.has_grad()) continue;
+    if (!first) first = &p;
+    FWP_CHECK(p.grad().device() == first->grad().device(), "clip_grad_norm_: the gradient of '",
+              p.name(), "' is on ", p.grad().device(), " but that of '", first->name(),
+              "' is on ", first->grad().device());
+  }
+#ifdef FWP_WITH_CUDA
+  if (first && first->grad().device() == Device::cuda) return clip_grad_norm_cuda(params, max_norm);
+#endif
   double total = 0.0;
   for (const Variable& p : params) {
     if (!p.has_grad()) continue;
-    require_cpu(p.grad(), "clip_grad_norm_", "grad");
     dispatch_dtype(p.grad().dtype(), [&](auto tag) {
       using T = decltype(tag);
       total += kernels::sum_squares<T>(p.grad().data<T>(), p.grad().numel());

@@ -46,6 +46,31 @@ void fill_cuda(T* p, int64_t n, T value);
 template <typename TO, typename TI>
 void convert_cuda(TO* out, const TI* in, int64_t n);
 
+// A host array copied into device memory for the lifetime of the object, for the index arrays
+// (token ids, targets) that fwp keeps on the host (core/indices.h) and the kernels read on the
+// device. The memory comes from, and returns to, the caching allocator.
+class DeviceCopy {
+ public:
+  DeviceCopy(const void* host, size_t nbytes, const char* op)
+      : nbytes_(nbytes), ptr_(device_alloc(nbytes)) {
+    try {
+      copy_host_to_device(ptr_, host, nbytes, op);
+    } catch (...) {
+      device_free(ptr_, nbytes_);
+      throw;
+    }
+  }
+  ~DeviceCopy() { device_free(ptr_, nbytes_); }
+  DeviceCopy(const DeviceCopy&) = delete;
+  DeviceCopy& operator=(const DeviceCopy&) = delete;
+  template <typename T>
+  const T* get() const { return static_cast<const T*>(ptr_); }
+
+ private:
+  size_t nbytes_;
+  void* ptr_;
+};
+
 // Waits for the device; turns an error of an earlier asynchronous launch into fwp::Error.
 void synchronize(const char* op);
 

@@ -16,6 +16,18 @@ __device__ __forceinline__ Real warp_sum(Real x) {
   return x;
 }
 
+// The largest x over the 32 lanes, in every lane; NaN if any lane holds NaN (so a NaN spreads
+// over its row, as kernels/cpu/row_reduce.h's row_max does, instead of being skipped).
+template <typename Real>
+__device__ __forceinline__ Real warp_max(Real x) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    const Real y = __shfl_xor_sync(0xffffffffu, x, o);
+    x = (x != x) ? x : ((y != y || y > x) ? y : x);
+  }
+  return x;
+}
+
 // This lane's columns of a row of Dk values (zeros past Dk).
 template <typename Real, int KPL>
 __device__ __forceinline__ void load_cols(Real (&out)[KPL], const Real* row, int64_t Dk,
