@@ -82,6 +82,11 @@ struct FastWeightRule {
                      // slow, O(T Dv Ddot) on the tape, what the fused op is tested against
   RuleFn step;       // one token from the carried state, for generation (T = 1); every rule
                      // here uses its fused op, tested against the parallel forward
+  // Its kernels, for a reader: the header that declares the CPU kernels (*_cpu), their plain-loop
+  // twins (*_naive) and, where `cuda` is set, the CUDA twins (*_cuda) that the fused op runs on
+  // device tensors (FWP_CUDA builds; the op picks them by the tensors' device).
+  const char* kernels;
+  bool cuda;
 
   std::span<const RuleGate> gates() const { return {gate_list.data(), size_t(n_gates)}; }
   // The logits a layer projects per head for the gates: sum of (per_write ? writes : 1).

@@ -12,6 +12,7 @@
 #include "autograd/softmax_attention.h"
 #include "autograd/tape.h"
 #include "core/functional.h"
+#include "layers/fast_weight_rules.h"
 #include "layers/seq2seq.h"
 #include "layers/transformer.h"
 #include "optim/optimizer.h"
@@ -224,4 +225,32 @@ TEST_CASE("cuda: a training step of a tiny translation model matches the CPU", "
   CHECK(lg == Approx(lc).epsilon(1e-5));
   CHECK(ng == Approx(nc).epsilon(1e-4));
   check_models(cpu, gpu, "parameters after one step");
+}
+
+TEST_CASE("cuda: every rule the table marks cuda runs its fused op on the GPU; the others say no",
+          "[cuda]") {
+  FWP_CUDA_OR_SKIP();
+  Rng rng(79);
+  const int64_t B = 1, H = 2, T = 3, D = 3, Dv = 5;
+  for (const FastWeightRule& rule : fast_weight_rules()) {
+    INFO("rule " << rule.name << " (kernels: " << rule.kernels << ")");
+    const int64_t n = T * rule.writes;
+    std::vector<Tensor> inputs = {keys(B, H, T, D, rng), keys(B, H, n, D, rng),
+                                  Tensor::randn({B, H, n, Dv}, rng)};
+    for (const RuleGate& g : rule.gates())
+      inputs.push_back(Tensor::uniform({B, H, g.per_write ? n : T}, rng, 0.3, 0.9));
+    auto call = [&rule](const std::vector<Variable>& a) {
+      RuleArgs args{.q = a[0], .k = a[1], .v = a[2]};
+      args.gates.assign(a.begin() + 3, a.end());
+      RuleResult r = rule.fused(args);
+      return concat({reshape(r.y, {-1}), reshape(r.state, {-1})}, 0);
+    };
+    if (rule.cuda) {
+      check_op(inputs, call, 2e-5, rule.name);
+    } else {
+      std::vector<Variable> g;
+      for (const Tensor& t : inputs) g.emplace_back(t.to(Device::cuda));
+      CHECK_THROWS_WITH(call(g), HasSubstr("got device cuda"));
+    }
+  }
 }
