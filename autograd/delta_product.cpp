@@ -1,5 +1,6 @@
-// The DeltaProduct op: argument checks, one kernel call forward and one backward (plain loops,
-// kernels/delta_product.h), then the composed reference.
+// The DeltaProduct op: argument checks, one kernel call forward and one backward (plain loops on
+// the CPU, the delta rule's kernels on the GPU: kernels/delta_product.h), then the composed
+// reference.
 //
 // The backward, derived one line of the forward at a time. Write s (the j-th of token t, row
 // s = t n + j of k, v, beta), with W = W_{s-1} the state before it:
@@ -25,6 +26,7 @@
 #include "autograd/fast_weight_util.h"
 #include "autograd/functions.h"
 #include "autograd/tape.h"
+#include "core/device_dispatch.h"
 #include "core/functional.h"
 #include "kernels/delta_product.h"
 
@@ -44,7 +46,7 @@ DeltaProductDims check_delta_product_args(const char* op, const Variable& q, con
                                           const Variable& W0) {
   FWP_CHECK(k.defined() && v.defined() && beta.defined(), op, ": k, v and beta must be defined");
   FWP_CHECK(n >= 1, op, ": n_h (writes per token) must be >= 1, got ", n);
-  const FastWeightDims w = check_fast_weight_args(op, k, k, v, beta, W0, {});
+  const FastWeightDims w = check_fast_weight_args(op, k, k, v, beta, W0, {}, true);
   FWP_CHECK_SHAPE(w.T % n == 0, op, ": k must be (B, H, T * n_h, Ddot) with n_h = ", n,
                   " writes per token, got k=", k.shape());
   const DeltaProductDims d{w.B, w.H, w.T / n, n, w.Dk, w.Dv};
@@ -68,15 +70,16 @@ struct DeltaProductOp : Op {
                                const std::vector<bool>& need) override {
     const auto [B, H, T, n, Dk, Dv] = dims;
     const DType dt = k.dtype();
+    const Device dev = k.device();  // the kernels run there (FWP_FUSED_KERNEL)
     Tensor grad_y = has_q ? unless_zero(g[0]) : Tensor();
     Tensor grad_WT = unless_zero(g[has_q ? 1 : 0]);
-    Tensor dq = has_q ? Tensor::empty(q.shape(), dt) : Tensor();
-    Tensor dk = Tensor::empty(k.shape(), dt), dv = Tensor::empty({B, H, T * n, Dv}, dt);
-    Tensor dbeta = Tensor::empty(beta.shape(), dt);
-    Tensor dW0 = has_W0 ? Tensor::empty({B, H, Dv, Dk}, dt) : Tensor();
+    Tensor dq = has_q ? Tensor::empty(q.shape(), dt, dev) : Tensor();
+    Tensor dk = Tensor::empty(k.shape(), dt, dev), dv = Tensor::empty({B, H, T * n, Dv}, dt, dev);
+    Tensor dbeta = Tensor::empty(beta.shape(), dt, dev);
+    Tensor dW0 = has_W0 ? Tensor::empty({B, H, Dv, Dk}, dt, dev) : Tensor();
     dispatch_dtype(dt, [&](auto tag) {
       using Real = decltype(tag);
-      kernels::delta_product_backward_naive<Real>(
+      FWP_FUSED_KERNEL(dev, delta_product_backward, Real)(
           ptr_or_null<Real>(dq), dk.data<Real>(), dv.data<Real>(), dbeta.data<Real>(),
           ptr_or_null<Real>(dW0), ptr_or_null<Real>(grad_y), ptr_or_null<Real>(grad_WT),
           ptr_or_null<Real>(q), k.data<Real>(), beta.data<Real>(), d.data<Real>(),
@@ -102,13 +105,14 @@ DeltaProductResult delta_product(const Variable& q, const Variable& k, const Var
   if (W0.defined()) inputs.push_back(W0);
   const bool grad = any_requires_grad(inputs);
   const DType dt = k.dtype();
-  Tensor y = q.defined() ? Tensor::empty({B, H, T, Dv}, dt) : Tensor();
-  Tensor WT = Tensor::empty({B, H, Dv, Dk}, dt);
-  Tensor d = grad ? Tensor::empty({B, H, T * n, Dv}, dt) : Tensor();
+  const Device dev = k.value().device();  // the kernels run there (FWP_FUSED_KERNEL)
+  Tensor y = q.defined() ? Tensor::empty({B, H, T, Dv}, dt, dev) : Tensor();
+  Tensor WT = Tensor::empty({B, H, Dv, Dk}, dt, dev);
+  Tensor d = grad ? Tensor::empty({B, H, T * n, Dv}, dt, dev) : Tensor();
   Tensor qt = value_or_undefined(q), W0t = value_or_undefined(W0);
   dispatch_dtype(dt, [&](auto tag) {
     using Real = decltype(tag);
-    kernels::delta_product_forward_naive<Real>(
+    FWP_FUSED_KERNEL(dev, delta_product_forward, Real)(
         ptr_or_null<Real>(y), WT.data<Real>(), ptr_or_null<Real>(d), ptr_or_null<Real>(qt),
         k.value().data<Real>(), v.value().data<Real>(), beta.value().data<Real>(),
         ptr_or_null<Real>(W0t), B * H, T, n, Dk, Dv);
@@ -136,7 +140,9 @@ DeltaProductResult delta_product_reference(const Variable& q, const Variable& k,
                                            const Variable& W0) {
   const DeltaProductDims d =
       check_delta_product_args("delta_product_reference", q, k, v, beta, n_h, W0);
-  Variable W = W0.defined() ? W0 : Variable(Tensor::zeros({d.B, d.H, d.Dv, d.Dk}, k.dtype()));
+  Variable W = W0.defined() ? W0
+                            : Variable(Tensor::zeros({d.B, d.H, d.Dv, d.Dk}, k.dtype(),
+                                                     k.value().device()));
   std::vector<Variable> ys;
   for (int64_t t = 0; t < d.T; ++t) {
     for (int64_t j = 0; j < d.n; ++j) {

@@ -7,8 +7,10 @@
 // sequence) beside W_T, and the backward runs the writes in reverse, REBUILDING the state before
 // each one by subtraction, W_{s-1} = W_s - u_s k_s^T, so no state is kept per step. The math of
 // the backward: the top of autograd/delta_product.cpp. Outputs are overwritten.
-// Only plain loops so far (kernels/cpu/delta_product_naive.cpp): the op calls them directly; a
-// SIMD pair would be delta_product_*_cpu with the same arguments, tested against these.
+// On the CPU only plain loops so far (kernels/cpu/delta_product_naive.cpp): the op's *_cpu
+// kernels below call them; a SIMD pair would take those names, tested against these. The *_cuda
+// twins (kernels/cuda/delta_product_cuda.cu, built with FWP_CUDA) have the same signatures and
+// semantics with every pointer on the device.
 #pragma once
 #include <cstdint>
 
@@ -32,5 +34,36 @@ void delta_product_backward_naive(Real* dq, Real* dk, Real* dv, Real* dbeta, Rea
                                   const Real* grad_y, const Real* grad_WT, const Real* q,
                                   const Real* k, const Real* beta, const Real* d, const Real* WT,
                                   int64_t BH, int64_t T, int64_t n, int64_t Dk, int64_t Dv);
+
+// What the op calls on the CPU: the plain loops (see above).
+template <typename Real>
+inline void delta_product_forward_cpu(Real* y, Real* WT, Real* d, const Real* q, const Real* k,
+                                      const Real* v, const Real* beta, const Real* W0, int64_t BH,
+                                      int64_t T, int64_t n, int64_t Dk, int64_t Dv) {
+  delta_product_forward_naive<Real>(y, WT, d, q, k, v, beta, W0, BH, T, n, Dk, Dv);
+}
+template <typename Real>
+inline void delta_product_backward_cpu(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0,
+                                       const Real* grad_y, const Real* grad_WT, const Real* q,
+                                       const Real* k, const Real* beta, const Real* d,
+                                       const Real* WT, int64_t BH, int64_t T, int64_t n,
+                                       int64_t Dk, int64_t Dv) {
+  delta_product_backward_naive<Real>(dq, dk, dv, dbeta, dW0, grad_y, grad_WT, q, k, beta, d, WT,
+                                     BH, T, n, Dk, Dv);
+}
+
+// ---- CUDA twins (defined only when fwp is built with FWP_CUDA). n writes per token are the
+// delta rule over T n steps that reads after every n-th write only, so they run the delta rule's
+// CUDA kernels (kernels/delta_rule.h; Dk <= kDeltaRuleCudaMaxDk) with scratch memory of their
+// own from the device allocator. They throw fwp::Error for unsupported sizes and CUDA errors.
+template <typename Real>
+void delta_product_forward_cuda(Real* y, Real* WT, Real* d, const Real* q, const Real* k,
+                                const Real* v, const Real* beta, const Real* W0, int64_t BH,
+                                int64_t T, int64_t n, int64_t Dk, int64_t Dv);
+template <typename Real>
+void delta_product_backward_cuda(Real* dq, Real* dk, Real* dv, Real* dbeta, Real* dW0,
+                                 const Real* grad_y, const Real* grad_WT, const Real* q,
+                                 const Real* k, const Real* beta, const Real* d, const Real* WT,
+                                 int64_t BH, int64_t T, int64_t n, int64_t Dk, int64_t Dv);
 
 }  // namespace fwp::kernels

@@ -114,7 +114,7 @@ constexpr FastWeightRule kRules[] = {
      .allows_attention_normalize = false, .non_causal = false, .layer_norm_readout = false,
      .fused = delta_product_call<true>, .reference = delta_product_call<false>,
      .step = delta_product_call<true>,
-     .kernels = "kernels/delta_product.h", .cuda = false},
+     .kernels = "kernels/delta_product.h", .cuda = true},
 };
 
 // The guard: one entry per enumerator, in enum order, each complete.

@@ -5,6 +5,7 @@
 #include <functional>
 #include <vector>
 
+#include "autograd/delta_product.h"
 #include "autograd/fast_weight.h"
 #include "autograd/functions.h"
 #include "autograd/fwm_rule.h"
@@ -84,6 +85,16 @@ TEST_CASE("cuda: the fused fast-weight ops and softmax attention through autogra
     GatedDeltaRuleResult r = gated_delta_rule(a[0], a[1], a[2], a[3], a[4], a[5]);
     return both(r.y, r.state);
   }, tol, "gated_delta_rule");
+  // DeltaProduct: n_h = 3 writes per token, with W0, and write only (no q: W_T alone)
+  Tensor k3 = keys(B, H, 3 * T, Dk, rng), v3 = Tensor::randn({B, H, 3 * T, Dv}, rng);
+  Tensor b3 = Tensor::uniform({B, H, 3 * T}, rng, 0.1, 0.9);
+  check_op({q, k3, v3, b3, W0}, [&](const std::vector<Variable>& a) {
+    DeltaProductResult r = delta_product(a[0], a[1], a[2], a[3], 3, a[4]);
+    return both(r.y, r.state);
+  }, tol, "delta_product, n_h = 3, with W0");
+  check_op({k3, v3, b3}, [&](const std::vector<Variable>& a) {
+    return reshape(delta_product(Variable(), a[0], a[1], a[2], 3).state, {-1});
+  }, tol, "delta_product, write only");
   Tensor kv = Tensor::randn({B, H, 17, Dk}, rng), vv = Tensor::randn({B, H, 17, Dv}, rng);
   Tensor valid = Tensor::ones({B, 17});
   valid.fill_(1.0);
@@ -240,7 +251,10 @@ TEST_CASE("cuda: every rule the table marks cuda runs its fused op on the GPU; t
     for (const RuleGate& g : rule.gates())
       inputs.push_back(Tensor::uniform({B, H, g.per_write ? n : T}, rng, 0.3, 0.9));
     auto call = [&rule](const std::vector<Variable>& a) {
-      RuleArgs args{.q = a[0], .k = a[1], .v = a[2]};
+      RuleArgs args;
+      args.q = a[0];
+      args.k = a[1];
+      args.v = a[2];
       args.gates.assign(a.begin() + 3, a.end());
       RuleResult r = rule.fused(args);
       return concat({reshape(r.y, {-1}), reshape(r.state, {-1})}, 0);
