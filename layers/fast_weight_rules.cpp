@@ -118,8 +118,10 @@ static_assert(std::size(kRules) == size_t(UpdateRule::count),
 constexpr bool table_is_complete() {
   for (size_t i = 0; i < std::size(kRules); ++i) {
     const FastWeightRule& r = kRules[i];
+    // (The op pointers are checked by a test: with -fsanitize, GCC does not take a function's
+    // address as a constant.)
     if (r.id != UpdateRule(i) || !r.name || !r.short_name || !r.paper || r.writes < 1 ||
-        r.n_gates < 0 || r.n_gates > int(r.gate_list.size()) || !r.fused || !r.reference || !r.step)
+        r.n_gates < 0 || r.n_gates > int(r.gate_list.size()))
       return false;
     for (const char* c = r.short_name; *c; ++c)
       if (*c == '_') return false;  // the synthetic names split <phi>_<short_name> at the last '_'

@@ -57,7 +57,22 @@ class FileLock {
   int fd_ = -1;
 };
 
-// Creates a directory and its parents (like mkdir -p); throws fwp::Error on failure.
+// A failed run leaves the disk as it found it.
+//
+// make_dirs(path) creates a directory and its parents (like mkdir -p; fwp::Error on failure) and
+// remembers the outermost folder it had to create. open_run_folder(path) does the same for the
+// folder a run writes, and also remembers the small files already there (a resumed run rewrites
+// command.txt, config.json, metrics.csv, ... before its first new checkpoint). If the program then
+// fails (experiments::guarded_main calls restore_run_folders()), a created folder is removed, files
+// and all, and a remembered one gets its files back as they were: what the run added goes, what it
+// changed is written back. Every checkpoint or finished result is a new state worth keeping:
+// keep_run_folders() makes the disk as it is now the state a later failure leaves.
+//
+// Only for folders one process writes: a folder that several sweeps share (fwp-synthetic's OUT)
+// gets make_dirs, whose undo removes only what did not exist before.
 void make_dirs(const std::string& path);
+void open_run_folder(const std::string& path);
+void keep_run_folders();
+void restore_run_folders();
 
 }  // namespace fwp::experiments

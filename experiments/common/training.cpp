@@ -16,6 +16,7 @@
 #include "core/file_io.h"
 #include "core/safetensors.h"
 #include "experiments/common/distributed.h"
+#include "experiments/common/run_utils.h"
 #include "optim/checkpoint.h"
 #include "optim/schedule.h"
 
@@ -315,6 +316,7 @@ void save_training_checkpoint(const std::string& path, const Module& module,
     hashed["optimizer." + name] = exact_number(value);
   meta["train.checksum"] = hex(sum + metadata_hash(hashed));
   save_checkpoint(path, module, &optimizer, meta, state.tensors);
+  keep_run_folders();  // a new state to resume from: a later failure leaves the folder so
 }
 
 namespace {

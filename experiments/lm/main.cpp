@@ -237,7 +237,7 @@ int run(Config& c, const CLI::App& app, const std::string& command) {
     experiments::load_training_checkpoint(checkpoint, model, scratch, {}, fingerprint(c, model_config));
   }
   if (comm.is_root()) {  // under mpirun, process 0 alone writes
-    experiments::make_dirs(c.train.out);
+    experiments::open_run_folder(c.train.out);
     remove_stale_temp_files(c.train.out);
     write_file_atomic(c.train.out + "/command.txt", command + "\n");
     experiments::write_json(c.train.out + "/config.json", config_json(c, model_config));

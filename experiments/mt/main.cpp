@@ -147,7 +147,7 @@ int run(Config& c) {
     loaded = ex::load_training_checkpoint(checkpoint, model, scratch, {}, print);
   }
   if (comm.is_root()) {  // under mpirun, process 0 alone writes
-    ex::make_dirs(c.out);
+    ex::open_run_folder(c.out);
     remove_stale_temp_files(c.out);
   }
   nlohmann::json results = {{"config", nlohmann::json::parse(print)}, {"parameters", model.num_parameters()}};

@@ -190,6 +190,7 @@ int run(const Config& c) {
   const bool root = comm.is_root();
   experiments::batch_share(c.batch_size, "--batch-size");  // refused before anything is written
   if (root) {
+    experiments::make_dirs(c.out);  // shared by concurrent sweeps: only a new folder is undone
     experiments::make_dirs(c.out + "/curves");
     experiments::make_dirs(c.out + "/checkpoints");
     for (const char* dir : {"", "/curves", "/checkpoints"}) remove_stale_temp_files(c.out + dir);
@@ -225,6 +226,7 @@ int run(const Config& c) {
       rows.push_back(row);
     }
     experiments::write_json(c.out + "/summary.json", rows);
+    experiments::keep_run_folders();  // a finished run's row: a later failure keeps it
   };
   experiments::install_stop_handler();
   experiments::Stopwatch total;
