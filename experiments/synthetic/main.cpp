@@ -181,7 +181,13 @@ int run(const Config& c) {
     for (const auto& n : names)
       for (int64_t S : experiments::parse_int_list(c.S, kMinS, kMaxS)) jobs.push_back({c.setting, n, S});
   }
-  for (const Job& j : jobs) config_from_name(j.config, j.S);  // reject bad names before any work
+  for (const Job& j : jobs) {  // reject bad names before any work, naming the option
+    try {
+      config_from_name(j.config, j.S);
+    } catch (const Error& e) {
+      throw Error(cat(c.sweep.empty() ? "--configs" : "--sweep", ": '", j.config, "': ", e.what()));
+    }
+  }
   print_config(c, jobs);
 
   // Under mpirun, several processes train each run together (experiments/common/distributed.h):

@@ -350,7 +350,8 @@ TEST_CASE("fwp-synthetic refuses every bad input in one line, leaving the run fo
       {"--S", {"0", "1", "10001", "-5", "abc", "9223372036854775800:9223372036854775807:1",
                "99999999999999999999", "20:10:1", "1:x:2", "2:10:0", "2:1000000:1", "6,,x"}},
   });
-  rows.push_back({{{"--configs", "nonsense_sum"}}, {"nonsense"}});
+  rows.push_back({{{"--configs", "nonsense_sum"}}, {"--configs", "nonsense_sum", "unknown feature map"}});
+  rows.push_back({{{"--configs", "linear_hebb"}}, {"--configs", "linear_hebb", "hebb"}});
   rows.push_back({{{"--device", "tpu"}}, {"tpu"}});
   const std::string file_out = scratch().path("syn_out_file");
   write(file_out, "not a folder\n");
@@ -412,4 +413,22 @@ TEST_CASE("fwp-prepare-data and fwp-bleu refuse bad inputs in one line",
       {{{hyp, "<flag>"}}, {"no reference file"}},
   }, scratch().path("none"));
   std::printf("fwp-prepare-data, fwp-bleu: %d bad inputs refused\n", n);
+}
+
+TEST_CASE("the benchmark programs refuse bad inputs in one line", "[experiments][cli][bad-inputs]") {
+  std::vector<std::string> programs;
+  for (std::string list = FWP_BENCHMARK_PROGRAMS; !list.empty();) {
+    const size_t comma = list.find(',');
+    programs.push_back(list.substr(0, comma));
+    list = comma == std::string::npos ? "" : list.substr(comma + 1);
+  }
+  REQUIRE(programs.size() == 8);
+  int n = 0;
+  for (const std::string& program : programs)  // every one of them takes --reps
+    n += check_rows(program, {}, {{{{"--reps", "0"}}, {"--reps", "0"}},
+                                  {{{"--reps", "nan"}}, {"--reps", "nan"}},
+                                  {{{"--reps", "99999999999999999999"}}, {"--reps"}},
+                                  {{{"--no-such-option", "1"}}, {"--no-such-option"}}},
+                    scratch().path("none"));
+  std::printf("benchmarks: %d bad inputs refused\n", n);
 }
