@@ -1,11 +1,11 @@
-// Internal helpers shared by the fast-weight ops (fast_weight.cpp, delta_chunk.cpp,
-// gated_delta_rule.cpp, fwm_rule.cpp) and their composed references; not part of the API.
+// Internal helpers shared by the fast-weight ops (fast_weight_op.cpp, delta_chunk_op.cpp,
+// gated_delta_rule_op.cpp, fwm_rule_op.cpp) and their composed references; not part of the API.
 // The idea: optional tensors (W0, z0, an unused output's gradient) travel as undefined tensors
 // up to the kernel call, where they become null pointers, which the kernels read as "zeros".
 #pragma once
 #include <vector>
 
-#include "autograd/fast_weight.h"
+#include "autograd/fast_weight_op.h"
 #include "autograd/functions.h"
 
 namespace fwp::fast_weight_detail {
@@ -45,7 +45,7 @@ inline std::vector<Tensor> only_needed(std::vector<Tensor> grads, const std::vec
 }
 
 // The argument checks of gated_delta_rule and its reference: those of the other fast-weight
-// ops (check_fast_weight_args), plus alpha's. Defined in gated_delta_rule.cpp.
+// ops (check_fast_weight_args), plus alpha's. Defined in gated_delta_rule_op.cpp.
 FastWeightDims check_gated_args(const char* op, const Variable& q, const Variable& k,
                                 const Variable& v, const Variable& beta, const Variable& alpha,
                                 const Variable& W0);

@@ -1,9 +1,9 @@
 // The chunkwise delta rule as an op (math: kernels/delta_chunk.h, docs/CHUNKWISE.md) and the
-// algorithm setting and table that delta_rule() (autograd/fast_weight.cpp) consults.
+// algorithm setting and table that delta_rule() (autograd/fast_weight_op.cpp) consults.
 // The op keeps what the backward kernel reads: q, k, v, beta (handles to the inputs, no copies),
 // W_T (an output) and one (B, H, T, Dv) tensor, u_t from the chunkwise forward or v_t - vbar_t
 // from the sequential one: the same bytes as the sequential op.
-#include "autograd/delta_chunk.h"
+#include "autograd/delta_chunk_op.h"
 
 #include <atomic>
 

@@ -13,15 +13,15 @@
 //   (1)  dL/dW -= beta_s a k_s^T;   dk_s -= beta_s W^T a
 // Collected:  dL/dW_{s-1} = A - beta_s a k_s^T     dv_s = beta_s a     dbeta_s = a . d_s
 //             dk_s = A^T u_s - beta_s W_{s-1}^T a   dq_t = W_t^T g_t    dW0 = dL/dW_0
-// These are the delta rule's formulas (autograd/fast_weight.cpp) for every write; only the read
+// These are the delta rule's formulas (autograd/fast_weight_op.cpp) for every write; only the read
 // comes every n-th write instead of after each. With n = 1 the op IS the delta rule, which the
 // tests check. Every term needs W_{s-1} (and W_t for dq), which the reverse sweep rebuilds by
 // subtracting the write it has just undone: W_{s-1} = W_s - u_s k_s^T with the saved d_s. Like
 // the delta rule's, this rebuild carries the forward's rounding errors backwards (in f32 the
 // gradients drift with T n; docs/THEORY.md section 7.2 measures the delta rule's).
-#include "autograd/delta_product.h"
+#include "autograd/delta_product_op.h"
 
-#include "autograd/fast_weight.h"
+#include "autograd/fast_weight_op.h"
 #include "autograd/fast_weight_util.h"
 #include "autograd/functions.h"
 #include "autograd/tape.h"

@@ -9,7 +9,7 @@
 //     dL/dW_{t-1} = At - beta a k^T     dv = beta a     dbeta = a . (v - W_{t-1} k)
 //     dk = At^T beta (v - W_{t-1} k) - beta W_{t-1}^T a     dq_t = W_t^T g_t
 // and dW0 = dL/dW_0 at the end of the reverse sweep.
-#include "autograd/fwm_rule.h"
+#include "autograd/fwm_rule_op.h"
 
 #include <cmath>
 
@@ -25,7 +25,7 @@ using namespace fast_weight_detail;
 
 namespace {
 
-// Like check_fast_weight_args (autograd/fast_weight.h), but k leads: q may be undefined.
+// Like check_fast_weight_args (autograd/fast_weight_op.h), but k leads: q may be undefined.
 FastWeightDims check_fwm_args(const char* op, const Variable& q, const Variable& k, const Variable& v,
                        const Variable& beta, const Variable& W0) {
   FWP_CHECK(k.defined() && v.defined() && beta.defined(), op, ": k, v and beta must be defined");
