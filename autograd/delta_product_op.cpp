@@ -82,11 +82,7 @@ struct DeltaProductOp : Op {
           ptr_or_null<Real>(q), k.data<Real>(), beta.data<Real>(), d.data<Real>(),
           WT.data<Real>(), B * H, T, n, Dk, Dv);
     });
-    std::vector<Tensor> grads;
-    if (has_q) grads.push_back(dq);
-    for (const Tensor& t : {dk, dv, dbeta}) grads.push_back(t);
-    if (has_W0) grads.push_back(dW0);
-    return only_needed(grads, need);
+    return gradients_in_input_order(has_q, dq, {dk, dv, dbeta}, has_W0, dW0, need);
   }
 };
 

@@ -64,23 +64,20 @@ struct DeltaRuleOp : Op {
   std::vector<Tensor> backward(const std::vector<Tensor>& g, const std::vector<bool>& need) override {
     const auto [B, H, T, Dk, Dv] = dims;
     const DType dt = q.dtype();
-    Tensor dq = Tensor::empty(q.shape(), dt), dk = Tensor::empty(q.shape(), dt);
-    Tensor dv = Tensor::empty({B, H, T, Dv}, dt), dbeta = Tensor::empty(beta.shape(), dt);
-    Tensor dW0 = Tensor::empty(WT.shape(), dt);
+    DeltaRuleGrads grads(dims, dt);
     // Only W_T used (e.g. the retrieval model reads the final state): the kernel skips y's terms.
     Tensor grad_y = unless_zero(g[0]), grad_WT = unless_zero(g[1]);
     dispatch_dtype(dt, [&](auto tag) {
       using Real = decltype(tag);
       Tensor ws = Tensor::empty({kernels::delta_rule_workspace_size<Real>(B * H, Dk, Dv)}, dt);
       kernels::delta_rule_backward_cpu<Real>(
-          dq.data<Real>(), dk.data<Real>(), dv.data<Real>(), dbeta.data<Real>(),
-          dW0.data<Real>(), ptr_or_null<Real>(grad_y), ptr_or_null<Real>(grad_WT), q.data<Real>(),
-          k.data<Real>(), beta.data<Real>(), d.data<Real>(), WT.data<Real>(),
+          grads.dq.data<Real>(), grads.dk.data<Real>(), grads.dv.data<Real>(),
+          grads.dbeta.data<Real>(), grads.dW0.data<Real>(), ptr_or_null<Real>(grad_y),
+          ptr_or_null<Real>(grad_WT), q.data<Real>(), k.data<Real>(), beta.data<Real>(),
+          d.data<Real>(), WT.data<Real>(),
           B * H, T, Dk, Dv, ws.data<Real>());
     });
-    std::vector<Tensor> grads = {dq, dk, dv, dbeta, dW0};
-    grads.resize(need.size());  // no W0 input: no dW0
-    return only_needed(grads, need);
+    return grads.needed(need);
   }
 };
 

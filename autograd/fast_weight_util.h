@@ -3,6 +3,7 @@
 // The idea: optional tensors (W0, z0, an unused output's gradient) travel as undefined tensors
 // up to the kernel call, where they become null pointers, which the kernels read as "zeros".
 #pragma once
+#include <initializer_list>
 #include <vector>
 
 #include "autograd/fast_weight_op.h"
@@ -42,6 +43,35 @@ inline std::vector<Tensor> only_needed(std::vector<Tensor> grads, const std::vec
   for (size_t i = 0; i < grads.size(); ++i)
     if (!need[i]) grads[i] = Tensor();
   return grads;
+}
+
+// The gradients of a delta-rule op (inputs q, k, v, beta[, W0]; the sequential and the chunkwise
+// algorithm), allocated for its backward kernel to overwrite.
+struct DeltaRuleGrads {
+  Tensor dq, dk, dv, dbeta, dW0;
+  DeltaRuleGrads(const FastWeightDims& d, DType dt)
+      : dq(Tensor::empty({d.B, d.H, d.T, d.Dk}, dt)), dk(Tensor::empty({d.B, d.H, d.T, d.Dk}, dt)),
+        dv(Tensor::empty({d.B, d.H, d.T, d.Dv}, dt)), dbeta(Tensor::empty({d.B, d.H, d.T}, dt)),
+        dW0(Tensor::empty({d.B, d.H, d.Dv, d.Dk}, dt)) {}
+  // In input order, dW0 only when W0 was an input; those not needed undefined.
+  std::vector<Tensor> needed(const std::vector<bool>& need) const {
+    std::vector<Tensor> grads = {dq, dk, dv, dbeta, dW0};
+    grads.resize(need.size());  // no W0 input: no dW0
+    return only_needed(std::move(grads), need);
+  }
+};
+
+// The gradients of an op whose inputs are [q,] k, v, <gates> [, W0], q and W0 optional (a
+// write-only caller passes no q, a fresh state no W0): in input order, only those needed.
+inline std::vector<Tensor> gradients_in_input_order(bool has_q, const Tensor& dq,
+                                                    std::initializer_list<Tensor> always,
+                                                    bool has_W0, const Tensor& dW0,
+                                                    const std::vector<bool>& need) {
+  std::vector<Tensor> grads;
+  if (has_q) grads.push_back(dq);
+  grads.insert(grads.end(), always);
+  if (has_W0) grads.push_back(dW0);
+  return only_needed(std::move(grads), need);
 }
 
 // The argument checks of gated_delta_rule and its reference: those of the other fast-weight

@@ -84,11 +84,7 @@ struct FwmRuleOp : Op {
           ptr_or_null<Real>(q_read), k.data<Real>(), v.data<Real>(), beta.data<Real>(),
           checkpoints.data<Real>(), clamp_first_step, B * H, T, Dk, Dv, C, ws.data<Real>());
     });
-    std::vector<Tensor> grads;
-    if (has_q) grads.push_back(dq);
-    for (const Tensor& t : {dk, dv, dbeta}) grads.push_back(t);
-    if (has_W0) grads.push_back(dW0);
-    return only_needed(grads, need);
+    return gradients_in_input_order(has_q, dq, {dk, dv, dbeta}, has_W0, dW0, need);
   }
 };
 
