@@ -120,9 +120,8 @@ DeltaProductResult delta_product(const Variable& q, const Variable& k, const Var
   op->dims = dims;
   op->has_q = q.defined();
   op->has_W0 = W0.defined();
-  if (!q.defined()) return {Variable(), record(op, inputs, WT)};
-  std::vector<Variable> out = record(op, inputs, {y, WT});
-  return {out[0], out[1]};
+  const auto [y_out, state] = record_read_and_state(op, inputs, y, WT, q.defined());
+  return {y_out, state};
 }
 
 // The paper's recurrence written literally, one write at a time: the plain statement of the math

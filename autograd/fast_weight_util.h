@@ -4,10 +4,12 @@
 // up to the kernel call, where they become null pointers, which the kernels read as "zeros".
 #pragma once
 #include <initializer_list>
+#include <memory>
 #include <vector>
 
 #include "autograd/fast_weight_op.h"
 #include "autograd/functions.h"
+#include "autograd/tape.h"
 
 namespace fwp::fast_weight_detail {
 
@@ -72,6 +74,19 @@ inline std::vector<Tensor> gradients_in_input_order(bool has_q, const Tensor& dq
   grads.insert(grads.end(), always);
   if (has_W0) grads.push_back(dW0);
   return only_needed(std::move(grads), need);
+}
+
+// Records an op whose outputs are y and W_T, or W_T alone for a write-only call (no q, so no y):
+// returns (y, W_T), y undefined when nothing was read.
+struct ReadAndState {
+  Variable y, state;
+};
+inline ReadAndState record_read_and_state(std::shared_ptr<Op> op,
+                                          const std::vector<Variable>& inputs, const Tensor& y,
+                                          const Tensor& WT, bool read) {
+  if (!read) return {Variable(), record(std::move(op), inputs, WT)};
+  std::vector<Variable> out = record(std::move(op), inputs, {y, WT});
+  return {out[0], out[1]};
 }
 
 // The argument checks of gated_delta_rule and its reference: those of the other fast-weight

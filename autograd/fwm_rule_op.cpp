@@ -131,9 +131,8 @@ FwmRuleResult fwm_rule(const Variable& q, const Variable& k, const Variable& v,
   op->clamp_first_step = clamp_first_step;
   op->has_q = q.defined();
   op->has_W0 = W0.defined();
-  if (!q.defined()) return {Variable(), record(op, inputs, WT)};
-  std::vector<Variable> out = record(op, inputs, {y, WT});
-  return {out[0], out[1]};
+  const auto [y_out, state] = record_read_and_state(op, inputs, y, WT, q.defined());
+  return {y_out, state};
 }
 
 FwmRuleResult fwm_rule_reference(const Variable& q, const Variable& k, const Variable& v,
