@@ -1,4 +1,4 @@
-// fwp-bench: the fused fast-weight ops (autograd/fast_weight.h) against their composed references.
+// fwp-bench: the fused fast-weight ops (autograd/fast_weight_op.h) against their composed references.
 // For each rule, head width d (Ddot = Dv = d), length T and number of sequences B*H it prints, as
 // markdown table rows: ns per token-head of the kernels alone (forward; forward + backward, into
 // preallocated buffers) with GFLOP/s against counted FLOPs; of the whole op through autograd
@@ -20,7 +20,7 @@
 #include <cstdlib>
 #include <functional>
 
-#include "autograd/fast_weight.h"
+#include "autograd/fast_weight_op.h"
 #include "autograd/functions.h"
 #include "benchmarks/bench_util.h"
 #include "kernels/delta_rule.h"

@@ -19,9 +19,9 @@
 #include <string>
 #include <tuple>
 
-#include "autograd/fast_weight.h"
+#include "autograd/fast_weight_op.h"
 #include "autograd/functions.h"
-#include "autograd/fwm_rule.h"
+#include "autograd/fwm_rule_op.h"
 #include "benchmarks/bench_util.h"
 #include "kernels/fwm_rule.h"
 #include "layers/feature_maps.h"

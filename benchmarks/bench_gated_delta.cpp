@@ -1,4 +1,4 @@
-// bench_gated_delta: the fused gated delta rule (autograd/gated_delta_rule.h) against the fused
+// bench_gated_delta: the fused gated delta rule (autograd/gated_delta_rule_op.h) against the fused
 // delta rule in the same run, f32. Three tables (--what speed,interval,drift):
 //   speed:    ns per token-head of the kernels (forward; forward + backward) and of the whole op
 //             through autograd (forward + backward), the bytes the op keeps for its backward
@@ -21,9 +21,9 @@
 #include <memory>
 #include <string>
 
-#include "autograd/fast_weight.h"
+#include "autograd/fast_weight_op.h"
 #include "autograd/functions.h"
-#include "autograd/gated_delta_rule.h"
+#include "autograd/gated_delta_rule_op.h"
 #include "benchmarks/bench_util.h"
 #include "kernels/delta_rule.h"
 #include "kernels/gated_delta_rule.h"

@@ -1,4 +1,4 @@
-// bench_softmax_attention: the fused softmax-attention op (autograd/softmax_attention.h) against
+// bench_softmax_attention: the fused softmax-attention op (autograd/softmax_attention_op.h) against
 // the composed one (layers/attention.h: matmul, scale, masked_fill, softmax, matmul) in the same
 // run, f32, causal. For each (B*H, T, d): ms of forward and of forward + backward through autograd
 // (median and minimum of --reps rounds, the two versions timed round-robin so that a change in the
@@ -12,7 +12,7 @@
 #include <functional>
 #include <string>
 
-#include "autograd/softmax_attention.h"
+#include "autograd/softmax_attention_op.h"
 #include "autograd/tape.h"
 #include "benchmarks/bench_util.h"
 #include "layers/attention.h"

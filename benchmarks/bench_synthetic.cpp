@@ -7,7 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
-#include "autograd/delta_chunk.h"
+#include "autograd/delta_chunk_op.h"
 #include "autograd/tape.h"
 #include "benchmarks/bench_util.h"
 #include "experiments/synthetic/retrieval_model.h"

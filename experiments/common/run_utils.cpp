@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -240,6 +241,52 @@ void restore_run_folders() {
     }
   }
   r = RunFolders{};
+}
+
+MetricsCsv::MetricsCsv(std::string path, std::vector<std::string> columns)
+    : path_(std::move(path)), columns_(columns), table_(std::move(columns)) {}
+
+void MetricsCsv::resume(int64_t step) {
+  CsvTable old(columns_);
+  old.load(path_);
+  table_ = CsvTable(columns_);
+  for (const auto& row : old.rows()) {
+    int64_t s = 0;
+    auto r = std::from_chars(row[0].data(), row[0].data() + row[0].size(), s);
+    if (r.ec == std::errc() && s <= step) table_.add_row(row);
+  }
+  table_.save(path_);
+}
+
+void MetricsCsv::add(const std::vector<double>& values) {
+  std::vector<std::string> row;
+  for (double v : values) row.push_back(std::isnan(v) ? "" : format_double(v, 8));
+  table_.add_row(std::move(row));
+  table_.save(path_);
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+  const std::string text = read_file(path);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(cat("'", path, "' is not valid JSON: ", e.what()));
+  }
+}
+
+double MetricsCsv::last(const std::string& column) const {
+  const int c = table_.column(column);
+  for (auto it = table_.rows().rbegin(); it != table_.rows().rend(); ++it) {
+    const std::string& v = (*it)[c];
+    double x = 0.0;
+    auto r = std::from_chars(v.data(), v.data() + v.size(), x);
+    if (!v.empty() && r.ec == std::errc() && r.ptr == v.data() + v.size()) return x;
+  }
+  return NAN;
+}
+
+void write_json(const std::string& path, const nlohmann::json& j) {
+  write_file_atomic(path, j.dump(2) + "\n");
 }
 
 }  // namespace fwp::experiments

@@ -13,7 +13,10 @@
 #include "core/file_io.h"
 #include "experiments/common/cli_checks.h"
 #include "experiments/common/distributed.h"
+#include "experiments/common/process.h"
+#include "experiments/common/run_utils.h"
 #include "experiments/common/training.h"
+#include "experiments/common/training_checkpoint.h"
 #include "experiments/mt/train.h"
 #include "layers/config_json.h"
 

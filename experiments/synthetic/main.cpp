@@ -20,7 +20,8 @@
 #include "core/file_io.h"
 #include "experiments/common/cli_checks.h"
 #include "experiments/common/distributed.h"
-#include "experiments/common/training.h"
+#include "experiments/common/process.h"
+#include "experiments/common/run_utils.h"
 #include "experiments/synthetic/train.h"
 
 using namespace fwp;

@@ -1,5 +1,5 @@
 // The fused softmax-attention op: argument checks, then the kernels of kernels/softmax_attention.h.
-#include "autograd/softmax_attention.h"
+#include "autograd/softmax_attention_op.h"
 
 #include <cmath>
 
