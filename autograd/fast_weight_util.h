@@ -1,12 +1,15 @@
-// Internal helpers shared by the fast-weight ops (fast_weight.cpp, delta_chunk.cpp,
-// gated_delta_rule.cpp, fwm_rule.cpp) and their composed references; not part of the API.
+// Internal helpers shared by the fast-weight ops (fast_weight_op.cpp, delta_chunk_op.cpp,
+// gated_delta_rule_op.cpp, fwm_rule_op.cpp) and their composed references; not part of the API.
 // The idea: optional tensors (W0, z0, an unused output's gradient) travel as undefined tensors
 // up to the kernel call, where they become null pointers, which the kernels read as "zeros".
 #pragma once
+#include <initializer_list>
+#include <memory>
 #include <vector>
 
-#include "autograd/fast_weight.h"
+#include "autograd/fast_weight_op.h"
 #include "autograd/functions.h"
+#include "autograd/tape.h"
 
 namespace fwp::fast_weight_detail {
 
@@ -44,8 +47,52 @@ inline std::vector<Tensor> only_needed(std::vector<Tensor> grads, const std::vec
   return grads;
 }
 
+// The gradients of a delta-rule op (inputs q, k, v, beta[, W0]; the sequential and the chunkwise
+// algorithm), allocated on the inputs' device for its backward kernel to overwrite.
+struct DeltaRuleGrads {
+  Tensor dq, dk, dv, dbeta, dW0;
+  DeltaRuleGrads(const FastWeightDims& d, DType dt, Device dev = Device::cpu)
+      : dq(Tensor::empty({d.B, d.H, d.T, d.Dk}, dt, dev)),
+        dk(Tensor::empty({d.B, d.H, d.T, d.Dk}, dt, dev)),
+        dv(Tensor::empty({d.B, d.H, d.T, d.Dv}, dt, dev)),
+        dbeta(Tensor::empty({d.B, d.H, d.T}, dt, dev)),
+        dW0(Tensor::empty({d.B, d.H, d.Dv, d.Dk}, dt, dev)) {}
+  // In input order, dW0 only when W0 was an input; those not needed undefined.
+  std::vector<Tensor> needed(const std::vector<bool>& need) const {
+    std::vector<Tensor> grads = {dq, dk, dv, dbeta, dW0};
+    grads.resize(need.size());  // no W0 input: no dW0
+    return only_needed(std::move(grads), need);
+  }
+};
+
+// The gradients of an op whose inputs are [q,] k, v, <gates> [, W0], q and W0 optional (a
+// write-only caller passes no q, a fresh state no W0): in input order, only those needed.
+inline std::vector<Tensor> gradients_in_input_order(bool has_q, const Tensor& dq,
+                                                    std::initializer_list<Tensor> always,
+                                                    bool has_W0, const Tensor& dW0,
+                                                    const std::vector<bool>& need) {
+  std::vector<Tensor> grads;
+  if (has_q) grads.push_back(dq);
+  grads.insert(grads.end(), always);
+  if (has_W0) grads.push_back(dW0);
+  return only_needed(std::move(grads), need);
+}
+
+// Records an op whose outputs are y and W_T, or W_T alone for a write-only call (no q, so no y):
+// returns (y, W_T), y undefined when nothing was read.
+struct ReadAndState {
+  Variable y, state;
+};
+inline ReadAndState record_read_and_state(std::shared_ptr<Op> op,
+                                          const std::vector<Variable>& inputs, const Tensor& y,
+                                          const Tensor& WT, bool read) {
+  if (!read) return {Variable(), record(std::move(op), inputs, WT)};
+  std::vector<Variable> out = record(std::move(op), inputs, {y, WT});
+  return {out[0], out[1]};
+}
+
 // The argument checks of gated_delta_rule and its reference: those of the other fast-weight
-// ops (check_fast_weight_args), plus alpha's. Defined in gated_delta_rule.cpp.
+// ops (check_fast_weight_args), plus alpha's. Defined in gated_delta_rule_op.cpp.
 FastWeightDims check_gated_args(const char* op, const Variable& q, const Variable& k,
                                 const Variable& v, const Variable& beta, const Variable& alpha,
                                 const Variable& W0);

@@ -169,21 +169,24 @@ int main(int argc, char** argv) {
   Config cfg;
   CLI::App app{"bench_delta_chunk: chunkwise vs sequential delta-rule kernels (f32)"};
   app.option_defaults()->always_capture_default();  // --help shows every default
-  app.add_option("--threads", cfg.threads, "OpenMP thread counts")->delimiter(',');
-  app.add_option("--d", cfg.d, "key widths Ddot")->delimiter(',');
-  app.add_option("--dv", cfg.dv, "value widths Dv (0: Dv = Ddot)")->delimiter(',');
-  app.add_option("--T", cfg.T, "sequence lengths")->delimiter(',');
-  app.add_option("--bh", cfg.bh, "numbers of sequences B*H")->delimiter(',');
-  app.add_option("--C", cfg.C, "chunk sizes")->delimiter(',');
+  app.add_option("--threads", cfg.threads, "OpenMP thread counts")->delimiter(',')->check(fwp::experiments::count_in(1, 1024));
+  app.add_option("--d", cfg.d, "key widths Ddot")->delimiter(',')->check(fwp::experiments::count_in(1, fwp::experiments::kMaxSize));
+  app.add_option("--dv", cfg.dv, "value widths Dv (0: Dv = Ddot)")->delimiter(',')->check(fwp::experiments::count_in(0, fwp::experiments::kMaxSize));
+  app.add_option("--T", cfg.T, "sequence lengths")->delimiter(',')->check(fwp::experiments::count_in(1, fwp::experiments::kMaxLength));
+  app.add_option("--bh", cfg.bh, "numbers of sequences B*H")->delimiter(',')->check(fwp::experiments::count_in(1, fwp::experiments::kMaxSize));
+  app.add_option("--C", cfg.C, "chunk sizes")->delimiter(',')->check(fwp::experiments::count_in(1, fwp::experiments::kMaxLength));
   app.add_option("--gemm", cfg.gemm, "own and/or blas")
       ->delimiter(',')
       ->check(CLI::IsMember({"own", "blas"}));
-  app.add_option("--reps", cfg.reps, "timed runs per algorithm (after one warm-up)")->check(CLI::PositiveNumber);
+  app.add_option("--reps", cfg.reps, "timed runs per algorithm (after one warm-up)")->check(fwp::experiments::count_in(1, 1000000));
   app.add_option("--csv", cfg.csv, "also write the rows as CSV to this file");
-  CLI11_PARSE(app, argc, argv);
+  fwp::experiments::one_line_errors(app, "bench_delta_chunk");
+  return fwp::experiments::guarded_main("bench_delta_chunk", [&] {
+  FWP_CLI_PARSE(app, argc, argv);
   std::ofstream csv;
   if (!cfg.csv.empty()) {
     csv.open(cfg.csv);
+    FWP_CHECK(csv.good(), "--csv: cannot write '", cfg.csv, "'");
     csv << "threads,d,Dv,T,BH,algorithm,C,fwd_cpu_min,fwd_cpu_median,bwd_cpu_min,bwd_cpu_median,"
            "fwd_wall_min,fwd_wall_median,bwd_wall_min,bwd_wall_median,speedup_fwd,speedup_bwd,"
            "speedup_total\n";
@@ -209,15 +212,11 @@ int main(int argc, char** argv) {
               "(median) | fwd+bwd CPU min | fwd wall min (median) | bwd wall min (median) | "
               "fwd GFLOP/s | fwd+bwd GFLOP/s | speed-up fwd | bwd | fwd+bwd |\n"
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-  try {
-    for (int nt : cfg.threads)
-      for (int64_t d : cfg.d)
-        for (int64_t dv : cfg.dv)
-          for (int64_t T : cfg.T)
-            for (int64_t BH : cfg.bh) run_point(cfg, nt, d, dv > 0 ? dv : d, T, BH, csv);
-  } catch (const Error& e) {
-    std::fprintf(stderr, "bench_delta_chunk: %s\n", e.what());
-    return 1;
-  }
+  for (int nt : cfg.threads)
+    for (int64_t d : cfg.d)
+      for (int64_t dv : cfg.dv)
+        for (int64_t T : cfg.T)
+          for (int64_t BH : cfg.bh) run_point(cfg, nt, d, dv > 0 ? dv : d, T, BH, csv);
   return 0;
+  });
 }

@@ -1,4 +1,4 @@
-// fwp-bench: the fused fast-weight ops (autograd/fast_weight.h) against their composed references.
+// fwp-bench: the fused fast-weight ops (autograd/fast_weight_op.h) against their composed references.
 // For each rule, head width d (Ddot = Dv = d), length T and number of sequences B*H it prints, as
 // markdown table rows: ns per token-head of the kernels alone (forward; forward + backward, into
 // preallocated buffers) with GFLOP/s against counted FLOPs; of the whole op through autograd
@@ -20,7 +20,7 @@
 #include <cstdlib>
 #include <functional>
 
-#include "autograd/fast_weight.h"
+#include "autograd/fast_weight_op.h"
 #include "autograd/functions.h"
 #include "benchmarks/bench_util.h"
 #include "kernels/delta_rule.h"
@@ -247,29 +247,28 @@ int main(int argc, char** argv) {
   app.add_option("--rules", cfg.rules, "delta and/or sum")
       ->delimiter(',')
       ->check(CLI::IsMember({"delta", "sum"}));
-  app.add_option("--d", cfg.d, "head widths (Ddot = Dv = d)")->delimiter(',');
-  app.add_option("--T", cfg.T, "sequence lengths")->delimiter(',');
-  app.add_option("--bh", cfg.bh, "numbers of sequences B*H")->delimiter(',');
-  app.add_option("--threads", cfg.threads, "OpenMP threads");
-  app.add_option("--reps", cfg.reps, "timed runs of the fused ops (median)");
-  app.add_option("--composed-reps", cfg.composed_reps, "timed runs of the composed references");
+  app.add_option("--d", cfg.d, "head widths (Ddot = Dv = d)")->delimiter(',')->check(fwp::experiments::count_in(1, fwp::experiments::kMaxSize));
+  app.add_option("--T", cfg.T, "sequence lengths")->delimiter(',')->check(fwp::experiments::count_in(1, fwp::experiments::kMaxLength));
+  app.add_option("--bh", cfg.bh, "numbers of sequences B*H")->delimiter(',')->check(fwp::experiments::count_in(1, fwp::experiments::kMaxSize));
+  app.add_option("--threads", cfg.threads, "OpenMP threads")->check(fwp::experiments::count_in(1, 1024));
+  app.add_option("--reps", cfg.reps, "timed runs of the fused ops (median)")->check(fwp::experiments::count_in(1, 1000000));
+  app.add_option("--composed-reps", cfg.composed_reps, "timed runs of the composed references")->check(fwp::experiments::count_in(1, 1000000));
   app.add_option("--composed-budget-mb", cfg.composed_budget_mb,
-                 "skip the composed version where it would keep more than this");
+                 "skip the composed version where it would keep more than this")
+      ->check(fwp::experiments::real_in(0, 1e9));
   app.add_flag("--drift", cfg.drift, "measure the f32 drift of the delta rule's backward instead");
-  CLI11_PARSE(app, argc, argv);
+  fwp::experiments::one_line_errors(app, "fwp-bench");
+  return fwp::experiments::guarded_main("fwp-bench", [&] {
+  FWP_CLI_PARSE(app, argc, argv);
   omp_set_num_threads(cfg.threads);
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   std::printf("fwp-bench: %d OpenMP threads, f32, OPENBLAS_CORETYPE=%s\n%s\n\n", cfg.threads,
               coretype ? coretype : "(unset)", bench::simd_line().c_str());
-  try {
-    if (cfg.drift) {
-      drift_table();
-    } else {
-      speed_table(cfg);
-    }
-  } catch (const Error& e) {
-    std::fprintf(stderr, "fwp-bench: %s\n", e.what());
-    return 1;
+  if (cfg.drift) {
+    drift_table();
+  } else {
+    speed_table(cfg);
   }
   return 0;
+  });
 }

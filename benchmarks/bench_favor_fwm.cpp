@@ -19,9 +19,9 @@
 #include <string>
 #include <tuple>
 
-#include "autograd/fast_weight.h"
+#include "autograd/fast_weight_op.h"
 #include "autograd/functions.h"
-#include "autograd/fwm_rule.h"
+#include "autograd/fwm_rule_op.h"
 #include "benchmarks/bench_util.h"
 #include "kernels/fwm_rule.h"
 #include "layers/feature_maps.h"
@@ -321,26 +321,24 @@ int main(int argc, char** argv) {
   Config c;
   CLI::App app{"fwp FAVOR+ and FWM-rule benchmark: medians, fused against composed"};
   app.option_defaults()->always_capture_default();  // --help shows every default
-  app.add_option("--reps", c.reps, "timed repetitions")->check(CLI::PositiveNumber);
-  app.add_option("--warmup", c.warmup, "untimed repetitions first")->check(CLI::NonNegativeNumber);
+  app.add_option("--reps", c.reps, "timed repetitions")->check(fwp::experiments::count_in(1, 1000000));
+  app.add_option("--warmup", c.warmup, "untimed repetitions first")->check(fwp::experiments::count_in(0, 1000000));
   app.add_option("--what", c.what, "favor, fwm, ckpt, delta, drift or all")
       ->check(CLI::IsMember({"favor", "fwm", "ckpt", "delta", "drift", "all"}));
-  app.add_option("--threads", c.threads, "thread counts to run");
-  CLI11_PARSE(app, argc, argv);
+  app.add_option("--threads", c.threads, "thread counts to run")->check(fwp::experiments::count_in(1, 1024));
+  fwp::experiments::one_line_errors(app, "bench_favor_fwm");
+  return fwp::experiments::guarded_main("bench_favor_fwm", [&] {
+  FWP_CLI_PARSE(app, argc, argv);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // lines appear as they are measured
-  try {
-    std::printf("fwp: %s, load before %s, reps %d, warmup %d\n", openblas_get_config(),
-                loadavg().c_str(), c.reps, c.warmup);
-    const bool all = c.what == "all";
-    if (all || c.what == "favor") bench_favor(c);
-    if (all || c.what == "fwm") bench_fwm(c);
-    if (all || c.what == "ckpt") bench_checkpoints(c);
-    if (all || c.what == "delta") bench_delta(c);
-    if (all || c.what == "drift") bench_drift();
-    std::printf("load after %s\n", loadavg().c_str());
-  } catch (const Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  std::printf("fwp: %s, load before %s, reps %d, warmup %d\n", openblas_get_config(),
+              loadavg().c_str(), c.reps, c.warmup);
+  const bool all = c.what == "all";
+  if (all || c.what == "favor") bench_favor(c);
+  if (all || c.what == "fwm") bench_fwm(c);
+  if (all || c.what == "ckpt") bench_checkpoints(c);
+  if (all || c.what == "delta") bench_delta(c);
+  if (all || c.what == "drift") bench_drift();
+  std::printf("load after %s\n", loadavg().c_str());
   return 0;
+  });
 }

@@ -143,22 +143,20 @@ int main(int argc, char** argv) {
   Config c;
   CLI::App app{"fwp foundation benchmark: median time of one f32 training step"};
   app.option_defaults()->always_capture_default();  // --help shows every default
-  app.add_option("--reps", c.reps, "timed steps")->check(CLI::PositiveNumber);
-  app.add_option("--warmup", c.warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
+  app.add_option("--reps", c.reps, "timed steps")->check(fwp::experiments::count_in(1, 1000000));
+  app.add_option("--warmup", c.warmup, "untimed steps first")->check(fwp::experiments::count_in(0, 1000000));
   app.add_option("--which", c.which, "mlp, transformer or all")
       ->check(CLI::IsMember({"mlp", "transformer", "all"}));
-  CLI11_PARSE(app, argc, argv);
-  try {
-    const char* blas_threading[] = {"sequential", "pthreads", "openmp"};
-    std::printf("fwp: omp threads %d, %s (%s threading, %d threads), reps %d, warmup %d\n",
-                omp_get_max_threads(), openblas_get_config(),
-                blas_threading[std::clamp(openblas_get_parallel(), 0, 2)],
-                openblas_get_num_threads(), c.reps, c.warmup);
-    if (c.which != "transformer") bench_mlp(c);
-    if (c.which != "mlp") bench_transformer(c);
-  } catch (const Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  fwp::experiments::one_line_errors(app, "bench_foundation");
+  return fwp::experiments::guarded_main("bench_foundation", [&] {
+  FWP_CLI_PARSE(app, argc, argv);
+  const char* blas_threading[] = {"sequential", "pthreads", "openmp"};
+  std::printf("fwp: omp threads %d, %s (%s threading, %d threads), reps %d, warmup %d\n",
+              omp_get_max_threads(), openblas_get_config(),
+              blas_threading[std::clamp(openblas_get_parallel(), 0, 2)],
+              openblas_get_num_threads(), c.reps, c.warmup);
+  if (c.which != "transformer") bench_mlp(c);
+  if (c.which != "mlp") bench_transformer(c);
   return 0;
+  });
 }

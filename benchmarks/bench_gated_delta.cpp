@@ -1,4 +1,4 @@
-// bench_gated_delta: the fused gated delta rule (autograd/gated_delta_rule.h) against the fused
+// bench_gated_delta: the fused gated delta rule (autograd/gated_delta_rule_op.h) against the fused
 // delta rule in the same run, f32. Three tables (--what speed,interval,drift):
 //   speed:    ns per token-head of the kernels (forward; forward + backward) and of the whole op
 //             through autograd (forward + backward), the bytes the op keeps for its backward
@@ -21,9 +21,9 @@
 #include <memory>
 #include <string>
 
-#include "autograd/fast_weight.h"
+#include "autograd/fast_weight_op.h"
 #include "autograd/functions.h"
-#include "autograd/gated_delta_rule.h"
+#include "autograd/gated_delta_rule_op.h"
 #include "benchmarks/bench_util.h"
 #include "kernels/delta_rule.h"
 #include "kernels/gated_delta_rule.h"
@@ -308,30 +308,28 @@ int main(int argc, char** argv) {
   app.add_option("--what", cfg.what, "speed, interval, drift")
       ->delimiter(',')
       ->check(CLI::IsMember({"speed", "interval", "drift"}));
-  app.add_option("--d", cfg.d, "head widths (Ddot = Dv = d)")->delimiter(',');
-  app.add_option("--T", cfg.T, "sequence lengths")->delimiter(',');
-  app.add_option("--bh", cfg.bh, "numbers of sequences B*H")->delimiter(',');
-  app.add_option("--C", cfg.C, "checkpoint intervals for --what interval")->delimiter(',');
-  app.add_option("--alpha-lo", cfg.alpha_lo, "alpha ~ U(alpha_lo, 1)");
-  app.add_option("--threads", cfg.threads, "OpenMP threads");
-  app.add_option("--reps", cfg.reps, "timed runs (median)");
+  app.add_option("--d", cfg.d, "head widths (Ddot = Dv = d)")->delimiter(',')->check(fwp::experiments::count_in(1, fwp::experiments::kMaxSize));
+  app.add_option("--T", cfg.T, "sequence lengths")->delimiter(',')->check(fwp::experiments::count_in(1, fwp::experiments::kMaxLength));
+  app.add_option("--bh", cfg.bh, "numbers of sequences B*H")->delimiter(',')->check(fwp::experiments::count_in(1, fwp::experiments::kMaxSize));
+  app.add_option("--C", cfg.C, "checkpoint intervals for --what interval")->delimiter(',')->check(fwp::experiments::count_in(1, fwp::experiments::kMaxLength));
+  app.add_option("--alpha-lo", cfg.alpha_lo, "alpha ~ U(alpha_lo, 1)")->check(fwp::experiments::real_in(1e-3, 1));
+  app.add_option("--threads", cfg.threads, "OpenMP threads")->check(fwp::experiments::count_in(1, 1024));
+  app.add_option("--reps", cfg.reps, "timed runs (median)")->check(fwp::experiments::count_in(1, 1000000));
   app.add_flag("--cpu-clock", g_cpu_clock, "time with the process's CPU time instead of wall time");
-  CLI11_PARSE(app, argc, argv);
+  fwp::experiments::one_line_errors(app, "bench_gated_delta");
+  return fwp::experiments::guarded_main("bench_gated_delta", [&] {
+  FWP_CLI_PARSE(app, argc, argv);
   omp_set_num_threads(cfg.threads);
   std::printf("bench_gated_delta: %d OpenMP threads, f32, %s, 1-min load %.2f\n%s\n\n",
               cfg.threads, g_cpu_clock ? "CPU time" : "wall time", load_1min(),
               bench::simd_line().c_str());
-  try {
-    for (const std::string& w : cfg.what) {
-      if (w == "speed") speed_table(cfg);
-      if (w == "interval") interval_table(cfg);
-      if (w == "drift") drift_tables();
-      std::printf("\n");
-    }
-  } catch (const Error& e) {
-    std::fprintf(stderr, "bench_gated_delta: %s\n", e.what());
-    return 1;
+  for (const std::string& w : cfg.what) {
+    if (w == "speed") speed_table(cfg);
+    if (w == "interval") interval_table(cfg);
+    if (w == "drift") drift_tables();
+    std::printf("\n");
   }
   std::printf("1-min load at the end %.2f\n", load_1min());
   return 0;
+  });
 }

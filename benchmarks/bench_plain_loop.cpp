@@ -100,19 +100,16 @@ int main(int argc, char** argv) {
   int threads = 2, reps = 7;
   CLI::App app{"bench_plain_loop: fused delta-rule kernels vs plain loops (f32)"};
   app.option_defaults()->always_capture_default();  // --help shows every default
-  app.add_option("--d", d, "head width (Ddot = Dv = d)");
-  app.add_option("--T", T, "sequence length");
-  app.add_option("--bh", BH, "independent sequences B*H");
-  app.add_option("--threads", threads, "OpenMP threads");
-  app.add_option("--reps", reps, "timed runs (median; one untimed run first)");
-  CLI11_PARSE(app, argc, argv);
+  app.add_option("--d", d, "head width (Ddot = Dv = d)")->check(fwp::experiments::count_in(1, fwp::experiments::kMaxSize));
+  app.add_option("--T", T, "sequence length")->check(fwp::experiments::count_in(1, fwp::experiments::kMaxLength));
+  app.add_option("--bh", BH, "independent sequences B*H")->check(fwp::experiments::count_in(1, fwp::experiments::kMaxSize));
+  app.add_option("--threads", threads, "OpenMP threads")->check(fwp::experiments::count_in(1, 1024));
+  app.add_option("--reps", reps, "timed runs (median; one untimed run first)")->check(fwp::experiments::count_in(1, 1000000));
+  fwp::experiments::one_line_errors(app, "bench_plain_loop");
+  return fwp::experiments::guarded_main("bench_plain_loop", [&] {
+  FWP_CLI_PARSE(app, argc, argv);
   omp_set_num_threads(threads);
-  try {
-    kernels::active_simd_isa();  // a bad FWP_SIMD fails here, with its message
-  } catch (const Error& e) {
-    std::fprintf(stderr, "bench_plain_loop: error: %s\n", e.what());
-    return 1;
-  }
+  kernels::active_simd_isa();  // a bad FWP_SIMD fails here, with its message
 
   Rng rng(1);
   const DType f = DType::f32;
@@ -186,4 +183,5 @@ int main(int argc, char** argv) {
               ff, flop_f / ff, ffb, flop_fb / ffb, 100 * flop_fb / ffb / peak);
   std::printf("  fused is %.2fx faster forward, %.2fx faster forward+backward\n", pf / ff, pfb / ffb);
   return 0;
+  });
 }

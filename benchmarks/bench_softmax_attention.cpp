@@ -1,4 +1,4 @@
-// bench_softmax_attention: the fused softmax-attention op (autograd/softmax_attention.h) against
+// bench_softmax_attention: the fused softmax-attention op (autograd/softmax_attention_op.h) against
 // the composed one (layers/attention.h: matmul, scale, masked_fill, softmax, matmul) in the same
 // run, f32, causal. For each (B*H, T, d): ms of forward and of forward + backward through autograd
 // (median and minimum of --reps rounds, the two versions timed round-robin so that a change in the
@@ -12,7 +12,7 @@
 #include <functional>
 #include <string>
 
-#include "autograd/softmax_attention.h"
+#include "autograd/softmax_attention_op.h"
 #include "autograd/tape.h"
 #include "benchmarks/bench_util.h"
 #include "layers/attention.h"
@@ -75,26 +75,24 @@ int main(int argc, char** argv) {
   Config c;
   CLI::App app{"fused vs composed causal softmax attention, f32: ms per call and bytes kept"};
   app.option_defaults()->always_capture_default();  // --help shows every default
-  app.add_option("--bh", c.bh, "batch x heads (list)")->delimiter(',');
-  app.add_option("--T", c.T, "sequence lengths (list)")->delimiter(',');
-  app.add_option("--d", c.d, "head widths (list)")->delimiter(',');
-  app.add_option("--threads", c.threads, "OpenMP threads");
-  app.add_option("--reps", c.reps, "timed rounds");
-  CLI11_PARSE(app, argc, argv);
-  try {
-    omp_set_num_threads(c.threads);
-    const int threads = omp_get_max_threads();
-    std::printf("threads %d, reps %d, f32, causal; ms per call: median (min); kept: MiB saved for the backward\n%s\n",
-                threads, c.reps, bench::simd_line().c_str());
-    std::printf("%6s %6s %4s | %-18s %-18s %7s | %-18s %-18s %7s | %10s %10s\n", "B*H", "T", "d",
-                "fwd fused", "fwd composed", "ratio", "fwd+bwd fused", "fwd+bwd composed", "ratio",
-                "kept fused", "kept comp.");
-    for (int64_t BH : c.bh)
-      for (int64_t T : c.T)
-        for (int64_t d : c.d) run_shape(BH, T, d, c);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  app.add_option("--bh", c.bh, "batch x heads (list)")->delimiter(',')->check(fwp::experiments::count_in(1, fwp::experiments::kMaxSize));
+  app.add_option("--T", c.T, "sequence lengths (list)")->delimiter(',')->check(fwp::experiments::count_in(1, fwp::experiments::kMaxLength));
+  app.add_option("--d", c.d, "head widths (list)")->delimiter(',')->check(fwp::experiments::count_in(1, fwp::experiments::kMaxSize));
+  app.add_option("--threads", c.threads, "OpenMP threads")->check(fwp::experiments::count_in(1, 1024));
+  app.add_option("--reps", c.reps, "timed rounds")->check(fwp::experiments::count_in(1, 1000000));
+  fwp::experiments::one_line_errors(app, "bench_softmax_attention");
+  return fwp::experiments::guarded_main("bench_softmax_attention", [&] {
+  FWP_CLI_PARSE(app, argc, argv);
+  omp_set_num_threads(c.threads);
+  const int threads = omp_get_max_threads();
+  std::printf("threads %d, reps %d, f32, causal; ms per call: median (min); kept: MiB saved for the backward\n%s\n",
+              threads, c.reps, bench::simd_line().c_str());
+  std::printf("%6s %6s %4s | %-18s %-18s %7s | %-18s %-18s %7s | %10s %10s\n", "B*H", "T", "d",
+              "fwd fused", "fwd composed", "ratio", "fwd+bwd fused", "fwd+bwd composed", "ratio",
+              "kept fused", "kept comp.");
+  for (int64_t BH : c.bh)
+    for (int64_t T : c.T)
+      for (int64_t d : c.d) run_shape(BH, T, d, c);
   return 0;
+  });
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "experiments/common/cli_checks.h"  // option ranges, one-line errors (guarded_main)
 #include "kernels/cpu/simd_isa.h"
 
 namespace fwp::bench {

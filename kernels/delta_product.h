@@ -6,7 +6,7 @@
 // As the delta rule's kernels (kernels/delta_rule.h) do, the forward saves d_s (O(T n Dv) per
 // sequence) beside W_T, and the backward runs the writes in reverse, REBUILDING the state before
 // each one by subtraction, W_{s-1} = W_s - u_s k_s^T, so no state is kept per step. The math of
-// the backward: the top of autograd/delta_product.cpp. Outputs are overwritten.
+// the backward: the top of autograd/delta_product_op.cpp. Outputs are overwritten.
 // On the CPU only plain loops so far (kernels/cpu/delta_product_naive.cpp): the op's *_cpu
 // kernels below call them; a SIMD pair would take those names, tested against these. The *_cuda
 // twins (kernels/cuda/delta_product_cuda.cu, built with FWP_CUDA) have the same signatures and

@@ -5,8 +5,8 @@
 // The forward saves d_t = v_t - vbar_t (O(T Dv) per sequence) beside the final state W_T; the
 // backward recomputes u_t = beta_t d_t (bit-identical to the forward's), runs time in reverse and
 // REBUILDS W_{t-1} = W_t - u_t k_t^T by subtraction, so no T x Dv x Dk tensor ever exists.
-// Outputs are overwritten. *_cpu are the fast kernels (kernels/cpu/delta_rule_cpu.cpp, OpenMP
-// over sequences and blocks of rows); *_naive are the plain loops they are tested against;
+// Outputs are overwritten. *_cpu are the fast kernels (kernels/cpu/delta_rule_cpu.cpp and
+// delta_rule_backward_cpu.cpp, OpenMP over sequences and blocks of rows); *_naive are the plain loops they are tested against;
 // *_cuda (kernels/cuda/delta_rule_cuda.cu, built with FWP_CUDA) are the GPU twins: the same
 // signatures and semantics with every pointer on the device.
 #pragma once

@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "autograd/functions.h"
-#include "autograd/softmax_attention.h"
+#include "autograd/softmax_attention_op.h"
 #include "core/functional.h"
 
 namespace fwp {

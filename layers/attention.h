@@ -131,7 +131,7 @@ class CrossAttention : public Module {
 
 // The heads of both attention classes, (B, H, T, d_head) in and out.
 // Softmax attention; `offset` = number of earlier keys in k/v before the first query (generation).
-// The fused op (autograd/softmax_attention.h, O(T) saved per head) on the CPU or the GPU; the
+// The fused op (autograd/softmax_attention_op.h, O(T) saved per head) on the CPU or the GPU; the
 // composed version (matmul, masked_fill, softmax, matmul) is kept as the reference it is tested
 // against.
 Variable softmax_attention(const Variable& q, const Variable& k, const Variable& v, bool causal,

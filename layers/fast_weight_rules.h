@@ -1,5 +1,5 @@
 // The fast-weight update rules as one concept: a descriptor per rule, all of them in one table
-// (fast_weight_rules.cpp). Whatever used to switch on the rule reads its descriptor instead:
+// (at the end of this file). Whatever used to switch on the rule reads its descriptor instead:
 //   SelfAttention (layers/attention.cpp; the language model's layers and the translation
 //     model's decoder): the projection's width and split, the gate parameters and their
 //     initialisation, the op per head, the one-step form for generation, the read-out;
@@ -7,22 +7,29 @@
 //     and the op, fused and composed;
 //   config parsing and names: JSON and --rule (name), the presets, the synthetic experiment
 //     names <phi>_<short_name>.
-// Adding a rule is its ops (a kernel pair and an autograd op with a composed reference) plus one
-// enumerator below and one entry in the table; docs/EXTENDING.md walks through it.
+// Adding a rule is its ops (a kernel pair and an autograd op with a composed reference) plus,
+// in this file, one enumerator, how the rule calls its op and one entry in the table;
+// docs/EXTENDING.md walks through it.
 #pragma once
 #include <array>
+#include <iterator>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "autograd/delta_product_op.h"
+#include "autograd/fast_weight_op.h"
+#include "autograd/functions.h"
+#include "autograd/fwm_rule_op.h"
+#include "autograd/gated_delta_rule_op.h"
 #include "autograd/variable.h"
 #include "layers/feature_maps.h"
 
 namespace fwp {
 
-// The rules, in the order of the table. `count` is not a rule: fast_weight_rules.cpp holds it
-// against the table's length at compile time (as ggml does with GGML_OP_COUNT), so an enumerator
-// added here without its entry there does not compile.
+// The rules, in the order of the table. `count` is not a rule: the guard below the table holds
+// it against the table's length at compile time (as ggml does with GGML_OP_COUNT), so an
+// enumerator added here without its entry there does not compile.
 enum class UpdateRule { sum, delta, fwm, gated_delta, delta_product, count };
 
 // How the bias of a gate's logit starts.
@@ -107,5 +114,143 @@ std::string update_rule_names(bool short_names = false);
 // The initial bias c of a decay gate for a memory horizon of h > 1 steps: sigmoid(c) = 1 - 1/h,
 // c = ln(h - 1).
 double decay_gate_bias(double horizon);
+
+// ---------------------------------------------------------------- the table
+// How each rule calls its ops (fused or composed), then one descriptor per rule, then the
+// compile-time guard that keeps the table and the enum in step. fast_weight_rule() and
+// fast_weight_rules() above are how the rest of fwp reads it.
+namespace rule_table {
+
+// The ops read y_t = W_t q_t after every write. A write-only caller (q undefined) gets no y; the
+// ops that need a query are given k in its place, and the y it produces is dropped.
+inline const Variable& query_or_key(const RuleArgs& a) { return a.q.defined() ? a.q : a.k; }
+inline Variable y_if_read(const RuleArgs& a, const Variable& y) {
+  return a.q.defined() ? y : Variable();
+}
+
+// The LM code's optional denominator on top of the delta rule: y_t / (z_t . q_t + eps) with
+// z_t = z0 + sum_{s<=t} k_s; z_T becomes the carried z.
+inline void divide_by_key_sum(const RuleArgs& a, RuleResult& r) {
+  if (!a.attention_normalize || !a.q.defined()) return;
+  Variable z = cumsum(a.k, 2);                                          // (B, H, T, Ddot)
+  if (a.z0.defined()) z = z + reshape(a.z0, {a.z0.size(0), a.z0.size(1), 1, a.z0.size(2)});
+  r.y = r.y / (sum(z * a.q, {-1}, true) + a.eps);
+  r.z = reshape(slice(z, 2, z.size(2) - 1, z.size(2)), {z.size(0), z.size(1), z.size(3)});
+}
+
+// Each rule's call, fused (Fused = true) or composed.
+template <bool Fused>
+RuleResult sum_call(const RuleArgs& a) {
+  SumRuleResult r = (Fused ? sum_rule : sum_rule_reference)(query_or_key(a), a.k, a.v,
+                                                            a.attention_normalize, a.eps, a.W0, a.z0);
+  return {y_if_read(a, r.y), r.state, r.z};
+}
+
+template <bool Fused>
+RuleResult delta_call(const RuleArgs& a) {
+  DeltaRuleResult r = (Fused ? delta_rule : delta_rule_reference)(query_or_key(a), a.k, a.v,
+                                                                  a.gates[0], a.W0);
+  RuleResult out{y_if_read(a, r.y), r.state, {}};
+  divide_by_key_sum(a, out);
+  return out;
+}
+
+template <bool Fused>
+RuleResult fwm_call(const RuleArgs& a) {
+  FwmRuleResult r = (Fused ? fwm_rule : fwm_rule_reference)(a.q, a.k, a.v, a.gates[0], a.W0,
+                                                            a.clamp_first_step);
+  return {r.y, r.state, {}};
+}
+
+template <bool Fused>
+RuleResult gated_delta_call(const RuleArgs& a) {
+  GatedDeltaRuleResult r = (Fused ? gated_delta_rule : gated_delta_rule_reference)(
+      query_or_key(a), a.k, a.v, a.gates[0], a.gates[1], a.W0);
+  return {y_if_read(a, r.y), r.state, {}};
+}
+
+// DeltaProduct with n_h = 2 writes per token (the paper's smallest product beyond the delta rule).
+inline constexpr int64_t kDeltaProductWrites = 2;
+
+template <bool Fused>
+RuleResult delta_product_call(const RuleArgs& a) {
+  DeltaProductResult r = (Fused ? delta_product : delta_product_reference)(
+      a.q, a.k, a.v, a.gates[0], kDeltaProductWrites, a.W0);
+  return {r.y, r.state, {}};
+}
+
+inline constexpr RuleGate kBeta{.name = "beta", .per_write = false, .init = GateInit::projection};
+inline constexpr RuleGate kBetaPerWrite{.name = "beta", .per_write = true,
+                                        .init = GateInit::projection};
+inline constexpr RuleGate kAlpha{.name = "alpha", .per_write = false, .init = GateInit::decay};
+
+// The table, in enum order. Every field is documented with FastWeightRule above.
+inline constexpr FastWeightRule kRules[] = {
+    {.id = UpdateRule::sum, .name = "sum", .short_name = "sum",
+     .paper = "linear attention (Katharopoulos et al. 2020) as a fast weight programmer",
+     .writes = 1, .gate_list = {}, .n_gates = 0,
+     .phi = FeatureMapKind::linear, .sum_normalize = false, .attention_normalize = true,
+     .allows_attention_normalize = true, .non_causal = true, .layer_norm_readout = false,
+     .fused = sum_call<true>, .reference = sum_call<false>,
+     .step = sum_call<true>,
+     .kernels = "kernels/sum_rule.h", .cuda = true},
+    {.id = UpdateRule::delta, .name = "delta", .short_name = "delta",
+     .paper = "the delta rule (Schlag, Irie & Schmidhuber 2021, Sec. 4)",
+     .writes = 1, .gate_list = {kBeta}, .n_gates = 1,
+     .phi = FeatureMapKind::linear, .sum_normalize = true, .attention_normalize = false,
+     .allows_attention_normalize = true, .non_causal = false, .layer_norm_readout = false,
+     .fused = delta_call<true>, .reference = delta_call<false>,
+     .step = delta_call<true>,
+     .kernels = "kernels/delta_rule.h", .cuda = true},
+    {.id = UpdateRule::fwm, .name = "fwm", .short_name = "fwm",
+     .paper = "the Fast Weight Memory (Schlag, Munkhdalai & Schmidhuber 2021)",
+     .writes = 1, .gate_list = {kBeta}, .n_gates = 1,
+     .phi = FeatureMapKind::tanh, .sum_normalize = false, .attention_normalize = false,
+     .allows_attention_normalize = false, .non_causal = false, .layer_norm_readout = true,
+     .fused = fwm_call<true>, .reference = fwm_call<false>,
+     .step = fwm_call<true>,
+     .kernels = "kernels/fwm_rule.h", .cuda = false},
+    {.id = UpdateRule::gated_delta, .name = "gated_delta", .short_name = "gdelta",
+     .paper = "the gated delta rule (Yang, Kautz & Hatamizadeh, ICLR 2025)",
+     .writes = 1, .gate_list = {kBeta, kAlpha}, .n_gates = 2,
+     .phi = FeatureMapKind::linear, .sum_normalize = true, .attention_normalize = false,
+     .allows_attention_normalize = false, .non_causal = false, .layer_norm_readout = false,
+     .fused = gated_delta_call<true>, .reference = gated_delta_call<false>,
+     .step = gated_delta_call<true>,
+     .kernels = "kernels/gated_delta_rule.h", .cuda = true},
+    {.id = UpdateRule::delta_product, .name = "delta_product", .short_name = "dprod",
+     .paper = "DeltaProduct, n_h = 2 delta steps per token (Siems et al. 2025)",
+     .writes = kDeltaProductWrites, .gate_list = {kBetaPerWrite}, .n_gates = 1,
+     .phi = FeatureMapKind::linear, .sum_normalize = true, .attention_normalize = false,
+     .allows_attention_normalize = false, .non_causal = false, .layer_norm_readout = false,
+     .fused = delta_product_call<true>, .reference = delta_product_call<false>,
+     .step = delta_product_call<true>,
+     .kernels = "kernels/delta_product.h", .cuda = true},
+};
+
+// The guard: one entry per enumerator, in enum order, each complete.
+static_assert(std::size(kRules) == size_t(UpdateRule::count),
+              "fast_weight_rules: every UpdateRule needs its entry in kRules (and only one)");
+constexpr bool table_is_complete() {
+  for (size_t i = 0; i < std::size(kRules); ++i) {
+    const FastWeightRule& r = kRules[i];
+    // (The op pointers are checked by a test: with -fsanitize, GCC does not take a function's
+    // address as a constant.)
+    if (r.id != UpdateRule(i) || !r.name || !r.short_name || !r.paper || r.writes < 1 ||
+        r.n_gates < 0 || r.n_gates > int(r.gate_list.size()) || !r.kernels)
+      return false;
+    for (const char* c = r.short_name; *c; ++c)
+      if (*c == '_') return false;  // the synthetic names split <phi>_<short_name> at the last '_'
+    for (int g = 0; g < r.n_gates; ++g)  // a decay's bias is per head: one decay per token
+      if (r.gate_list[size_t(g)].init == GateInit::decay && r.gate_list[size_t(g)].per_write)
+        return false;
+  }
+  return true;
+}
+static_assert(table_is_complete(),
+              "fast_weight_rules: kRules must list the rules in enum order, every field filled, "
+              "short names without '_', decay gates one per token");
+
+}  // namespace rule_table
 
 }  // namespace fwp

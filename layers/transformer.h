@@ -15,6 +15,8 @@
 
 namespace fwp {
 
+// The defaults are the paper's small model (16 layers, D = 128, FF 2048, dropout 0.1; heads in
+// AttentionConfig): what fwp-lm trains unless told otherwise, and where its --help reads them.
 struct LMConfig {
   int64_t vocab_size = 0;
   int64_t d_model = 128;

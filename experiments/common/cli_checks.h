@@ -14,6 +14,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "experiments/common/run_utils.h"
 
 namespace fwp::experiments {
 
@@ -87,10 +88,12 @@ inline void one_line_errors(CLI::App& app, const std::string& program) {
   }
 
 // A program's main: runs `body` and turns whatever it throws into one line on stderr and exit
-// status 1 ("<program>: error: ..."), so no exception ends a program with a signal.
+// status 1 ("<program>: error: ..."), so no exception ends a program with a signal. The run
+// folders are left as they were before the run, or at its last checkpoint (run_utils.h).
 template <typename Body>
 int guarded_main(const char* program, Body&& body) {
   auto fail = [program](const std::string& what) {
+    restore_run_folders();
     std::string line = what;
     for (char& ch : line)
       if (ch == '\n') ch = ' ';

@@ -12,7 +12,7 @@
 
 #include "autograd/tape.h"
 #include "core/error.h"
-#include "experiments/common/training.h"
+#include "experiments/common/process.h"
 
 #ifdef FWP_HAVE_MPI
 #include <mpi.h>

@@ -7,10 +7,14 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <algorithm>
+#include <map>
 #include <sstream>
+#include <vector>
 
 #include "core/error.h"
 #include "core/file_io.h"
@@ -126,10 +130,163 @@ std::string format_duration(double s) {
   return buf;
 }
 
+namespace {
+namespace fs = std::filesystem;
+
+// What a failure must put back: folders this process created, and the files that were in an
+// opened run folder, as they were at the last kept state. Files over kMaxRemembered bytes (none of
+// a run's own logs and settings come near it) are left as they are.
+constexpr uintmax_t kMaxRemembered = 64 << 20;
+struct RunFolders {
+  std::vector<fs::path> created;  // removed on failure, forgotten once kept
+  std::vector<fs::path> opened;   // run folders: their files put back on failure
+  std::map<fs::path, std::string> files;   // path -> bytes, in the opened folders
+  std::vector<fs::path> large;            // files too large to remember: never touched
+};
+RunFolders& run_folders() {
+  static RunFolders r;
+  return r;
+}
+
+// Never remembered nor put back: writes in progress (*.tmp.*), lock files, and checkpoints, which
+// are only ever replaced whole by a verified one (the last one on disk is always good).
+bool left_alone(const fs::path& p) {
+  return p.filename().string().find(".tmp.") != std::string::npos || p.extension() == ".lock" ||
+         p.extension() == ".safetensors";
+}
+
+void remember_files(const fs::path& dir) {
+  RunFolders& r = run_folders();
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
+    if (!it->is_regular_file(ec) || left_alone(it->path())) continue;
+    if (it->file_size(ec) > kMaxRemembered) r.large.push_back(it->path());
+    else r.files[it->path()] = read_file(it->path().string());
+  }
+}
+
+fs::path normal_absolute(const std::string& path) {
+  std::error_code ec;
+  fs::path p = fs::absolute(path, ec).lexically_normal();
+  if (!p.empty() && p.filename().empty()) p = p.parent_path();  // "out/" -> "out"
+  return p;
+}
+}  // namespace
+
 void make_dirs(const std::string& path) {
   std::error_code ec;
-  std::filesystem::create_directories(path, ec);
+  // The outermost folder that does not exist yet is the one a failed run must take back.
+  fs::path outermost;
+  for (fs::path p = normal_absolute(path); !p.empty(); p = p.parent_path()) {
+    if (fs::exists(p, ec) || ec) break;
+    outermost = p;
+    if (p == p.parent_path()) break;
+  }
+  fs::create_directories(path, ec);
   FWP_CHECK(!ec, "cannot create directory '", path, "': ", ec.message());
+  if (!outermost.empty()) run_folders().created.push_back(outermost);
+}
+
+void open_run_folder(const std::string& path) {
+  const fs::path dir = normal_absolute(path);
+  RunFolders& r = run_folders();
+  for (const fs::path& d : r.opened)
+    if (d == dir) return;
+  std::error_code ec;
+  const bool existed = fs::is_directory(dir, ec);
+  make_dirs(path);
+  if (existed) remember_files(dir);
+  r.opened.push_back(dir);
+}
+
+void keep_run_folders() {
+  RunFolders& r = run_folders();
+  const std::vector<fs::path> opened = r.opened;
+  r = RunFolders{};
+  r.opened = opened;
+  for (const fs::path& d : opened) remember_files(d);
+}
+
+void restore_run_folders() {
+  RunFolders& r = run_folders();
+  std::error_code ec;  // best effort: the program is already failing with its own message
+  for (const fs::path& dir : r.created) fs::remove_all(dir, ec);
+  for (const fs::path& dir : r.opened) {
+    std::vector<fs::path> added;
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
+      const fs::path& p = it->path();
+      if (r.files.count(p) || std::find(r.large.begin(), r.large.end(), p) != r.large.end()) continue;
+      if (it->is_directory(ec)) {
+        bool holds_kept = false;  // a folder of its own, or one that held files before?
+        for (const auto& [f, bytes] : r.files) holds_kept = holds_kept || f.native().rfind(p.native() + "/", 0) == 0;
+        if (!holds_kept) added.push_back(p);
+      } else if (!left_alone(p) || p.filename().string().find(".tmp.") != std::string::npos) {
+        added.push_back(p);  // a file the run added (or a write it left half done)
+      }
+    }
+    for (const fs::path& p : added) fs::remove_all(p, ec);
+  }
+  for (const auto& [path, bytes] : r.files) {
+    std::string now;
+    try {
+      now = read_file(path.string());
+    } catch (const Error&) {
+      now = bytes + "x";  // gone or unreadable: write it back
+    }
+    if (now == bytes) continue;
+    try {
+      fs::create_directories(path.parent_path(), ec);
+      write_file_atomic(path.string(), bytes);
+    } catch (const Error&) {
+    }
+  }
+  r = RunFolders{};
+}
+
+MetricsCsv::MetricsCsv(std::string path, std::vector<std::string> columns)
+    : path_(std::move(path)), columns_(columns), table_(std::move(columns)) {}
+
+void MetricsCsv::resume(int64_t step) {
+  CsvTable old(columns_);
+  old.load(path_);
+  table_ = CsvTable(columns_);
+  for (const auto& row : old.rows()) {
+    int64_t s = 0;
+    auto r = std::from_chars(row[0].data(), row[0].data() + row[0].size(), s);
+    if (r.ec == std::errc() && s <= step) table_.add_row(row);
+  }
+  table_.save(path_);
+}
+
+void MetricsCsv::add(const std::vector<double>& values) {
+  std::vector<std::string> row;
+  for (double v : values) row.push_back(std::isnan(v) ? "" : format_double(v, 8));
+  table_.add_row(std::move(row));
+  table_.save(path_);
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+  const std::string text = read_file(path);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(cat("'", path, "' is not valid JSON: ", e.what()));
+  }
+}
+
+double MetricsCsv::last(const std::string& column) const {
+  const int c = table_.column(column);
+  for (auto it = table_.rows().rbegin(); it != table_.rows().rend(); ++it) {
+    const std::string& v = (*it)[c];
+    double x = 0.0;
+    auto r = std::from_chars(v.data(), v.data() + v.size(), x);
+    if (!v.empty() && r.ec == std::errc() && r.ptr == v.data() + v.size()) return x;
+  }
+  return NAN;
+}
+
+void write_json(const std::string& path, const nlohmann::json& j) {
+  write_file_atomic(path, j.dump(2) + "\n");
 }
 
 }  // namespace fwp::experiments

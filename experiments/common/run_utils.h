@@ -1,8 +1,10 @@
 // Small utilities the experiment programs share: integer lists from the command line, CSV
-// tables written atomically (so an interrupted run never leaves half a file), timing.
+// tables written atomically (so an interrupted run never leaves half a file), timing, a run's
+// metrics CSV and result JSON.
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -57,7 +59,46 @@ class FileLock {
   int fd_ = -1;
 };
 
-// Creates a directory and its parents (like mkdir -p); throws fwp::Error on failure.
+// A failed run leaves the disk as it found it.
+//
+// make_dirs(path) creates a directory and its parents (like mkdir -p; fwp::Error on failure) and
+// remembers the outermost folder it had to create. open_run_folder(path) does the same for the
+// folder a run writes, and also remembers the small files already there (a resumed run rewrites
+// command.txt, config.json, metrics.csv, ... before its first new checkpoint). If the program then
+// fails (experiments::guarded_main calls restore_run_folders()), a created folder is removed, files
+// and all, and a remembered one gets its files back as they were: what the run added goes, what it
+// changed is written back. Every checkpoint or finished result is a new state worth keeping:
+// keep_run_folders() makes the disk as it is now the state a later failure leaves.
+//
+// Only for folders one process writes: a folder that several sweeps share (fwp-synthetic's OUT)
+// gets make_dirs, whose undo removes only what did not exist before.
 void make_dirs(const std::string& path);
+void open_run_folder(const std::string& path);
+void keep_run_folders();
+void restore_run_folders();
+
+// A run's result files.
+// A metrics CSV of numbers, rewritten atomically after every row. NaN is written as an empty
+// field (e.g. no validation at this step). The first column must be the step.
+class MetricsCsv {
+ public:
+  MetricsCsv(std::string path, std::vector<std::string> columns);
+  // For --resume: reads the existing file (same columns) and drops rows after `step`, which an
+  // interrupted run wrote after its last checkpoint.
+  void resume(int64_t step);
+  void add(const std::vector<double>& values);
+  // The last number in `column` (rows in order; empty fields skipped), NaN if there is none.
+  double last(const std::string& column) const;
+
+ private:
+  std::string path_;
+  std::vector<std::string> columns_;
+  CsvTable table_;
+};
+
+// Reads a JSON file; throws fwp::Error naming the file if it is unreadable or not JSON.
+nlohmann::json read_json_file(const std::string& path);
+// Pretty-printed (2 spaces) and written atomically.
+void write_json(const std::string& path, const nlohmann::json& j);
 
 }  // namespace fwp::experiments

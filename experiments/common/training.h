@@ -1,17 +1,11 @@
-// What every training program shares: the learning-rate schedule, one optimisation step with
-// global gradient-norm clipping, a progress line (step, loss, tokens/s, ETA), training
-// checkpoints with --resume, metrics CSV and result JSON, a stop flag for Ctrl-C.
-// The one idea: everything a run needs to continue exactly where it stopped lives in ONE
-// safetensors file, written atomically and guarded by a checksum: parameters, optimizer state,
-// step, tokens seen, data position, and every random generator (the model's own, found through
-// Module::named_rngs(), plus the program's). A resumed run is then bit-identical to one that was
-// never interrupted. Nothing here knows about a particular model or data set.
+// What every training loop shares: the learning-rate schedule, one optimisation step with
+// global gradient-norm clipping (and the checks that name a tensor gone non-finite), and the
+// progress line (step, loss, tokens/s, ETA). The rest a training program shares is by concept:
+// training_checkpoint.h (checkpoints and --resume), run_utils.h (metrics CSV, result JSON),
+// process.h (Ctrl-C, device, threads). Nothing here knows about a particular model or data set.
 #pragma once
 #include <cstdint>
-#include <map>
-#include <nlohmann/json.hpp>
 #include <string>
-#include <vector>
 
 #include "experiments/common/run_utils.h"
 #include "layers/module.h"
@@ -91,78 +85,5 @@ class Progress {
   double interval_seconds_ = 0.0, last_rate_ = 0.0, last_line_ = 0.0;  // wall time of the last line
   Stopwatch wall_;
 };
-
-// ---------------------------------------------------------------- checkpoints
-struct TrainingState {
-  int64_t step = 0;           // optimizer steps taken (checked against the optimizer on load)
-  int64_t tokens_seen = 0;    // training tokens consumed
-  int64_t epoch = 0;          // program-defined data position: e.g. pass over the data ...
-  int64_t position = 0;       // ... and the next batch/segment within it
-  double seconds = 0.0;       // training wall time so far (a resumed run keeps counting)
-  std::map<std::string, std::string> extra;  // anything else the program needs (strings)
-  std::map<std::string, Tensor> tensors;     // ... and tensors (e.g. a carried recurrent state)
-};
-
-// Writes, atomically, the module's parameters and buffers, the optimizer's state, `state` (its
-// tensors as "run.<name>", optim/checkpoint.h), the
-// states of module.named_rngs() and of the program's `rngs` (by name), the `fingerprint` (e.g.
-// the run's config as JSON: what must not change between a run and its resumption) and a
-// checksum over all of it. Metadata keys: "train.*", "rng.module.<path>", "rng.run.<name>".
-void save_training_checkpoint(const std::string& path, const Module& module,
-                              const Optimizer& optimizer, const TrainingState& state,
-                              const std::map<std::string, Rng*>& rngs = {},
-                              const std::string& fingerprint = "");
-
-// Restores everything save_training_checkpoint wrote, into the same kinds of objects. Throws
-// fwp::Error naming the file if it is corrupt (checksum, truncation, unreadable numbers,
-// non-finite values), if the
-// model or optimizer does not match it (names, shapes), if a random generator is missing, or if
-// `fingerprint` is non-empty and differs from the saved one (for JSON objects the message lists
-// the differing keys). Nothing is changed before every check has passed.
-TrainingState load_training_checkpoint(const std::string& path, Module& module,
-                                       Optimizer& optimizer,
-                                       const std::map<std::string, Rng*>& rngs = {},
-                                       const std::string& fingerprint = "");
-
-// For evaluation and generation: loads only the parameters and buffers of a training checkpoint
-// into `module`, after the same verification (checksum over every tensor and every metadata
-// key, every tensor finite). Returns the metadata. Throws fwp::Error naming the file.
-std::map<std::string, std::string> load_verified_checkpoint(const std::string& path, Module& module);
-
-// ---------------------------------------------------------------- metrics and results
-// A metrics CSV of numbers, rewritten atomically after every row. NaN is written as an empty
-// field (e.g. no validation at this step). The first column must be the step.
-class MetricsCsv {
- public:
-  MetricsCsv(std::string path, std::vector<std::string> columns);
-  // For --resume: reads the existing file (same columns) and drops rows after `step`, which an
-  // interrupted run wrote after its last checkpoint.
-  void resume(int64_t step);
-  void add(const std::vector<double>& values);
-  // The last number in `column` (rows in order; empty fields skipped), NaN if there is none.
-  double last(const std::string& column) const;
-
- private:
-  std::string path_;
-  std::vector<std::string> columns_;
-  CsvTable table_;
-};
-
-// Reads a JSON file; throws fwp::Error naming the file if it is unreadable or not JSON.
-nlohmann::json read_json_file(const std::string& path);
-// Pretty-printed (2 spaces) and written atomically.
-void write_json(const std::string& path, const nlohmann::json& j);
-
-// ---------------------------------------------------------------- process
-// After install_stop_handler(), SIGINT/SIGTERM only set a flag: the loop checks stop_requested(),
-// writes its checkpoint and returns. A second signal gets the default action (terminates).
-// install_stop_handler(false) restores the default action (e.g. once the last checkpoint is out).
-void install_stop_handler(bool on = true);
-bool stop_requested();
-
-// "cpu" is accepted; "cuda" throws "no CUDA backend in this build"; anything else throws.
-void check_device(const std::string& device);
-// threads > 0: use that many OpenMP threads (OpenBLAS-openmp follows). Returns the count in use.
-int set_threads(int threads);
 
 }  // namespace fwp::experiments

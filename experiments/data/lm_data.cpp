@@ -3,6 +3,8 @@
 
 #include "core/file_io.h"
 
+#include <cerrno>
+#include <cstring>
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -30,7 +32,7 @@ void for_each_word(std::string_view line, F&& f) {
 std::ifstream open_text(const std::string& path, const char* who) {
   FWP_CHECK(!is_directory(path), who, ": cannot read '", path, "': it is a directory");
   std::ifstream in(path, std::ios::binary);
-  FWP_CHECK(in.good(), who, ": cannot open '", path, "'");
+  FWP_CHECK(in.good(), who, ": cannot open '", path, "': ", std::strerror(errno));
   return in;
 }
 

@@ -3,6 +3,8 @@
 
 #include "core/file_io.h"
 
+#include <cerrno>
+#include <cstring>
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
@@ -113,7 +115,7 @@ std::string SubwordTokenizer::decode(const std::vector<int64_t>& ids) const {
 std::vector<std::string> read_lines(const std::string& path) {
   FWP_CHECK(!is_directory(path), "read_lines: cannot read '", path, "': it is a directory");
   std::ifstream in(path, std::ios::binary);
-  FWP_CHECK(in.good(), "read_lines: cannot open '", path, "'");
+  FWP_CHECK(in.good(), "read_lines: cannot open '", path, "': ", std::strerror(errno));
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(std::move(line));
   return lines;

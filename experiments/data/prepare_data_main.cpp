@@ -37,11 +37,9 @@ struct Config {
 
 // Every output file is built in memory and written with write_file_atomic, which checks every
 // write (a full disk is an fwp::Error naming the file, never a truncated corpus).
+// A folder it had to create is removed again if a later write fails (experiments::make_dirs).
 void write_out(const fs::path& path, const std::string& text) {
-  std::error_code ec;
-  fs::create_directories(path.parent_path(), ec);
-  FWP_CHECK(!ec, "fwp-prepare-data: cannot create the folder '", path.parent_path().string(),
-            "': ", ec.message());
+  fwp::experiments::make_dirs(path.parent_path().string());
   fwp::write_file_atomic(path.string(), text);
 }
 

@@ -7,13 +7,8 @@
 namespace fwp::lm {
 
 LMConfig default_model_config() {
-  LMConfig c;
-  c.n_layers = 16;
-  c.d_model = 128;
-  c.d_ff = 2048;
-  c.dropout = 0.1;
-  c.init_std = 0.02;
-  c.attention = AttentionConfig::preset("delta", 8, 16);
+  LMConfig c;  // sizes, dropout and init: LMConfig's own defaults (layers/transformer.h)
+  c.attention = AttentionConfig::preset("delta", c.attention.n_heads, c.attention.d_head);
   return c;
 }
 

@@ -23,7 +23,8 @@ struct ModelFlags {
   std::optional<bool> sum_normalize, attention_normalize, positional;
 };
 
-// The paper's small model: 16 layers, D = 128, 8 heads x 16, FF 2048, dropout 0.1, delta rule.
+// LMConfig's defaults (layers/transformer.h: the paper's small model) with the "delta" preset at
+// AttentionConfig's default heads and width. fwp-lm's --help shows these values.
 LMConfig default_model_config();
 
 // Applies the rules above; throws fwp::Error naming the bad flag, preset or file.

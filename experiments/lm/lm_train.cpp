@@ -13,6 +13,7 @@
 #include "core/file_io.h"
 #include "experiments/common/distributed.h"
 #include "experiments/common/training.h"
+#include "experiments/common/training_checkpoint.h"
 #include "experiments/data/lm_data.h"
 
 namespace fwp::lm {

@@ -4,7 +4,7 @@
 // With carry-over, the fast-weight state at the end of a segment (detached: no gradient crosses
 // the boundary) starts the next segment of the same stream; it is reset at every epoch.
 // Everything needed to resume bit for bit (model, Adam moments, step, data position, carried
-// state, dropout / FAVOR+ generators) is in OUT/checkpoint.safetensors (common/training.h).
+// state, dropout / FAVOR+ generators) is in OUT/checkpoint.safetensors (common/training_checkpoint.h).
 #pragma once
 #include <cstdint>
 #include <iosfwd>

@@ -11,13 +11,17 @@
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <iostream>
+#include <sstream>
 
 #include "core/allocator.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "experiments/common/cli_checks.h"
 #include "experiments/common/distributed.h"
+#include "experiments/common/process.h"
+#include "experiments/common/run_utils.h"
 #include "experiments/common/training.h"
+#include "experiments/common/training_checkpoint.h"
 #include "experiments/data/lm_data.h"
 #include "experiments/lm/lm_config.h"
 #include "experiments/lm/lm_train.h"
@@ -237,7 +241,7 @@ int run(Config& c, const CLI::App& app, const std::string& command) {
     experiments::load_training_checkpoint(checkpoint, model, scratch, {}, fingerprint(c, model_config));
   }
   if (comm.is_root()) {  // under mpirun, process 0 alone writes
-    experiments::make_dirs(c.train.out);
+    experiments::open_run_folder(c.train.out);
     remove_stale_temp_files(c.train.out);
     write_file_atomic(c.train.out + "/command.txt", command + "\n");
     experiments::write_json(c.train.out + "/config.json", config_json(c, model_config));
@@ -266,6 +270,16 @@ int run(Config& c, const CLI::App& app, const std::string& command) {
   return 0;
 }
 
+// A model flag, bound to its optional in ModelFlags: set only when given, so that it overrides
+// the preset and --model-config, and unset otherwise. --help shows the default model's value.
+template <typename T>
+CLI::Option* model_option(CLI::App& app, const std::string& name, std::optional<T>& flag,
+                          T shown, const std::string& help) {
+  std::ostringstream text;
+  text << shown;
+  return app.add_option(name, flag, help)->default_str(text.str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -275,10 +289,7 @@ int main(int argc, char** argv) {
   app.option_defaults()->always_capture_default();
   fwp::experiments::one_line_errors(app, "fwp-lm");
   ModelFlags& m = c.model;
-  const LMConfig d = default_model_config();  // shown as defaults; only flags given override
-  int64_t layers = d.n_layers, d_model = d.d_model, d_ff = d.d_ff, heads = d.attention.n_heads,
-          d_head = d.attention.d_head, nu = d.attention.phi.nu, fm = d.attention.phi.m;
-  double dropout = d.dropout;
+  const LMConfig d = default_model_config();  // what --help shows; only flags given override
   std::string sum_norm = "preset", attn_norm = "preset";
   app.add_option("--data", c.data, "WikiText-format folder: {train,valid,test}.tokens or wiki.*.tokens");
   app.add_option("--min-count", c.min_count, "vocabulary: words seen fewer times in train become <unk>")->check(experiments::count_in(0, experiments::kMaxTokens));
@@ -287,17 +298,17 @@ int main(int argc, char** argv) {
   app.add_option("--attention", m.attention, "preset: softmax, linear, performer, dpfp, delta, dpfp_delta, favor_delta, fwm, ... (default delta)");
   app.add_option("--rule", m.rule, "update rule override: " + update_rule_names() + " (layers/fast_weight_rules.h)");
   app.add_option("--phi", m.phi, "feature map override: linear, favor, dpfp, tanh, identity");
-  app.add_option("--nu", nu, "DPFP nu")->check(experiments::count_in(1, 64));
-  app.add_option("--m", fm, "FAVOR+ random features (Ddot = 2m)")->check(experiments::count_in(1, experiments::kMaxSize));
+  model_option(app, "--nu", m.nu, d.attention.phi.nu, "DPFP nu")->check(experiments::count_in(1, 64));
+  model_option(app, "--m", m.m, d.attention.phi.m, "FAVOR+ random features (Ddot = 2m)")->check(experiments::count_in(1, experiments::kMaxSize));
   app.add_option("--favor-redraw", m.favor_redraw, "every_forward, training_only or fixed");
   app.add_option("--sum-normalize", sum_norm, "on/off: k, q <- phi / sum(phi) (default: as the preset)")->check(CLI::IsMember({"on", "off", "preset"}));
   app.add_option("--attention-normalize", attn_norm, "on/off: divide by z . q (default: as the preset)")->check(CLI::IsMember({"on", "off", "preset"}));
-  app.add_option("--layers", layers, "number of blocks")->check(experiments::count_in(1, 1024));
-  app.add_option("--d-model", d_model, "model width D")->check(experiments::count_in(1, experiments::kMaxSize));
-  app.add_option("--heads", heads, "heads")->check(experiments::count_in(1, 1024));
-  app.add_option("--d-head", d_head, "width per head")->check(experiments::count_in(1, experiments::kMaxSize));
-  app.add_option("--d-ff", d_ff, "feed-forward width")->check(experiments::count_in(1, experiments::kMaxSize));
-  app.add_option("--dropout", dropout, "dropout")->check(experiments::real_in(0, 0.999));
+  model_option(app, "--layers", m.layers, d.n_layers, "number of blocks")->check(experiments::count_in(1, 1024));
+  model_option(app, "--d-model", m.d_model, d.d_model, "model width D")->check(experiments::count_in(1, experiments::kMaxSize));
+  model_option(app, "--heads", m.heads, d.attention.n_heads, "heads")->check(experiments::count_in(1, 1024));
+  model_option(app, "--d-head", m.d_head, d.attention.d_head, "width per head")->check(experiments::count_in(1, experiments::kMaxSize));
+  model_option(app, "--d-ff", m.d_ff, d.d_ff, "feed-forward width")->check(experiments::count_in(1, experiments::kMaxSize));
+  model_option(app, "--dropout", m.dropout, d.dropout, "dropout")->check(experiments::real_in(0, 0.999));
   app.add_option("--batch", c.train.batch, "parallel streams B")->check(experiments::count_in(1, experiments::kMaxSize));
   app.add_option("--context", c.train.context, "tokens per training segment T")->check(experiments::count_in(1, experiments::kMaxLength));
   app.add_option("--steps", c.train.steps, "optimizer steps")->check(experiments::count_in(1, experiments::kMaxSteps));
@@ -335,15 +346,6 @@ int main(int argc, char** argv) {
   app.add_option("--stop-after", c.train.stop_after, "stop with a checkpoint after this many steps (0: run to --steps)")->check(experiments::count_in(0, experiments::kMaxSteps));
   return experiments::guarded_main("fwp-lm", [&] {
   FWP_CLI_PARSE(app, argc, argv);
-  auto given = [&](const char* flag) { return app.count(flag) > 0; };
-  if (given("--layers")) m.layers = layers;
-  if (given("--d-model")) m.d_model = d_model;
-  if (given("--d-ff")) m.d_ff = d_ff;
-  if (given("--heads")) m.heads = heads;
-  if (given("--d-head")) m.d_head = d_head;
-  if (given("--dropout")) m.dropout = dropout;
-  if (given("--nu")) m.nu = nu;
-  if (given("--m")) m.m = fm;
   if (sum_norm != "preset") m.sum_normalize = sum_norm == "on";
   if (attn_norm != "preset") m.attention_normalize = attn_norm == "on";
   std::string command;

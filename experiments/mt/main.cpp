@@ -13,7 +13,10 @@
 #include "core/file_io.h"
 #include "experiments/common/cli_checks.h"
 #include "experiments/common/distributed.h"
+#include "experiments/common/process.h"
+#include "experiments/common/run_utils.h"
 #include "experiments/common/training.h"
+#include "experiments/common/training_checkpoint.h"
 #include "experiments/mt/train.h"
 #include "layers/config_json.h"
 
@@ -147,7 +150,7 @@ int run(Config& c) {
     loaded = ex::load_training_checkpoint(checkpoint, model, scratch, {}, print);
   }
   if (comm.is_root()) {  // under mpirun, process 0 alone writes
-    ex::make_dirs(c.out);
+    ex::open_run_folder(c.out);
     remove_stale_temp_files(c.out);
   }
   nlohmann::json results = {{"config", nlohmann::json::parse(print)}, {"parameters", model.num_parameters()}};

@@ -10,6 +10,7 @@
 #include "autograd/tape.h"
 #include "core/file_io.h"
 #include "experiments/common/distributed.h"
+#include "experiments/common/training_checkpoint.h"
 #include "optim/checkpoint.h"
 #include "optim/optimizer.h"
 

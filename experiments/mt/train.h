@@ -1,7 +1,7 @@
 // Training and evaluating the translation model of fwp-mt (paper Sec. 6.2, docs/THEORY.md section
 // 9.3): the Bible corpus as subword examples, the label-smoothed loss, the training loop (Adam,
 // warm-up + schedule, clipping, token-sized batches, progress, checkpoints every evaluation,
-// --resume bit-exact through experiments/common/training.h), validation loss, and translating a
+// --resume bit-exact through experiments/common/training_checkpoint.h), validation loss, and translating a
 // split into a file with its BLEU score.
 // Label smoothing (Szegedy et al. 2016, eq. for q'(k)): the target distribution is
 //   q = (1 - eps) onehot(y) + eps / V,   so   loss = (1 - eps) (-log p_y) + eps mean_v(-log p_v),

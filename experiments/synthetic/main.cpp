@@ -20,7 +20,8 @@
 #include "core/file_io.h"
 #include "experiments/common/cli_checks.h"
 #include "experiments/common/distributed.h"
-#include "experiments/common/training.h"
+#include "experiments/common/process.h"
+#include "experiments/common/run_utils.h"
 #include "experiments/synthetic/train.h"
 
 using namespace fwp;
@@ -181,7 +182,13 @@ int run(const Config& c) {
     for (const auto& n : names)
       for (int64_t S : experiments::parse_int_list(c.S, kMinS, kMaxS)) jobs.push_back({c.setting, n, S});
   }
-  for (const Job& j : jobs) config_from_name(j.config, j.S);  // reject bad names before any work
+  for (const Job& j : jobs) {  // reject bad names before any work, naming the option
+    try {
+      config_from_name(j.config, j.S);
+    } catch (const Error& e) {
+      throw Error(cat(c.sweep.empty() ? "--configs" : "--sweep", ": '", j.config, "': ", e.what()));
+    }
+  }
   print_config(c, jobs);
 
   // Under mpirun, several processes train each run together (experiments/common/distributed.h):
@@ -190,6 +197,7 @@ int run(const Config& c) {
   const bool root = comm.is_root();
   experiments::batch_share(c.batch_size, "--batch-size");  // refused before anything is written
   if (root) {
+    experiments::make_dirs(c.out);  // shared by concurrent sweeps: only a new folder is undone
     experiments::make_dirs(c.out + "/curves");
     experiments::make_dirs(c.out + "/checkpoints");
     for (const char* dir : {"", "/curves", "/checkpoints"}) remove_stale_temp_files(c.out + dir);
@@ -225,6 +233,7 @@ int run(const Config& c) {
       rows.push_back(row);
     }
     experiments::write_json(c.out + "/summary.json", rows);
+    experiments::keep_run_folders();  // a finished run's row: a later failure keeps it
   };
   experiments::install_stop_handler();
   experiments::Stopwatch total;

@@ -12,6 +12,7 @@
 #include "core/file_io.h"
 #include "experiments/common/distributed.h"
 #include "experiments/common/training.h"
+#include "experiments/common/training_checkpoint.h"
 #include "optim/optimizer.h"
 
 namespace fwp::synthetic {

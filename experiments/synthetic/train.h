@@ -25,7 +25,7 @@ struct TrainConfig {
   uint64_t seed = 1;
   std::string curve_csv;              // (step, eval loss) per evaluation; empty = none
   // A training checkpoint written at every evaluation (empty: none). If the file exists, the run
-  // continues from it bit-identically (experiments/common/training.h); it is removed at the end.
+  // continues from it bit-identically (experiments/common/training_checkpoint.h); it is removed at the end.
   std::string checkpoint;
   int64_t stop_after = 0;             // stop with a checkpoint after this many steps (0: never)
 };

@@ -1,4 +1,4 @@
-// The chunkwise delta rule as an op (autograd/delta_chunk.h): values and every gradient against
+// The chunkwise delta rule as an op (autograd/delta_chunk_op.h): values and every gradient against
 // the sequential op (random upstream gradients on y and W_T, non-zero W0, T not a multiple of
 // C, non-square heads), f64 finite differences, the composed reference, the memory it keeps,
 // the mixed plan (sequential forward, chunkwise backward), the algorithm setting and its
@@ -10,7 +10,7 @@
 
 #include <cmath>
 
-#include "autograd/delta_chunk.h"
+#include "autograd/delta_chunk_op.h"
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"
 #include "core/functional.h"

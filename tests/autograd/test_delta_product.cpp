@@ -1,11 +1,11 @@
-// The DeltaProduct op (autograd/delta_product.h), three ways: f64 finite differences, values and
+// The DeltaProduct op (autograd/delta_product_op.h), three ways: f64 finite differences, values and
 // every gradient against the plainly composed reference, and against the delta rule it is made
 // of (n_h = 1 is the delta rule; n_h writes per token are a delta rule over T n_h steps that is
 // read after every n_h-th). Then unused outputs, argument errors and the f32 drift.
 #include "tests/catch.h"
 
-#include "autograd/delta_product.h"
-#include "autograd/fast_weight.h"
+#include "autograd/delta_product_op.h"
+#include "autograd/fast_weight_op.h"
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"
 #include "tests/fast_weight_inputs.h"

@@ -1,11 +1,11 @@
-// The fused fast-weight ops (autograd/fast_weight.h): values and every gradient against the
+// The fused fast-weight ops (autograd/fast_weight_op.h): values and every gradient against the
 // composed references, f64 finite differences, argument errors, the memory they keep, and the
 // f32 drift of the delta rule's rebuild-by-subtraction over a long sequence.
 #include "tests/catch.h"
 
 #include <cmath>
 
-#include "autograd/fast_weight.h"
+#include "autograd/fast_weight_op.h"
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"
 #include "core/functional.h"

@@ -1,4 +1,4 @@
-// The fused FWM-rule op (autograd/fwm_rule.h): f64 finite differences with the clamp active on
+// The fused FWM-rule op (autograd/fwm_rule_op.h): f64 finite differences with the clamp active on
 // some steps and not on others, values and every gradient against the composed reference (with
 // and without W0, read-out, clamp at the first step), and argument errors.
 #include "tests/catch.h"
@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "autograd/functions.h"
-#include "autograd/fwm_rule.h"
+#include "autograd/fwm_rule_op.h"
 #include "autograd/gradcheck.h"
 #include "core/functional.h"
 #include "tests/fused_vs_reference.h"

@@ -1,13 +1,13 @@
-// The fused gated-delta-rule op (autograd/gated_delta_rule.h): f64 finite differences, values and
+// The fused gated-delta-rule op (autograd/gated_delta_rule_op.h): f64 finite differences, values and
 // every gradient against the composed reference, alpha = 1 against the delta rule, argument
 // errors, the memory it keeps, and the f32 drift over a long sequence.
 #include "tests/catch.h"
 
 #include <cmath>
 
-#include "autograd/fast_weight.h"
+#include "autograd/fast_weight_op.h"
 #include "autograd/functions.h"
-#include "autograd/gated_delta_rule.h"
+#include "autograd/gated_delta_rule_op.h"
 #include "autograd/gradcheck.h"
 #include "core/functional.h"
 #include "kernels/gated_delta_rule.h"

@@ -5,12 +5,12 @@
 #include <functional>
 #include <vector>
 
-#include "autograd/delta_product.h"
-#include "autograd/fast_weight.h"
+#include "autograd/delta_product_op.h"
+#include "autograd/fast_weight_op.h"
 #include "autograd/functions.h"
-#include "autograd/fwm_rule.h"
-#include "autograd/gated_delta_rule.h"
-#include "autograd/softmax_attention.h"
+#include "autograd/fwm_rule_op.h"
+#include "autograd/gated_delta_rule_op.h"
+#include "autograd/softmax_attention_op.h"
 #include "autograd/tape.h"
 #include "core/functional.h"
 #include "layers/fast_weight_rules.h"

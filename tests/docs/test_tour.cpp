@@ -43,7 +43,7 @@ TEST_CASE("every file and function the tour links to exists", "[docs][tour]") {
     const std::string source = read_file(root + "/" + path);
     CHECK(!source.empty());  // the file exists (and is not empty)
     if (source.empty()) continue;
-    // a link whose text is the file's own name ([`fast_weight.cpp`](...)) names only the file
+    // a link whose text is the file's own name ([`fast_weight_op.cpp`](...)) names only the file
     if (path.size() >= name.size() && path.compare(path.size() - name.size(), name.size(), name) == 0)
       continue;
     CHECK(names_in(source, name));

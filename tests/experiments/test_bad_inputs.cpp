@@ -1,6 +1,7 @@
 // Every program over a table of bad inputs (issue: "no lost work and no silent garbage"): every
 // numeric option below its range, NaN, inf, huge, fractional and not a number; unknown names;
-// missing, empty, wrong-kind and corrupt files; a refused --resume. Each row must end with exit
+// missing, empty, wrong-kind, unreadable and corrupt files; a read-only or full output; a refused
+// --resume. Each row must end with exit
 // status 1 (no signal, no other status), exactly one line on stderr naming the option and the
 // value (or the file), within a few seconds, and the run folder it points at exactly as it was.
 #include "tests/catch.h"
@@ -15,6 +16,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/file_io.h"
@@ -79,7 +81,26 @@ std::map<std::string, std::string> snapshot(const std::string& dir) {
 struct Row {
   Options options;                    // what the row sets (over the program's base)
   std::vector<std::string> expect;    // substrings of the error line
+  std::string wrapper = "";           // runs the program (a full disk, another user), or ""
 };
+
+// A full disk: files may not grow past 2 KiB (RLIMIT_FSIZE), so the first checkpoint or corpus
+// file fails to write, as it would on a full disk (EFBIG instead of ENOSPC). SIGXFSZ, which would
+// kill the program, is ignored, and exec keeps it ignored.
+const std::string kFullDisk = "bash -c 'trap \"\" XFSZ; ulimit -f 2; exec \"$0\" \"$@\"'";
+
+// Read-only folders and unreadable files only stop a user without root's rights: as root the test
+// runs those rows as "nobody" (uid 65534), whom root-owned folders (0755) do not let write.
+std::string unprivileged() {
+  return ::geteuid() == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups" : "";
+}
+// Whether `program` runs as that user at all (it must reach the build folder and the scratch
+// data); when it cannot, the rows that need it are skipped with a warning.
+bool runs_unprivileged(const std::string& program) {
+  const std::string wrapper = unprivileged();
+  if (wrapper.empty()) return true;
+  return std::system((wrapper + " " + program + " --help > /dev/null 2>&1").c_str()) == 0;
+}
 
 struct Outcome {
   int status = 0;
@@ -106,7 +127,8 @@ Outcome run_timed(const std::string& cmd) {
 int check_rows(const std::string& program, const Options& base, const std::vector<Row>& rows,
                const std::string& folder) {
   for (const Row& row : rows) {
-    const std::string cmd = command(program, base, row.options);
+    const std::string cmd = (row.wrapper.empty() ? "" : row.wrapper + " ") +
+                            command(program, base, row.options);
     const auto before = snapshot(folder);
     const Outcome o = run_timed(cmd);
     INFO(cmd);
@@ -140,6 +162,38 @@ std::vector<std::string> bad_counts(long long lo) {
 void write(const std::string& path, const std::string& text) {
   fs::create_directories(fs::path(path).parent_path());
   fwp::write_file_atomic(path, text);
+}
+
+// A folder nobody but its owner may write (0555) and a copy of a corpus with one unreadable file.
+std::string read_only_folder(const std::string& name) {
+  const std::string dir = scratch().path(name);
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                           fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+  return dir;
+}
+std::string unreadable_copy(const std::string& corpus, const std::string& file) {
+  const std::string copy = scratch().path("data/unreadable-" + fs::path(corpus).filename().string());
+  fs::create_directories(copy);
+  fs::copy(corpus, copy, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  fs::permissions(copy + "/" + file, fs::perms::none);
+  return copy;
+}
+
+// The rows of a full disk (a new run, and a run it must not harm) and of a read-only folder.
+std::vector<Row> output_rows(const std::string& program, const std::string& tag,
+                             const std::string& existing_run = "") {
+  std::vector<Row> rows;
+  const std::string fresh = scratch().path(tag + "_full");
+  rows.push_back({{{"--out", fresh}}, {fresh}, kFullDisk});
+  if (!existing_run.empty()) rows.push_back({{{"--out", existing_run}}, {existing_run}, kFullDisk});
+  if (runs_unprivileged(program)) {
+    const std::string locked = read_only_folder(tag + "_read_only") + "/run";
+    rows.push_back({{{"--out", locked}}, {locked, "Permission denied"}, unprivileged()});
+  } else {
+    WARN(program << " cannot run as uid 65534 here: the read-only rows are skipped");
+  }
+  return rows;
 }
 
 }  // namespace
@@ -207,6 +261,22 @@ TEST_CASE("fwp-lm refuses every bad input in one line, leaving the run folder as
   });
   const int n = check_rows(FWP_LM_PROGRAM, base, rows, run);
 
+  // A full disk or a read-only folder: a new run leaves no folder behind, and a run stopped at
+  // step 1 (--stop-after) and resumed into a full disk is left exactly as it was, ready to resume.
+  const std::string partial = scratch().path("lm_partial");
+  std::tie(status, log) = fwp_test::run_command(command(FWP_LM_PROGRAM, base, {{"--out", partial}, {"--stop-after", "1"}}));
+  REQUIRE(status == 130);
+  int k = 0;
+  for (const Row& row : output_rows(FWP_LM_PROGRAM, "lm", partial))
+    k += check_rows(FWP_LM_PROGRAM, base, {row}, row.options[0].second);
+  if (runs_unprivileged(FWP_LM_PROGRAM)) {
+    if (!unprivileged().empty()) {  // a run folder another user owns
+      k += check_rows(FWP_LM_PROGRAM, base, {{{{"--out", partial}}, {partial, "Permission denied"}, unprivileged()}}, partial);
+    }
+    const std::string unread = unreadable_copy(data, "train.tokens"), out = scratch().path("lm_unread");
+    k += check_rows(FWP_LM_PROGRAM, base, {{{{"--data", unread}, {"--out", out}}, {"train.tokens", "Permission denied"}, unprivileged()}}, out);
+  }
+
   // --out is a file; --eval-only and --generate on a folder without a run make nothing
   const std::string file_out = scratch().path("lm_out_file");
   write(file_out, "not a folder\n");
@@ -214,7 +284,7 @@ TEST_CASE("fwp-lm refuses every bad input in one line, leaving the run folder as
       check_rows(FWP_LM_PROGRAM, base, {{{{"--out", scratch().path("no_run")}, {"--eval-only", "<flag>"}}, {"no_run"}},
                                         {{{"--out", scratch().path("no_run")}, {"--generate", "In the"}}, {"no_run"}}},
                  scratch().path("no_run"));
-  std::printf("fwp-lm: %d bad inputs refused\n", n + m);
+  std::printf("fwp-lm: %d bad inputs refused\n", n + m + k);
 }
 
 TEST_CASE("fwp-mt refuses every bad input in one line, leaving the run folder as it was",
@@ -252,9 +322,11 @@ TEST_CASE("fwp-mt refuses every bad input in one line, leaving the run folder as
       {{{"--d-model", "32"}}, {"different configuration", "d_model"}},
       {{{"--lr", "0.001"}}, {"different configuration", "lr"}},
   });
-  const int n = check_rows(FWP_MT_PROGRAM, base, rows, run) +
+  int n = check_rows(FWP_MT_PROGRAM, base, rows, run) +
       check_rows(FWP_MT_PROGRAM, base, {{{{"--out", scratch().path("no_mt")}, {"--eval-only", "<flag>"}}, {"no_mt"}}},
                  scratch().path("no_mt"));
+  for (const Row& row : output_rows(FWP_MT_PROGRAM, "mt"))
+    n += check_rows(FWP_MT_PROGRAM, base, {row}, row.options[0].second);
   std::printf("fwp-mt: %d bad inputs refused\n", n);
 }
 
@@ -278,12 +350,15 @@ TEST_CASE("fwp-synthetic refuses every bad input in one line, leaving the run fo
       {"--S", {"0", "1", "10001", "-5", "abc", "9223372036854775800:9223372036854775807:1",
                "99999999999999999999", "20:10:1", "1:x:2", "2:10:0", "2:1000000:1", "6,,x"}},
   });
-  rows.push_back({{{"--configs", "nonsense_sum"}}, {"nonsense"}});
+  rows.push_back({{{"--configs", "nonsense_sum"}}, {"--configs", "nonsense_sum", "unknown feature map"}});
+  rows.push_back({{{"--configs", "linear_hebb"}}, {"--configs", "linear_hebb", "hebb"}});
   rows.push_back({{{"--device", "tpu"}}, {"tpu"}});
   const std::string file_out = scratch().path("syn_out_file");
   write(file_out, "not a folder\n");
-  const int n = check_rows(FWP_SYNTHETIC_PROGRAM, base, rows, run) +
-                check_rows(FWP_SYNTHETIC_PROGRAM, base, {{{{"--out", file_out}}, {file_out}}}, file_out);
+  int n = check_rows(FWP_SYNTHETIC_PROGRAM, base, rows, run) +
+          check_rows(FWP_SYNTHETIC_PROGRAM, base, {{{{"--out", file_out}}, {file_out}}}, file_out);
+  for (const Row& row : output_rows(FWP_SYNTHETIC_PROGRAM, "syn"))
+    n += check_rows(FWP_SYNTHETIC_PROGRAM, base, {row}, row.options[0].second);
 
   // a corrupt row in summary.csv (another process, or a person, wrote it) is one clear error
   const std::string broken = scratch().path("syn_broken");
@@ -316,6 +391,18 @@ TEST_CASE("fwp-prepare-data and fwp-bleu refuse bad inputs in one line",
       {{{"--vocab-size", "99999999999"}}, {"--vocab-size", "99999999999"}},
       {{{"--seed", "-1"}}, {"--seed", "-1"}},
   }, out);
+  // a full disk leaves no half-written corpus behind (the first file over 2 KiB fails)
+  const std::string verses = scratch().path("raw/verses.txt");
+  std::string text;
+  for (int v = 1; v <= 200; ++v) text += cat("Genesis 1:", v, ": In the beginning God created the heavens\n");
+  write(verses, text);
+  n += check_rows(FWP_PREPARE_DATA_PROGRAM, base, {{{{"--web", verses}, {"--rv", verses}}, {out}, kFullDisk}}, out);
+  if (runs_unprivileged(FWP_PREPARE_DATA_PROGRAM)) {
+    const std::string unread = scratch().path("raw/unreadable.txt");
+    write(unread, "Genesis 1:1: In the beginning\n");
+    fs::permissions(unread, fs::perms::none);
+    n += check_rows(FWP_PREPARE_DATA_PROGRAM, base, {{{{"--web", unread}}, {unread, "Permission denied"}, unprivileged()}}, out);
+  }
   const std::string hyp = scratch().path("data/bible-mt/test.en");
   n += check_rows(FWP_BLEU_PROGRAM, {{hyp, ""}, {hyp, ""}}, {
       {{{"--smooth", "sometimes"}}, {"--smooth", "sometimes"}},
@@ -326,4 +413,22 @@ TEST_CASE("fwp-prepare-data and fwp-bleu refuse bad inputs in one line",
       {{{hyp, "<flag>"}}, {"no reference file"}},
   }, scratch().path("none"));
   std::printf("fwp-prepare-data, fwp-bleu: %d bad inputs refused\n", n);
+}
+
+TEST_CASE("the benchmark programs refuse bad inputs in one line", "[experiments][cli][bad-inputs]") {
+  std::vector<std::string> programs;
+  for (std::string list = FWP_BENCHMARK_PROGRAMS; !list.empty();) {
+    const size_t comma = list.find(',');
+    programs.push_back(list.substr(0, comma));
+    list = comma == std::string::npos ? "" : list.substr(comma + 1);
+  }
+  REQUIRE(programs.size() == 8);
+  int n = 0;
+  for (const std::string& program : programs)  // every one of them takes --reps
+    n += check_rows(program, {}, {{{{"--reps", "0"}}, {"--reps", "0"}},
+                                  {{{"--reps", "nan"}}, {"--reps", "nan"}},
+                                  {{{"--reps", "99999999999999999999"}}, {"--reps"}},
+                                  {{{"--no-such-option", "1"}}, {"--no-such-option"}}},
+                    scratch().path("none"));
+  std::printf("benchmarks: %d bad inputs refused\n", n);
 }

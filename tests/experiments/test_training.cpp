@@ -1,6 +1,7 @@
-// The shared training utilities (experiments/common/training.h): schedules, the clipped step,
-// training checkpoints that resume bit for bit (dropout and program generators included),
-// corrupt or mismatching checkpoints rejected with nothing changed, metrics CSV on resume.
+// The shared training utilities (experiments/common/training.h, training_checkpoint.h,
+// run_utils.h): schedules, the clipped step, training checkpoints that resume bit for bit
+// (dropout and program generators included), corrupt or mismatching checkpoints rejected with
+// nothing changed, metrics CSV on resume.
 #include "tests/catch.h"
 
 #include <unistd.h>
@@ -10,7 +11,10 @@
 
 #include "autograd/functions.h"
 #include "core/file_io.h"
+#include "experiments/common/process.h"
+#include "experiments/common/run_utils.h"
 #include "experiments/common/training.h"
+#include "experiments/common/training_checkpoint.h"
 #include "layers/dropout.h"
 #include "layers/linear.h"
 #include "optim/checkpoint.h"

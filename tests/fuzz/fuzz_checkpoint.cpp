@@ -3,7 +3,7 @@
 // verified evaluation load, and the plain module checkpoint (optim/checkpoint.h), which has no
 // checksum in front of its parsing.
 #include "core/error.h"
-#include "experiments/common/training.h"
+#include "experiments/common/training_checkpoint.h"
 #include "layers/linear.h"
 #include "optim/checkpoint.h"
 #include "tests/fuzz/fuzz_input.h"

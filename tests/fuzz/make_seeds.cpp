@@ -5,7 +5,7 @@
 
 #include "core/file_io.h"
 #include "core/safetensors.h"
-#include "experiments/common/training.h"
+#include "experiments/common/training_checkpoint.h"
 #include "layers/config_json.h"
 #include "layers/linear.h"
 #include "optim/checkpoint.h"

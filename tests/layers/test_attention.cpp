@@ -5,7 +5,7 @@
 #include <cmath>
 #include <map>
 
-#include "autograd/fast_weight.h"
+#include "autograd/fast_weight_op.h"
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"
 #include "tests/parameter_gradcheck.h"

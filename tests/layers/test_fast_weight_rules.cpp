@@ -77,6 +77,9 @@ TEST_CASE("the rule table lists every rule once, in enum order, with unique name
     CHECK(update_rule_from_string(r.name) == r.id);
     CHECK(update_rule_from_short_name(r.short_name) == r.id);
     CHECK(std::string(r.short_name).find('_') == std::string::npos);
+    CHECK(r.fused != nullptr);
+    CHECK(r.reference != nullptr);
+    CHECK(r.step != nullptr);
     for (size_t j = 0; j < i; ++j) {
       CHECK(std::string(fast_weight_rules()[j].name) != r.name);
       CHECK(std::string(fast_weight_rules()[j].short_name) != r.short_name);

@@ -1,4 +1,4 @@
-// The fused softmax-attention op (autograd/softmax_attention.h): its kernels against their naive
+// The fused softmax-attention op (autograd/softmax_attention_op.h): its kernels against their naive
 // twins, its hand-derived backward against finite differences in f64 and against the composed
 // version (layers/attention.h, softmax_attention_composed), what it keeps for the backward,
 // fully masked queries, and its errors.
@@ -9,7 +9,7 @@
 #include <cmath>
 
 #include "autograd/gradcheck.h"
-#include "autograd/softmax_attention.h"
+#include "autograd/softmax_attention_op.h"
 #include "kernels/softmax_attention.h"
 #include "layers/attention.h"
 #include "tests/fused_vs_reference.h"

@@ -7,7 +7,7 @@
 // layers use alpha = sigmoid(logit + per-head bias), docs/gated_delta_rule.md says why).
 // The fused op keeps ceil(T / C) checkpoints of W per head for its backward, which re-runs each
 // segment of C steps (kernels/gated_delta_rule.h); its gradients are derived in
-// gated_delta_rule.cpp. gated_delta_rule_reference composes the same math from autograd
+// gated_delta_rule_op.cpp. gated_delta_rule_reference composes the same math from autograd
 // primitives one step at a time: slow and memory-hungry, kept to test the fused op against.
 #pragma once
 #include "autograd/variable.h"

@@ -10,7 +10,7 @@
 // delta step (n_h = 1, the delta rule) cannot. The writes of token t are rows t n_h .. t n_h +
 // n_h - 1 of k, v and beta: a delta rule over T n_h steps that reads only after every n_h-th.
 // The fused op runs plain-loop kernels (kernels/delta_product.h; no SIMD copy yet) with the
-// backward derived in delta_product.cpp; delta_product_reference composes the same math from
+// backward derived in delta_product_op.cpp; delta_product_reference composes the same math from
 // autograd primitives one write at a time.
 #pragma once
 #include "autograd/variable.h"

@@ -17,13 +17,14 @@
 // Every term needs W_{t-1} only (dq through the last form), so the reverse sweep needs W_{t-1}
 // for t = T..1. W_{t-1} = (W_t - u k_t^T) / alpha_t would multiply the rounding errors by
 // 1/alpha_t per step; the kernels re-run checkpointed segments of the forward instead.
-// With alpha = 1 every formula is the delta rule's (autograd/fast_weight.cpp).
-#include "autograd/gated_delta_rule.h"
+// With alpha = 1 every formula is the delta rule's (autograd/fast_weight_op.cpp).
+#include "autograd/gated_delta_rule_op.h"
 
 #include <algorithm>
 
-#include "autograd/fast_weight.h"
+#include "autograd/fast_weight_op.h"
 #include "autograd/fast_weight_util.h"
+#include "autograd/functions.h"
 #include "autograd/tape.h"
 #include "core/device_dispatch.h"
 #include "core/functional.h"
@@ -142,6 +143,30 @@ GatedDeltaRuleResult gated_delta_rule(const Variable& q, const Variable& k, cons
   op->has_W0 = W0.defined();
   std::vector<Variable> out = record(op, inputs, {y, WT});
   return {out[0], out[1]};
+}
+
+// ---------------------------------------------------------------- the composed reference
+// The gated delta rule composed from autograd primitives, one time step at a time, written as the
+// paper writes it (Yang et al., ICLR 2025, eq. 10): the plain statement of the math that the fused
+// op above is tested against. Every step adds a few (B, H, Dv, Ddot) tensors to the tape, so
+// memory grows as T x Dv x Ddot: use it for checking, not for training.
+
+GatedDeltaRuleResult gated_delta_rule_reference(const Variable& q, const Variable& k,
+                                                const Variable& v, const Variable& beta,
+                                                const Variable& alpha, const Variable& W0) {
+  const FastWeightDims d =
+      check_gated_args("gated_delta_rule_reference", q, k, v, beta, alpha, W0);
+  Variable W = W0.defined() ? W0 : Variable(Tensor::zeros({d.B, d.H, d.Dv, d.Dk}, q.dtype()));
+  std::vector<Variable> ys;
+  for (int64_t t = 0; t < d.T; ++t) {
+    Variable qt = column(q, t), kt = column(k, t), vt = column(v, t);
+    Variable bt = scalar_at(beta, t), at = scalar_at(alpha, t);
+    Variable Wk = matmul(W, kt);                                       // W_{t-1} k_t
+    W = at * (W - bt * matmul(Wk, kt, false, true))                    // alpha (W - beta W k k^T)
+        + bt * matmul(vt, kt, false, true);                            //   + beta v k^T
+    ys.push_back(matmul(W, qt));                                       // y_t = W_t q_t
+  }
+  return {stack_steps(ys, d, q.dtype()), W};
 }
 
 }  // namespace fwp

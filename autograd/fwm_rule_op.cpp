@@ -9,7 +9,7 @@
 //     dL/dW_{t-1} = At - beta a k^T     dv = beta a     dbeta = a . (v - W_{t-1} k)
 //     dk = At^T beta (v - W_{t-1} k) - beta W_{t-1}^T a     dq_t = W_t^T g_t
 // and dW0 = dL/dW_0 at the end of the reverse sweep.
-#include "autograd/fwm_rule.h"
+#include "autograd/fwm_rule_op.h"
 
 #include <cmath>
 
@@ -25,7 +25,7 @@ using namespace fast_weight_detail;
 
 namespace {
 
-// Like check_fast_weight_args (autograd/fast_weight.h), but k leads: q may be undefined.
+// Like check_fast_weight_args (autograd/fast_weight_op.h), but k leads: q may be undefined.
 FastWeightDims check_fwm_args(const char* op, const Variable& q, const Variable& k, const Variable& v,
                        const Variable& beta, const Variable& W0) {
   FWP_CHECK(k.defined() && v.defined() && beta.defined(), op, ": k, v and beta must be defined");
@@ -84,11 +84,7 @@ struct FwmRuleOp : Op {
           ptr_or_null<Real>(q_read), k.data<Real>(), v.data<Real>(), beta.data<Real>(),
           checkpoints.data<Real>(), clamp_first_step, B * H, T, Dk, Dv, C, ws.data<Real>());
     });
-    std::vector<Tensor> grads;
-    if (has_q) grads.push_back(dq);
-    for (const Tensor& t : {dk, dv, dbeta}) grads.push_back(t);
-    if (has_W0) grads.push_back(dW0);
-    return only_needed(grads, need);
+    return gradients_in_input_order(has_q, dq, {dk, dv, dbeta}, has_W0, dW0, need);
   }
 };
 
@@ -135,9 +131,8 @@ FwmRuleResult fwm_rule(const Variable& q, const Variable& k, const Variable& v,
   op->clamp_first_step = clamp_first_step;
   op->has_q = q.defined();
   op->has_W0 = W0.defined();
-  if (!q.defined()) return {Variable(), record(op, inputs, WT)};
-  std::vector<Variable> out = record(op, inputs, {y, WT});
-  return {out[0], out[1]};
+  const auto [y_out, state] = record_read_and_state(op, inputs, y, WT, q.defined());
+  return {y_out, state};
 }
 
 FwmRuleResult fwm_rule_reference(const Variable& q, const Variable& k, const Variable& v,

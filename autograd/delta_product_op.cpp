@@ -14,15 +14,15 @@
 //   (1)  dL/dW -= beta_s a k_s^T;   dk_s -= beta_s W^T a
 // Collected:  dL/dW_{s-1} = A - beta_s a k_s^T     dv_s = beta_s a     dbeta_s = a . d_s
 //             dk_s = A^T u_s - beta_s W_{s-1}^T a   dq_t = W_t^T g_t    dW0 = dL/dW_0
-// These are the delta rule's formulas (autograd/fast_weight.cpp) for every write; only the read
+// These are the delta rule's formulas (autograd/fast_weight_op.cpp) for every write; only the read
 // comes every n-th write instead of after each. With n = 1 the op IS the delta rule, which the
 // tests check. Every term needs W_{s-1} (and W_t for dq), which the reverse sweep rebuilds by
 // subtracting the write it has just undone: W_{s-1} = W_s - u_s k_s^T with the saved d_s. Like
 // the delta rule's, this rebuild carries the forward's rounding errors backwards (in f32 the
 // gradients drift with T n; docs/THEORY.md section 7.2 measures the delta rule's).
-#include "autograd/delta_product.h"
+#include "autograd/delta_product_op.h"
 
-#include "autograd/fast_weight.h"
+#include "autograd/fast_weight_op.h"
 #include "autograd/fast_weight_util.h"
 #include "autograd/functions.h"
 #include "autograd/tape.h"
@@ -85,11 +85,7 @@ struct DeltaProductOp : Op {
           ptr_or_null<Real>(q), k.data<Real>(), beta.data<Real>(), d.data<Real>(),
           WT.data<Real>(), B * H, T, n, Dk, Dv);
     });
-    std::vector<Tensor> grads;
-    if (has_q) grads.push_back(dq);
-    for (const Tensor& t : {dk, dv, dbeta}) grads.push_back(t);
-    if (has_W0) grads.push_back(dW0);
-    return only_needed(grads, need);
+    return gradients_in_input_order(has_q, dq, {dk, dv, dbeta}, has_W0, dW0, need);
   }
 };
 
@@ -128,9 +124,8 @@ DeltaProductResult delta_product(const Variable& q, const Variable& k, const Var
   op->dims = dims;
   op->has_q = q.defined();
   op->has_W0 = W0.defined();
-  if (!q.defined()) return {Variable(), record(op, inputs, WT)};
-  std::vector<Variable> out = record(op, inputs, {y, WT});
-  return {out[0], out[1]};
+  const auto [y_out, state] = record_read_and_state(op, inputs, y, WT, q.defined());
+  return {y_out, state};
 }
 
 // The paper's recurrence written literally, one write at a time: the plain statement of the math

@@ -1,6 +1,6 @@
 // The fused softmax-attention op: argument checks, then the kernels of kernels/softmax_attention.h
 // on the arguments' device (FWP_FUSED_KERNEL, core/device_dispatch.h).
-#include "autograd/softmax_attention.h"
+#include "autograd/softmax_attention_op.h"
 
 #include <cmath>
 

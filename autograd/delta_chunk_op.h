@@ -1,6 +1,6 @@
 // The delta rule in chunkwise-parallel form (Yang et al., NeurIPS 2024; kernels/delta_chunk.h,
 // docs/CHUNKWISE.md) as a differentiable op, and the choice delta_rule() makes between it and
-// the sequential kernels (autograd/fast_weight.h). Both compute the same function; they differ
+// the sequential kernels (autograd/fast_weight_op.h). Both compute the same function; they differ
 // in speed (chunkwise: matrix products over chunks of C steps, more FLOPs but denser ones and
 // parallel over blocks of Dv columns) and in rounding. Three ways to run a delta_rule() call:
 //   sequential forward + sequential backward   (saves v_t - vbar_t)
@@ -10,7 +10,7 @@
 // machine (auto_delta_rule_plan: the mixed pair for large states and long sequences, else the
 // sequential kernels); set_delta_rule_algorithm() overrides it for every call.
 #pragma once
-#include "autograd/fast_weight.h"
+#include "autograd/fast_weight_op.h"
 
 namespace fwp {
 
@@ -49,7 +49,7 @@ struct DeltaRulePlan {
   bool uses_chunks() const { return chunk_forward || chunk_backward; }
 };
 
-// The measured table alone (autograd/delta_chunk.cpp): for sequences of T steps, widths Dk
+// The measured table alone (autograd/delta_chunk_op.cpp): for sequences of T steps, widths Dk
 // (= Ddot) and Dv, with or without a backward to follow. The number of sequences B*H and of
 // threads did not change any measured decision and are not arguments.
 DeltaRulePlan auto_delta_rule_plan(int64_t T, int64_t Dk, int64_t Dv, bool needs_grad,
@@ -58,7 +58,7 @@ DeltaRulePlan auto_delta_rule_plan(int64_t T, int64_t Dk, int64_t Dv, bool needs
 DeltaRulePlan delta_rule_plan(int64_t T, int64_t Dk, int64_t Dv, bool needs_grad, DType dtype);
 
 // Always the chunkwise forward and backward with chunk size C, whatever the setting. Arguments
-// and results as delta_rule() (autograd/fast_weight.h). Throws fwp::Error for C outside
+// and results as delta_rule() (autograd/fast_weight_op.h). Throws fwp::Error for C outside
 // [1, kMaxDeltaRuleChunk], ShapeError for bad shapes.
 DeltaRuleResult delta_rule_chunkwise(const Variable& q, const Variable& k, const Variable& v,
                                      const Variable& beta, const Variable& W0, int64_t C);

@@ -3,10 +3,11 @@
 // sum rule only the denominators (B H T); the backward kernels rebuild (delta) or recompute (sum)
 // the fast weights instead of storing one per step. The kernels run on the arguments' device:
 // FWP_FUSED_KERNEL (core/device_dispatch.h) picks the *_cpu or *_cuda twin of kernels/<rule>.h.
-#include "autograd/fast_weight.h"
+#include "autograd/fast_weight_op.h"
 
-#include "autograd/delta_chunk.h"
+#include "autograd/delta_chunk_op.h"
 #include "autograd/fast_weight_util.h"
+#include "autograd/functions.h"
 #include "autograd/tape.h"
 #include "core/device_dispatch.h"
 #include "core/functional.h"
@@ -66,9 +67,7 @@ struct DeltaRuleOp : Op {
     const auto [B, H, T, Dk, Dv] = dims;
     const DType dt = q.dtype();
     const Device dev = q.device();
-    Tensor dq = Tensor::empty(q.shape(), dt, dev), dk = Tensor::empty(q.shape(), dt, dev);
-    Tensor dv = Tensor::empty({B, H, T, Dv}, dt, dev), dbeta = Tensor::empty(beta.shape(), dt, dev);
-    Tensor dW0 = Tensor::empty(WT.shape(), dt, dev);
+    DeltaRuleGrads grads(dims, dt, dev);
     // Only W_T used (e.g. the retrieval model reads the final state): the kernel skips y's terms.
     Tensor grad_y = unless_zero(g[0]), grad_WT = unless_zero(g[1]);
     dispatch_dtype(dt, [&](auto tag) {
@@ -77,14 +76,13 @@ struct DeltaRuleOp : Op {
           kernels::delta_rule_workspace<Real>(dev == Device::cuda, true, B * H, T, Dk, Dv);
       Tensor ws = Tensor::empty({wn}, dt, dev);
       FWP_FUSED_KERNEL(dev, delta_rule_backward, Real)(
-          dq.data<Real>(), dk.data<Real>(), dv.data<Real>(), dbeta.data<Real>(),
-          dW0.data<Real>(), ptr_or_null<Real>(grad_y), ptr_or_null<Real>(grad_WT), q.data<Real>(),
-          k.data<Real>(), beta.data<Real>(), d.data<Real>(), WT.data<Real>(),
+          grads.dq.data<Real>(), grads.dk.data<Real>(), grads.dv.data<Real>(),
+          grads.dbeta.data<Real>(), grads.dW0.data<Real>(), ptr_or_null<Real>(grad_y),
+          ptr_or_null<Real>(grad_WT), q.data<Real>(), k.data<Real>(), beta.data<Real>(),
+          d.data<Real>(), WT.data<Real>(),
           B * H, T, Dk, Dv, ws.data<Real>());
     });
-    std::vector<Tensor> grads = {dq, dk, dv, dbeta, dW0};
-    grads.resize(need.size());  // no W0 input: no dW0
-    return only_needed(grads, need);
+    return grads.needed(need);
   }
 };
 
@@ -209,6 +207,47 @@ SumRuleResult sum_rule(const Variable& q, const Variable& k, const Variable& v, 
   op->dims = dims;
   std::vector<Variable> out = record(op, inputs, {y, WT, zT});
   return {out[0], out[1], out[2]};
+}
+
+// ---------------------------------------------------------------- the composed references
+// The same rules composed from autograd primitives, one time step at a time: the plain statement
+// of the math that the fused ops above are tested against. Every step adds a few (B, H, Dv, Ddot)
+// tensors to the tape, so memory grows as T x Dv x Ddot: use these for checking, not for training.
+
+DeltaRuleResult delta_rule_reference(const Variable& q, const Variable& k, const Variable& v,
+                                     const Variable& beta, const Variable& W0) {
+  FWP_CHECK(beta.defined(), "delta_rule_reference: beta must be defined");
+  const FastWeightDims d = check_fast_weight_args("delta_rule_reference", q, k, v, beta, W0, {});
+  Variable W = W0.defined() ? W0 : Variable(Tensor::zeros({d.B, d.H, d.Dv, d.Dk}, q.dtype()));
+  std::vector<Variable> ys;
+  for (int64_t t = 0; t < d.T; ++t) {
+    Variable qt = column(q, t), kt = column(k, t), vt = column(v, t);
+    Variable bt = scalar_at(beta, t);
+    Variable vbar = matmul(W, kt);                 // W_{t-1} k_t
+    Variable u = bt * (vt - vbar);                 // beta_t (v_t - vbar_t)
+    W = W + matmul(u, kt, false, true);            // W_t = W_{t-1} + u_t k_t^T
+    ys.push_back(matmul(W, qt));                   // y_t = W_t q_t
+  }
+  return {stack_steps(ys, d, q.dtype()), W};
+}
+
+SumRuleResult sum_rule_reference(const Variable& q, const Variable& k, const Variable& v,
+                                 bool normalize, double eps, const Variable& W0,
+                                 const Variable& z0) {
+  const FastWeightDims d = check_fast_weight_args("sum_rule_reference", q, k, v, {}, W0, z0);
+  Variable W = W0.defined() ? W0 : Variable(Tensor::zeros({d.B, d.H, d.Dv, d.Dk}, q.dtype()));
+  Variable z = z0.defined() ? reshape(z0, {d.B, d.H, d.Dk, 1})
+                            : Variable(Tensor::zeros({d.B, d.H, d.Dk, 1}, q.dtype()));
+  std::vector<Variable> ys;
+  for (int64_t t = 0; t < d.T; ++t) {
+    Variable qt = column(q, t), kt = column(k, t), vt = column(v, t);
+    W = W + matmul(vt, kt, false, true);           // W_t = W_{t-1} + v_t k_t^T
+    z = z + kt;                                    // z_t = z_{t-1} + k_t
+    Variable y = matmul(W, qt);                    // W_t q_t
+    if (normalize) y = y / (sum(z * qt, {2}, true) + eps);  // / (z_t . q_t + eps)
+    ys.push_back(y);
+  }
+  return {stack_steps(ys, d, q.dtype()), W, reshape(z, {d.B, d.H, d.Dk})};
 }
 
 }  // namespace fwp

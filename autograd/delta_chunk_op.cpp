@@ -1,9 +1,9 @@
 // The chunkwise delta rule as an op (math: kernels/delta_chunk.h, docs/CHUNKWISE.md) and the
-// algorithm setting and table that delta_rule() (autograd/fast_weight.cpp) consults.
+// algorithm setting and table that delta_rule() (autograd/fast_weight_op.cpp) consults.
 // The op keeps what the backward kernel reads: q, k, v, beta (handles to the inputs, no copies),
 // W_T (an output) and one (B, H, T, Dv) tensor, u_t from the chunkwise forward or v_t - vbar_t
 // from the sequential one: the same bytes as the sequential op.
-#include "autograd/delta_chunk.h"
+#include "autograd/delta_chunk_op.h"
 
 #include <atomic>
 
@@ -42,21 +42,19 @@ struct DeltaChunkOp : Op {
   std::vector<Tensor> backward(const std::vector<Tensor>& g, const std::vector<bool>& need) override {
     const auto [B, H, T, Dk, Dv] = dims;
     const DType dt = q.dtype();
-    Tensor dq = Tensor::empty(q.shape(), dt), dk = Tensor::empty(q.shape(), dt);
-    Tensor dv = Tensor::empty(v.shape(), dt), dbeta = Tensor::empty(beta.shape(), dt);
-    Tensor dW0 = Tensor::empty(WT.shape(), dt), grad_WT = unless_zero(g[1]);
+    DeltaRuleGrads grads(dims, dt);
+    Tensor grad_WT = unless_zero(g[1]);
     dispatch_dtype(dt, [&](auto tag) {
       using Real = decltype(tag);
       Tensor ws = Tensor::empty({kernels::delta_chunk_workspace_size<Real>(B * H, T, Dk, Dv, C)}, dt);
       kernels::delta_chunk_backward_cpu<Real>(
-          dq.data<Real>(), dk.data<Real>(), dv.data<Real>(), dbeta.data<Real>(), dW0.data<Real>(),
-          g[0].data<Real>(), ptr_or_null<Real>(grad_WT), q.data<Real>(),
-          k.data<Real>(), v.data<Real>(), beta.data<Real>(), saved.data<Real>(), kind,
+          grads.dq.data<Real>(), grads.dk.data<Real>(), grads.dv.data<Real>(),
+          grads.dbeta.data<Real>(), grads.dW0.data<Real>(), g[0].data<Real>(),
+          ptr_or_null<Real>(grad_WT), q.data<Real>(), k.data<Real>(), v.data<Real>(),
+          beta.data<Real>(), saved.data<Real>(), kind,
           WT.data<Real>(), B * H, T, Dk, Dv, C, ws.data<Real>());
     });
-    std::vector<Tensor> grads = {dq, dk, dv, dbeta, dW0};
-    grads.resize(need.size());  // no W0 input: no dW0
-    return only_needed(grads, need);
+    return grads.needed(need);
   }
 };
 
