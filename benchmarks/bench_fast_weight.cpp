@@ -23,6 +23,7 @@
 #include "autograd/fast_weight_op.h"
 #include "autograd/functions.h"
 #include "benchmarks/bench_util.h"
+#include "experiments/common/process.h"
 #include "kernels/delta_rule.h"
 #include "kernels/sum_rule.h"
 
@@ -43,6 +44,7 @@ struct Config {
   int composed_reps = 3;
   double composed_budget_mb = 1500;  // skip the composed version where it would keep more
   bool drift = false;
+  std::string device = "cpu";
 };
 
 struct Inputs {
@@ -190,6 +192,42 @@ void speed_table(const Config& cfg) {
         }
 }
 
+// --device cuda: the fused op through autograd on the GPU, its inputs and upstream gradients
+// copied there once. Launches are asynchronous, so each timing waits for the device before it
+// reads the clock. (The kernel-only and composed columns, and the memory columns of the CPU's
+// allocator, are the CPU table's.)
+void device_table(const Config& cfg, Device dev) {
+  using clock = std::chrono::steady_clock;
+  std::printf("| rule | d | T | B*H | device | op fwd ns/tok-head | op fwd+bwd ns/tok-head |\n");
+  std::printf("|---|---|---|---|---|---|---|\n");
+  for (const std::string& rule : cfg.rules)
+    for (int64_t d : cfg.d)
+      for (int64_t T : cfg.T)
+        for (int64_t BH : cfg.bh) {
+          Inputs host = make_inputs(rule, BH, T, d, DType::f32, 1);
+          Inputs in;
+          for (const Variable& v : host.x) in.x.emplace_back(v.value().to(dev), true);
+          for (const Tensor& g : host.grads) in.grads.push_back(g.to(dev));
+          std::vector<double> fwd, total;
+          for (int r = 0; r <= cfg.reps; ++r) {  // run 0 warms up (allocator cache, first launch)
+            for (Variable& v : in.x) v.zero_grad();
+            bench::synchronize(dev);
+            auto t0 = clock::now();
+            std::vector<Variable> out = apply(rule, true, in.x);
+            bench::synchronize(dev);
+            auto t1 = clock::now();
+            backward(out, in.grads);
+            bench::synchronize(dev);
+            auto t2 = clock::now();
+            if (r > 0) fwd.push_back(elapsed_ns(t0, t1)), total.push_back(elapsed_ns(t0, t2));
+          }
+          const double n = static_cast<double>(BH * T);
+          std::printf("| %s | %ld | %ld | %ld | %s | %.1f | %.1f |\n", rule.c_str(), long(d),
+                      long(T), long(BH), cfg.device.c_str(), median(fwd) / n, median(total) / n);
+          std::fflush(stdout);
+        }
+}
+
 // The delta rule over [0, T) as a chain of fused calls on segments of C steps, each starting
 // from the previous segment's final state: its backward restarts from an exact W every C steps.
 std::vector<Variable> delta_in_segments(const std::vector<Variable>& x, const Variable& W0,
@@ -257,15 +295,21 @@ int main(int argc, char** argv) {
                  "skip the composed version where it would keep more than this")
       ->check(fwp::experiments::real_in(0, 1e9));
   app.add_flag("--drift", cfg.drift, "measure the f32 drift of the delta rule's backward instead");
+  app.add_option("--device", cfg.device, "cpu, or cuda: time the fused ops on the GPU")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   fwp::experiments::one_line_errors(app, "fwp-bench");
   return fwp::experiments::guarded_main("fwp-bench", [&] {
   FWP_CLI_PARSE(app, argc, argv);
   omp_set_num_threads(cfg.threads);
+  const Device dev = fwp::experiments::check_device(cfg.device);
+  FWP_CHECK(dev == Device::cpu || !cfg.drift, "--drift runs on the CPU (leave out --device cuda)");
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   std::printf("fwp-bench: %d OpenMP threads, f32, OPENBLAS_CORETYPE=%s\n%s\n\n", cfg.threads,
               coretype ? coretype : "(unset)", bench::simd_line().c_str());
   if (cfg.drift) {
     drift_table();
+  } else if (dev != Device::cpu) {
+    device_table(cfg, dev);
   } else {
     speed_table(cfg);
   }

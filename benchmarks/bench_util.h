@@ -16,6 +16,9 @@
 #include "core/tensor.h"
 #include "experiments/common/cli_checks.h"  // option ranges, one-line errors (guarded_main)
 #include "kernels/cpu/simd_isa.h"
+#ifdef FWP_WITH_CUDA
+#include "kernels/cuda/runtime.h"
+#endif
 
 namespace fwp::bench {
 
@@ -45,6 +48,16 @@ inline std::string simd_line() {
 struct Timing {
   double wall_ms = 0.0, cpu_ms = 0.0;  // medians per step
 };
+
+// Waits for the device's queued work (a CUDA launch returns at once); nothing to wait for on
+// the CPU. A timing of device work reads the clock only after this.
+inline void synchronize(Device dev) {
+#ifdef FWP_WITH_CUDA
+  if (dev == Device::cuda) kernels::cuda::synchronize("bench");
+#else
+  (void)dev;
+#endif
+}
 
 inline double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());

@@ -5,6 +5,9 @@
 #include <omp.h>
 
 #include "core/error.h"
+#ifdef FWP_WITH_CUDA
+#include "kernels/cuda/runtime.h"
+#endif
 
 namespace fwp::experiments {
 
@@ -23,11 +26,17 @@ void install_stop_handler(bool on) {
 
 bool stop_requested() { return g_stop != 0; }
 
-void check_device(const std::string& device) {
-  if (device == "cpu") return;
-  if (device == "cuda")
-    throw Error("--device cuda: this build has no CUDA backend yet (use --device cpu)");
-  throw Error(cat("unknown device '", device, "' (expected cpu or cuda)"));
+Device check_device(const std::string& device) {
+  if (device == "cpu") return Device::cpu;
+  FWP_CHECK(device == "cuda", "--device: unknown device '", device, "' (expected cpu or cuda)");
+#ifdef FWP_WITH_CUDA
+  FWP_CHECK(kernels::cuda::available(), "--device cuda: no CUDA device answers (",
+            kernels::cuda::unavailable_reason(), "); use --device cpu");
+  return Device::cuda;
+#else
+  throw Error("--device cuda: no CUDA backend in this build (configure with -DFWP_CUDA=ON, or "
+              "use --device cpu)");
+#endif
 }
 
 int set_threads(int threads) {

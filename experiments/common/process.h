@@ -2,6 +2,8 @@
 #pragma once
 #include <string>
 
+#include "core/dtype.h"
+
 namespace fwp::experiments {
 
 // After install_stop_handler(), SIGINT/SIGTERM only set a flag: the loop checks stop_requested(),
@@ -10,8 +12,9 @@ namespace fwp::experiments {
 void install_stop_handler(bool on = true);
 bool stop_requested();
 
-// "cpu" is accepted; "cuda" throws "no CUDA backend in this build"; anything else throws.
-void check_device(const std::string& device);
+// The device that --device names: "cpu", or "cuda" when this build has the CUDA backend and a
+// device (or an emulator) answers. Otherwise throws an fwp::Error saying which is missing.
+Device check_device(const std::string& device);
 // threads > 0: use that many OpenMP threads (OpenBLAS-openmp follows). Returns the count in use.
 int set_threads(int threads);
 

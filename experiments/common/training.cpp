@@ -7,6 +7,7 @@
 
 #include "autograd/tape.h"
 #include "core/error.h"
+#include "core/functional.h"
 #include "experiments/common/distributed.h"
 #include "optim/schedule.h"
 
@@ -90,7 +91,9 @@ StepResult train_step(Optimizer& optimizer, const Variable& loss, const LrSchedu
 }
 
 bool all_finite(const Tensor& t) {
-  require_cpu(t, "all_finite", "t");
+  // A device tensor is read on the host: this one is for the failure path (naming the tensor)
+  // and for checkpoints, which copy to the host anyway; a step checks all_finite_together.
+  if (t.device() != Device::cpu) return all_finite(t.to(Device::cpu));
   // NaN and inf are the values whose exponent bits are all ones; integer tests vectorise
   auto scan = [n = t.numel()]<typename F, typename U>(const F* x, U exponent) {
     bool bad = false;
@@ -108,7 +111,28 @@ void name_parameters(const Module& module) {
   }
 }
 
+bool all_finite_together(const std::vector<Tensor>& tensors) {
+  // x * 0 is 0 for a finite x and NaN for NaN or inf: the sum of the sums is finite exactly when
+  // every value is. On the GPU that is one number copied back per step, not every tensor.
+  Tensor total;
+  for (const Tensor& t : tensors) {
+    if (t.numel() == 0) continue;
+    Tensor s = sum(mul(t, 0.0));  // 0 or NaN, so a change of dtype cannot change it
+    total = total.defined() ? add(total, s.to(total.dtype())) : s;
+  }
+  return !total.defined() || std::isfinite(total.item());
+}
+
 std::string find_non_finite(const Optimizer& optimizer) {
+  if (!optimizer.params().empty() && optimizer.params()[0].value().device() != Device::cpu) {
+    std::vector<Tensor> tensors;
+    for (const Variable& p : optimizer.params()) tensors.push_back(p.value());
+    for (const std::string& kind : optimizer.state_kinds())
+      for (size_t i = 0; i < optimizer.params().size(); ++i)
+        tensors.push_back(optimizer.state(kind, i));
+    if (all_finite_together(tensors)) return "";
+    // something is not finite: the loops below name it (copying tensors to the host)
+  }
   for (const Variable& p : optimizer.params())
     if (!all_finite(p.value())) return cat("parameter '", p.name(), "'");
   for (const std::string& kind : optimizer.state_kinds())

@@ -56,10 +56,13 @@ StepResult train_step(Optimizer& optimizer, const Variable& loss, const LrSchedu
 // Names every parameter of `module` by its module path ("blocks.0.ff.w1.weight"), the name the
 // errors of train_step and find_non_finite give (a layer names its own parameters "weight").
 void name_parameters(const Module& module);
-// True when every value of t is finite (no NaN, no inf).
+// True when every value of t is finite (no NaN, no inf). A device tensor is copied to the host.
 bool all_finite(const Tensor& t);
+// True when every value of every tensor is finite, on the tensors' device: one number comes back.
+bool all_finite_together(const std::vector<Tensor>& tensors);
 // "parameter '<name>'" or "optimizer state '<kind>' of '<name>'" for the first tensor of the
-// optimizer's that holds a NaN or an inf; "" when all are finite.
+// optimizer's that holds a NaN or an inf; "" when all are finite. Device tensors are checked on
+// the device together first; only a failure copies them to the host to find the name.
 std::string find_non_finite(const Optimizer& optimizer);
 
 // ---------------------------------------------------------------- progress line

@@ -31,6 +31,7 @@ uint64_t fnv1a(const void* data, size_t n, uint64_t h = 14695981039346656037ull)
 // tensor hashes (order-free, so saving and loading need not agree on an order) plus the hash of
 // the run metadata (keys in sorted order).
 uint64_t tensor_hash(const Tensor& t) {
+  if (t.device() != Device::cpu) return tensor_hash(t.to(Device::cpu));  // the bytes saved
   std::string head = cat(static_cast<int>(t.dtype()), ":", t.shape());
   return fnv1a(t.raw_data(), t.nbytes(), fnv1a(head.data(), head.size()));
 }

@@ -42,7 +42,8 @@ std::map<std::string, Tensor> lm_state_to_tensors(const LMState& state) {
   return out;
 }
 
-LMState lm_state_from_tensors(const std::map<std::string, Tensor>& tensors, int64_t n_layers) {
+LMState lm_state_from_tensors(const std::map<std::string, Tensor>& tensors, int64_t n_layers,
+                              Device device) {
   LMState state;
   if (!tensors.count("carry.length")) return state;  // nothing was carried yet
   state.layers.resize(n_layers);
@@ -59,7 +60,7 @@ LMState lm_state_from_tensors(const std::map<std::string, Tensor>& tensors, int6
                   (what == "W" || what == "z"),
               "checkpoint: run tensor '", name, "' does not fit a model of ", n_layers, " layers");
     AttentionState& s = state.layers[l];
-    (what == "W" ? s.W : s.z) = Variable(t);
+    (what == "W" ? s.W : s.z) = Variable(t.to(device));  // read on the host, used on the model's
     s.length = state.length;
   }
   return state;
@@ -128,7 +129,8 @@ LmTrainResult train_lm(TransformerLM& model, const std::vector<int64_t>& train,
   LMState carry;
   if (o.resume && file_exists(ckpt)) {
     st = experiments::load_training_checkpoint(ckpt, model, optimizer, {}, fingerprint);
-    carry = lm_state_from_tensors(st.tensors, model.config().n_layers);
+    carry = lm_state_from_tensors(st.tensors, model.config().n_layers,
+                                  model.parameters().front().value().device());
     if (root) metrics.resume(st.step);
     log << "resumed from " << ckpt << " at step " << st.step << " (epoch " << st.epoch
         << ", segment " << st.position << "/" << n_segments << ")" << std::endl;

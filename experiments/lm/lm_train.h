@@ -79,6 +79,7 @@ nlohmann::json evaluate_split(TransformerLM& model, const std::vector<int64_t>& 
 // Carry-over state <-> named tensors ("carry.<layer>.W", "carry.<layer>.z", "carry.length"),
 // for checkpoints.
 std::map<std::string, Tensor> lm_state_to_tensors(const LMState& state);
-LMState lm_state_from_tensors(const std::map<std::string, Tensor>& tensors, int64_t n_layers);
+LMState lm_state_from_tensors(const std::map<std::string, Tensor>& tensors, int64_t n_layers,
+                              Device device = Device::cpu);
 
 }  // namespace fwp::lm

@@ -50,6 +50,7 @@ struct Config {
   uint64_t seed = 1;
   int threads = 0;
   std::string device = "cpu";
+  Device on = Device::cpu;               // --device, once run() has checked it
   int64_t cache_mb = 4096;               // CPU allocator cache (core/allocator.h)
 };
 
@@ -95,6 +96,7 @@ std::unique_ptr<TransformerLM> load_run_model(const Config& c, data::Vocabulary&
             " but '", dir, "/vocab.txt' has ", vocab.size(), " words");
   auto model = std::make_unique<TransformerLM>(m, c.seed);
   experiments::load_verified_checkpoint(dir + "/checkpoint.safetensors", *model);
+  model->to(c.on);  // loaded on the host, run on --device
   return model;
 }
 
@@ -145,7 +147,7 @@ int score_file(Config& c, const CLI::App& app) {
 }
 
 int run(Config& c, const CLI::App& app, const std::string& command) {
-  experiments::check_device(c.device);
+  c.on = experiments::check_device(c.device);
   // Started by mpirun: one of several processes training one model (README, "Several processes
   // or machines"). Rank 0 prints and writes; the others only train.
   experiments::Communicator& comm = experiments::join_processes(c.threads);
@@ -199,6 +201,7 @@ int run(Config& c, const CLI::App& app, const std::string& command) {
   if (!app.count("--eval-context")) c.eval.context = c.train.context;
   c.eval.trained_with_carry = c.train.carry_over;
   TransformerLM model(model_config, c.seed);
+  model.to(c.on);  // initialised on the host (the same weights on every device), trained on c.on
   std::cout << "fwp-lm configuration\n" << config_json(c, model_config).dump(2) << "\n"
             << "  data        " << corpus.train.size() << " / " << corpus.valid.size() << " / "
             << corpus.test.size() << " train / valid / test tokens, vocabulary " << corpus.vocab.size()
@@ -339,7 +342,7 @@ int main(int argc, char** argv) {
   app.add_option("--bench-warmup", c.bench_warmup, "untimed steps before --bench")->check(experiments::count_in(0, experiments::kMaxSteps));
   app.add_option("--seed", c.seed, "seed of initialisation, dropout and sampling")->check(experiments::count_in(0, experiments::kMaxSeed));
   app.add_option("--threads", c.threads, "OpenMP threads (default: all cores)")->check(experiments::count_in(0, 1024));
-  app.add_option("--device", c.device, "cpu (cuda: no backend yet)");
+  app.add_option("--device", c.device, "cpu or cuda (a build with FWP_CUDA and a device)");
   app.add_option("--cache-mb", c.cache_mb, "freed tensor memory kept for reuse, MiB (a training step reallocates its activations)")->check(experiments::count_in(0, 1 << 24));
   app.add_option("--out", c.train.out, "run folder");
   app.add_flag("--resume", c.train.resume, "continue from the checkpoint in --out");

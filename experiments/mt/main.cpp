@@ -116,7 +116,7 @@ void print_config(const Config& c, const Seq2SeqConfig& m, int64_t params, const
 }
 
 int run(Config& c) {
-  ex::check_device(c.device);
+  const Device device = ex::check_device(c.device);
   // Started by mpirun: one of several processes training one model (README, "Several processes
   // or machines"). Rank 0 prints, evaluates and writes.
   ex::Communicator& comm = ex::join_processes(c.threads);
@@ -135,6 +135,7 @@ int run(Config& c) {
     }
   const Seq2SeqConfig mc = model_config(c, data.tokenizer.size());
   Seq2Seq model(mc, c.seed);
+  model.to(device);  // initialised on the host (the same weights on every device), run on --device
   print_config(c, mc, model.num_parameters(), data);
   const std::string print = fingerprint(c, mc).dump();
   // A refused run leaves its folder as it was: an existing run is only continued with --resume,

@@ -68,7 +68,7 @@ MtLoss label_smoothed_loss(const Variable& logits, const Indices& targets, doubl
   }
   // mean_v(-log p_v) at every position, averaged over the non-pad ones
   Variable uniform = neg(mean(log_softmax(logits, -1), {-1}));  // (B, T)
-  Variable m(Tensor::from_vector(mask, targets.shape, logits.dtype()));
+  Variable m(Tensor::from_vector(mask, targets.shape, logits.dtype()).to(logits.value().device()));
   Variable smooth = sum(uniform * m) * (1.0 / double(r.tokens));
   r.loss = nll * (1.0 - eps) + smooth * eps;
   return r;

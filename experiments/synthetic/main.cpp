@@ -157,7 +157,7 @@ void print_table(const experiments::CsvTable& summary, const std::string& path,
 }
 
 int run(const Config& c) {
-  FWP_CHECK(c.device == "cpu", "--device ", c.device, " is not available: this build has no CUDA backend");
+  const Device device = experiments::check_device(c.device);
   std::vector<Job> jobs;
   if (!c.sweep.empty()) {
     jobs = sweep_jobs(c.sweep);
@@ -270,6 +270,7 @@ int run(const Config& c) {
     tc.patience = c.patience;
     tc.eval_at_train_length = c.eval_at_train_length;
     tc.seed = c.seed;
+    tc.device = device;
     const std::string run_name = "setting" + std::to_string(j.setting) + "_" + j.config + "_S" +
                                  std::to_string(j.S);
     tc.curve_csv = c.out + "/curves/" + run_name + ".csv";

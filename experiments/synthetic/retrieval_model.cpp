@@ -181,7 +181,9 @@ Variable RetrievalModel::forward(const RetrievalBatch& batch) {
   }
   // Every other rule: write all L pairs with its fused op, then read the final W with q.
   const FastWeightRule& rule = fast_weight_rule(config_.rule);
-  Tensor v = one_hot(repeat_each(batch.values, n), S, dtype_).reshape({B, 1, L * n, S});  // one-hot
+  Tensor v = one_hot(repeat_each(batch.values, n), S, dtype_)  // one-hot, made on the host
+                 .to(embedding_.device())
+                 .reshape({B, 1, L * n, S});
   RuleArgs args;
   args.v = Variable(v);
   args.clamp_first_step = false;                                         // as the authors' code
@@ -198,7 +200,7 @@ Variable RetrievalModel::forward(const RetrievalBatch& batch) {
 
 Variable RetrievalModel::forward_reference(const RetrievalBatch& batch) {
   const int64_t B = batch.batch(), L = batch.length(), S = config_.S;
-  Variable v(one_hot(batch.values, S, dtype_));                                // (B, L, S)
+  Variable v(one_hot(batch.values, S, dtype_).to(embedding_.device()));         // (B, L, S)
   Variable x = concat({v, embedding(embedding_, batch.keys)}, -1);             // (B, L, S + e)
   const int64_t n = writes_per_token(config_);
   Variable k = reshape(key_->forward(x), {B, L * n, config_.d_key});            // (B, L n, Dk)
@@ -212,7 +214,9 @@ Variable RetrievalModel::forward_reference(const RetrievalBatch& batch) {
   q = phi_->forward(q);                                                         // (B, Ddot)
   const int64_t Ddot = k.size(-1);
   const FastWeightRule& rule = fast_weight_rule(config_.rule);
-  Variable vn = n == 1 ? v : Variable(one_hot(repeat_each(batch.values, n), S, dtype_));
+  Variable vn = n == 1 ? v
+                       : Variable(one_hot(repeat_each(batch.values, n), S, dtype_)
+                                      .to(embedding_.device()));
   RuleArgs args;
   args.v = reshape(vn, {B, 1, L * n, S});
   args.attention_normalize = rule.attention_normalize;
@@ -237,7 +241,7 @@ Variable RetrievalModel::loss(const Variable& yhat, const Indices& target) const
   const int64_t B = yhat.size(0);
   FWP_CHECK_SHAPE(target.numel() == B, "RetrievalModel::loss: need ", B, " targets, got ",
                   target.numel());
-  Variable diff = yhat - Variable(one_hot(target, config_.S, yhat.dtype()));
+  Variable diff = yhat - Variable(one_hot(target, config_.S, yhat.dtype()).to(yhat.device()));
   return sum(square(diff)) * (0.5 / double(B));
 }
 

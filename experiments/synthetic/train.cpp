@@ -36,6 +36,7 @@ TrainResult train_retrieval(const TrainConfig& c, std::ostream& log) {
   Rng init_rng(c.seed), data_rng(c.seed + 1), eval_rng(c.seed + 2);
   RetrievalTask task(c.setting, c.model.S);
   RetrievalModel model(c.model, init_rng, /*feature_seed=*/c.seed + 3);
+  model.to(c.device);  // the same initial weights on every device
   experiments::name_parameters(model);
   Adam optimizer(model.parameters(), AdamOptions{.lr = c.lr});
   const int64_t eval_length = c.eval_at_train_length ? task.train_length() : task.num_keys();

@@ -23,6 +23,7 @@ struct TrainConfig {
   int64_t patience = 10;
   bool eval_at_train_length = false;  // the authors evaluate on length-S sequences in both settings
   uint64_t seed = 1;
+  Device device = Device::cpu;        // where the model trains (initialised on the host)
   std::string curve_csv;              // (step, eval loss) per evaluation; empty = none
   // A training checkpoint written at every evaluation (empty: none). If the file exists, the run
   // continues from it bit-identically (experiments/common/training_checkpoint.h); it is removed at the end.

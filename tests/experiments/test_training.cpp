@@ -15,6 +15,9 @@
 #include "experiments/common/run_utils.h"
 #include "experiments/common/training.h"
 #include "experiments/common/training_checkpoint.h"
+#ifdef FWP_WITH_CUDA
+#include "kernels/cuda/runtime.h"
+#endif
 #include "layers/dropout.h"
 #include "layers/linear.h"
 #include "optim/checkpoint.h"
@@ -280,9 +283,46 @@ TEST_CASE("metrics CSV drops rows written after the checkpoint on resume", "[exp
   CHECK_THROWS_WITH(other.resume(20), HasSubstr("does not match"));
 }
 
+TEST_CASE("non-finite values are found together, then named, on either device",
+          "[experiments][training]") {
+  Rng rng(5);
+  Linear lin(3, 2, rng);
+  name_parameters(lin);
+  std::vector<Device> devices = {Device::cpu};
+#ifdef FWP_WITH_CUDA
+  if (kernels::cuda::available()) devices.push_back(Device::cuda);
+#endif
+  for (Device dev : devices) {
+    INFO("device " << (dev == Device::cpu ? "cpu" : "cuda"));
+    lin.to(dev);
+    Adam adam(lin.parameters(), AdamOptions{});
+    CHECK(all_finite_together({lin.weight.value(), Tensor::zeros({0}, DType::f32, dev)}));
+    CHECK(find_non_finite(adam).empty());
+    for (double bad : {double(NAN), double(INFINITY), -double(INFINITY)}) {
+      Tensor w = lin.weight.value().to(Device::cpu);
+      w.data<float>()[4] = float(bad);
+      Tensor b = Tensor::full({2}, 1e300, DType::f64, dev);  // huge but finite, in f64
+      CHECK(all_finite_together({b, lin.bias.value()}));
+      CHECK_FALSE(all_finite_together({b, w.to(dev)}));
+      CHECK_FALSE(all_finite(w.to(dev)));
+      lin.weight.mutable_value().copy_(w);
+      CHECK(find_non_finite(adam) == "parameter 'weight'");
+      lin.weight.mutable_value().copy_(Tensor::zeros(w.shape(), DType::f32));
+    }
+  }
+  lin.to(Device::cpu);
+}
+
 TEST_CASE("device and progress helpers", "[experiments][training]") {
-  CHECK_NOTHROW(check_device("cpu"));
-  CHECK_THROWS_WITH(check_device("cuda"), HasSubstr("no CUDA backend"));
+  CHECK(check_device("cpu") == Device::cpu);
+#ifdef FWP_WITH_CUDA
+  if (kernels::cuda::available())
+    CHECK(check_device("cuda") == Device::cuda);
+  else
+    CHECK_THROWS_WITH(check_device("cuda"), HasSubstr("no CUDA device answers"));
+#else
+  CHECK_THROWS_WITH(check_device("cuda"), HasSubstr("no CUDA backend in this build"));
+#endif
   CHECK_THROWS_WITH(check_device("tpu"), HasSubstr("unknown device 'tpu'"));
   Progress p(0, 100);
   p.step_done(500, 0.25);
