@@ -24,18 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A scratch folder with the tiny corpora (data/bible-lm), removed at the end.
-struct Scratch {
-  fs::path dir = fs::temp_directory_path() / cat("fwp_test_cuda_programs_", ::getpid());
-  Scratch() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    REQUIRE(std::system(cat(FWP_MAKE_TINY_CORPORA, " ", (dir / "data").string()).c_str()) == 0);
-  }
-  ~Scratch() { fs::remove_all(dir); }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
-};
-
 // The numbers of one column of a CSV file with a header row; an empty cell is skipped.
 std::vector<double> csv_column(const std::string& path, const std::string& column) {
   std::istringstream lines(fwp::read_file(path));
@@ -85,7 +73,7 @@ void check_same_losses(const std::vector<double>& cpu, const std::vector<double>
 
 TEST_CASE("cuda: fwp-synthetic --device cuda logs the CPU run's eval losses", "[cuda]") {
   FWP_CUDA_OR_SKIP();
-  Scratch s;
+  fwp_test::TinyCorporaFolder s("fwp_test_cuda_programs", FWP_MAKE_TINY_CORPORA);
   const std::string command = cat(FWP_SYNTHETIC_PROGRAM,
                                   " --setting 2 --configs dpfp1_delta --S 20 --max-steps 20"
                                   " --eval-every 5 --eval-sequences 2 --batch-size 8 --threads 1");
@@ -98,7 +86,7 @@ TEST_CASE("cuda: fwp-synthetic --device cuda logs the CPU run's eval losses", "[
 
 TEST_CASE("cuda: fwp-lm --device cuda logs the CPU run's training losses", "[cuda]") {
   FWP_CUDA_OR_SKIP();
-  Scratch s;
+  fwp_test::TinyCorporaFolder s("fwp_test_cuda_programs", FWP_MAKE_TINY_CORPORA);
   const std::string command =
       cat(FWP_LM_PROGRAM, " --data ", s.path("data/bible-lm"),
           " --layers 1 --d-model 16 --heads 2 --d-head 8 --d-ff 32 --context 8 --batch 2",

@@ -28,19 +28,9 @@ namespace {
 
 using Options = std::vector<std::pair<std::string, std::string>>;
 
-struct Scratch {
-  fs::path dir = fs::temp_directory_path() / cat("fwp_test_bad_inputs_", ::getpid());
-  Scratch() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    REQUIRE(std::system(cat(FWP_MAKE_TINY_CORPORA, " ", (dir / "data").string()).c_str()) == 0);
-  }
-  ~Scratch() { fs::remove_all(dir); }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
-};
-
-const Scratch& scratch() {
-  static Scratch s;
+// A scratch folder with the tiny corpora (data/bible-lm, data/bible-mt), removed at the end.
+const fwp_test::TinyCorporaFolder& scratch() {
+  static fwp_test::TinyCorporaFolder s("fwp_test_bad_inputs", FWP_MAKE_TINY_CORPORA);
   return s;
 }
 

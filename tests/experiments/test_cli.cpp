@@ -27,20 +27,9 @@ using fwp_test::run_command;
 
 namespace {
 
-// A scratch folder with data/bible-lm and data/bible-mt, removed at the end.
-struct Scratch {
-  fs::path dir = fs::temp_directory_path() / cat("fwp_test_cli_", ::getpid());
-  Scratch() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    REQUIRE(std::system(cat(FWP_MAKE_TINY_CORPORA, " ", (dir / "data").string()).c_str()) == 0);
-  }
-  ~Scratch() { fs::remove_all(dir); }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
-};
-
-const Scratch& scratch() {
-  static Scratch s;
+// A scratch folder with the tiny corpora (data/bible-lm, data/bible-mt), removed at the end.
+const fwp_test::TinyCorporaFolder& scratch() {
+  static fwp_test::TinyCorporaFolder s("fwp_test_cli", FWP_MAKE_TINY_CORPORA);
   return s;
 }
 

@@ -21,19 +21,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Scratch {
-  fs::path dir = fs::temp_directory_path() / cat("fwp_test_mpi_", ::getpid());
-  Scratch() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    REQUIRE(std::system(cat(FWP_MAKE_TINY_CORPORA, " ", (dir / "data").string(), " > /dev/null").c_str()) == 0);
-  }
-  ~Scratch() { fs::remove_all(dir); }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
-};
-
-const Scratch& scratch() {
-  static Scratch s;
+// A scratch folder with the tiny corpora (data/bible-lm, data/bible-mt), removed at the end.
+const fwp_test::TinyCorporaFolder& scratch() {
+  static fwp_test::TinyCorporaFolder s("fwp_test_mpi", FWP_MAKE_TINY_CORPORA);
   return s;
 }
 
