@@ -24,7 +24,7 @@ namespace fwp::kernels {
 
 namespace {
 
-using namespace cuda_rows;  // warp_sum, load_cols, row_dot, kWarps (kernels/cuda/warp_rows.h)
+using namespace cuda_rows;  // warp_sum, load_cols, row_dot, load_rows, store_rows, kWarps (warp_rows.h)
 
 template <typename Real, int KPL>
 __global__ void __launch_bounds__(kWarps * 32)
@@ -35,15 +35,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int64_t n = blockIdx.y;
   const int64_t first = int64_t(blockIdx.x) * kWarps * R + warp;  // row of r: first + r*kWarps
   Real w[R][KPL];
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const int64_t i = first + int64_t(r) * kWarps;
-#pragma unroll
-    for (int c = 0; c < KPL; ++c) {
-      const int64_t j = lane + 32 * c;
-      w[r][c] = (W0 != nullptr && i < Dv && j < Dk) ? W0[(n * Dv + i) * Dk + j] : Real(0);
-    }
-  }
+  load_rows(w, W0 == nullptr ? nullptr : W0 + n * Dv * Dk, first, Dk, Dv, lane);
   for (int64_t t = 0; t < T; ++t) {
     const int64_t row = n * T + t;
     Real kt[KPL], qt[KPL];
@@ -72,15 +64,7 @@ __global__ void __launch_bounds__(kWarps * 32)
       }
     }
   }
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const int64_t i = first + int64_t(r) * kWarps;
-#pragma unroll
-    for (int c = 0; c < KPL; ++c) {
-      const int64_t j = lane + 32 * c;
-      if (i < Dv && j < Dk) WT[(n * Dv + i) * Dk + j] = w[r][c];
-    }
-  }
+  store_rows(WT + n * Dv * Dk, w, first, Dk, Dv, lane);
 }
 
 // Partials: pq, pk are (BH, blocks, T, Dk), pb is (BH, blocks, T).
@@ -165,15 +149,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     }
     __syncthreads();
   }
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const int64_t i = first + int64_t(r) * kWarps;
-#pragma unroll
-    for (int c = 0; c < KPL; ++c) {
-      const int64_t j = lane + 32 * c;
-      if (i < Dv && j < Dk) dW0[(n * Dv + i) * Dk + j] = A[r][c];
-    }
-  }
+  store_rows(dW0 + n * Dv * Dk, A, first, Dk, Dv, lane);
 }
 
 // dq[n, t, :] = sum over blocks of pq[n, block, t, :]; likewise dk and dbeta.

@@ -20,7 +20,7 @@ namespace fwp::kernels {
 
 namespace {
 
-using namespace cuda_rows;  // warp_sum, load_cols, row_dot, kWarps (kernels/cuda/warp_rows.h)
+using namespace cuda_rows;  // warp_sum, load_cols, row_dot, load_rows, store_rows, kWarps (warp_rows.h)
 
 // One forward step of row state w: returns d = v_i - alpha p (p = W_{t-1} k); w becomes W_t.
 template <typename Real, int KPL>
@@ -44,15 +44,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int64_t first = int64_t(blockIdx.x) * kWarps * R + warp;
   const int64_t ncp = (T + C - 1) / C;  // gated_delta_rule_checkpoints (host only)
   Real w[R][KPL];
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const int64_t i = first + int64_t(r) * kWarps;
-#pragma unroll
-    for (int c = 0; c < KPL; ++c) {
-      const int64_t j = lane + 32 * c;
-      w[r][c] = (W0 != nullptr && i < Dv && j < Dk) ? W0[(n * Dv + i) * Dk + j] : Real(0);
-    }
-  }
+  load_rows(w, W0 == nullptr ? nullptr : W0 + n * Dv * Dk, first, Dk, Dv, lane);
   for (int64_t t = 0; t < T; ++t) {
     const int64_t row = n * T + t;
     Real kt[KPL], qt[KPL];
@@ -77,15 +69,7 @@ __global__ void __launch_bounds__(kWarps * 32)
       if (lane == 0) y[row * Dv + i] = yq;
     }
   }
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const int64_t i = first + int64_t(r) * kWarps;
-#pragma unroll
-    for (int c = 0; c < KPL; ++c) {
-      const int64_t j = lane + 32 * c;
-      if (i < Dv && j < Dk) WT[(n * Dv + i) * Dk + j] = w[r][c];
-    }
-  }
+  store_rows(WT + n * Dv * Dk, w, first, Dk, Dv, lane);
 }
 
 // parts: (BH, blocks, T, 2 Dk + 2) partial sums of dq, dk, dbeta, dalpha.
@@ -207,15 +191,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     }
   }
   if (dW0 != nullptr) {
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      const int64_t i = first + int64_t(r) * kWarps;
-#pragma unroll
-      for (int c = 0; c < KPL; ++c) {
-        const int64_t j = lane + 32 * c;
-        if (i < Dv && j < Dk) dW0[(n * Dv + i) * Dk + j] = A[r][c];
-      }
-    }
+    store_rows(dW0 + n * Dv * Dk, A, first, Dk, Dv, lane);
   }
 }
 

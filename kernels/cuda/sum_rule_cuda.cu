@@ -18,7 +18,7 @@ namespace fwp::kernels {
 
 namespace {
 
-using namespace cuda_rows;  // warp_sum, load_cols, row_dot, kWarps (kernels/cuda/warp_rows.h)
+using namespace cuda_rows;  // warp_sum, load_cols, row_dot, load_rows, store_rows, kWarps (warp_rows.h)
 
 // gh scale and c of row `row`: 1 / den and -(g . y) / den (1 and 0 without normalisation); the
 // dot over Dv is split over the lanes of the warp.
@@ -73,15 +73,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     const int64_t j = lane + 32 * c;
     z[c] = (z0 != nullptr && j < Dk) ? z0[n * Dk + j] : Real(0);
   }
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const int64_t i = first + int64_t(r) * kWarps;
-#pragma unroll
-    for (int c = 0; c < KPL; ++c) {
-      const int64_t j = lane + 32 * c;
-      w[r][c] = (W0 != nullptr && i < Dv && j < Dk) ? W0[(n * Dv + i) * Dk + j] : Real(0);
-    }
-  }
+  load_rows(w, W0 == nullptr ? nullptr : W0 + n * Dv * Dk, first, Dk, Dv, lane);
   for (int64_t t = 0; t < T; ++t) {
     const int64_t row = n * T + t;
     Real kt[KPL], qt[KPL];
@@ -116,15 +108,7 @@ __global__ void __launch_bounds__(kWarps * 32)
       if (lane == 0) y[row * Dv + i] = yq / dn;
     }
   }
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const int64_t i = first + int64_t(r) * kWarps;
-#pragma unroll
-    for (int c = 0; c < KPL; ++c) {
-      const int64_t j = lane + 32 * c;
-      if (i < Dv && j < Dk) WT[(n * Dv + i) * Dk + j] = w[r][c];
-    }
-  }
+  store_rows(WT + n * Dv * Dk, w, first, Dk, Dv, lane);
   if (leader) {
 #pragma unroll
     for (int c = 0; c < KPL; ++c) {
@@ -154,15 +138,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     const int64_t j = lane + 32 * c;
     z[c] = (z0 != nullptr && j < Dk) ? z0[n * Dk + j] : Real(0);
   }
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const int64_t i = first + int64_t(r) * kWarps;
-#pragma unroll
-    for (int c = 0; c < KPL; ++c) {
-      const int64_t j = lane + 32 * c;
-      S[r][c] = (W0 != nullptr && i < Dv && j < Dk) ? W0[(n * Dv + i) * Dk + j] : Real(0);
-    }
-  }
+  load_rows(S, W0 == nullptr ? nullptr : W0 + n * Dv * Dk, first, Dk, Dv, lane);
   // forward sweep: dq_t = W_t^T gh_t + c_t z_t
   for (int64_t t = 0; t < T; ++t) {
     const int64_t row = n * T + t;
@@ -234,15 +210,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     }
     block_sum_to<Real, KPL>(pk + ((n * blocks + blk) * T + t) * Dk, red, acc, Dk, lane, warp);
   }
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const int64_t i = first + int64_t(r) * kWarps;
-#pragma unroll
-    for (int c = 0; c < KPL; ++c) {
-      const int64_t j = lane + 32 * c;
-      if (i < Dv && j < Dk) dW0[(n * Dv + i) * Dk + j] = S[r][c];
-    }
-  }
+  store_rows(dW0 + n * Dv * Dk, S, first, Dk, Dv, lane);
   if (leader) {
 #pragma unroll
     for (int c = 0; c < KPL; ++c) {

@@ -48,4 +48,35 @@ __device__ __forceinline__ Real row_dot(const Real (&a)[KPL], const Real (&b)[KP
   return warp_sum(part);
 }
 
+// A warp's share of one Dv x Dk state matrix, as the fused kernels keep it in registers: rows
+// first + r kWarps (r < R), columns lane + 32 c (c < KPL). load_rows reads it from M (zeros where
+// M is null or outside the matrix); store_rows writes it to M, inside the matrix only.
+template <typename Real, int R, int KPL>
+__device__ __forceinline__ void load_rows(Real (&w)[R][KPL], const Real* M, int64_t first,
+                                          int64_t Dk, int64_t Dv, int lane) {
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const int64_t i = first + int64_t(r) * kWarps;
+#pragma unroll
+    for (int c = 0; c < KPL; ++c) {
+      const int64_t j = lane + 32 * c;
+      w[r][c] = (M != nullptr && i < Dv && j < Dk) ? M[i * Dk + j] : Real(0);
+    }
+  }
+}
+
+template <typename Real, int R, int KPL>
+__device__ __forceinline__ void store_rows(Real* M, const Real (&w)[R][KPL], int64_t first,
+                                           int64_t Dk, int64_t Dv, int lane) {
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const int64_t i = first + int64_t(r) * kWarps;
+#pragma unroll
+    for (int c = 0; c < KPL; ++c) {
+      const int64_t j = lane + 32 * c;
+      if (i < Dv && j < Dk) M[i * Dk + j] = w[r][c];
+    }
+  }
+}
+
 }  // namespace fwp::kernels::cuda_rows
