@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <algorithm>
 #include <map>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -140,28 +141,32 @@ constexpr uintmax_t kMaxRemembered = 64 << 20;
 struct RunFolders {
   std::vector<fs::path> created;  // removed on failure, forgotten once kept
   std::vector<fs::path> opened;   // run folders: their files put back on failure
-  std::map<fs::path, std::string> files;   // path -> bytes, in the opened folders
-  std::vector<fs::path> large;            // files too large to remember: never touched
+  std::map<fs::path, std::string> files;  // path -> bytes, in the opened folders
+  std::set<fs::path> untouched;           // files too large to remember, and every folder there
 };
 RunFolders& run_folders() {
   static RunFolders r;
   return r;
 }
 
-// Never remembered nor put back: writes in progress (*.tmp.*), lock files, and checkpoints, which
-// are only ever replaced whole by a verified one (the last one on disk is always good).
-bool left_alone(const fs::path& p) {
-  return p.filename().string().find(".tmp.") != std::string::npos || p.extension() == ".lock" ||
-         p.extension() == ".safetensors";
+bool write_in_progress(const fs::path& p) {  // write_file_atomic's temporary file
+  return p.filename().string().find(".tmp.") != std::string::npos;
+}
+// Left as they are: lock files (another process may hold one), and checkpoints, which are only
+// ever replaced whole by a verified one, so the last one on disk is always good.
+bool left_as_is(const fs::path& p) {
+  return p.extension() == ".lock" || p.extension() == ".safetensors";
 }
 
 void remember_files(const fs::path& dir) {
   RunFolders& r = run_folders();
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
-    if (!it->is_regular_file(ec) || left_alone(it->path())) continue;
-    if (it->file_size(ec) > kMaxRemembered) r.large.push_back(it->path());
-    else r.files[it->path()] = read_file(it->path().string());
+    const fs::path& p = it->path();
+    if (it->is_directory(ec)) r.untouched.insert(p);
+    if (!it->is_regular_file(ec) || write_in_progress(p) || left_as_is(p)) continue;
+    if (it->file_size(ec) > kMaxRemembered) r.untouched.insert(p);
+    else r.files[p] = read_file(p.string());
   }
 }
 
@@ -211,30 +216,17 @@ void restore_run_folders() {
   RunFolders& r = run_folders();
   std::error_code ec;  // best effort: the program is already failing with its own message
   for (const fs::path& dir : r.created) fs::remove_all(dir, ec);
-  for (const fs::path& dir : r.opened) {
+  for (const fs::path& dir : r.opened) {  // what the run added goes (folders with their files)
     std::vector<fs::path> added;
     for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
       const fs::path& p = it->path();
-      if (r.files.count(p) || std::find(r.large.begin(), r.large.end(), p) != r.large.end()) continue;
-      if (it->is_directory(ec)) {
-        bool holds_kept = false;  // a folder of its own, or one that held files before?
-        for (const auto& [f, bytes] : r.files) holds_kept = holds_kept || f.native().rfind(p.native() + "/", 0) == 0;
-        if (!holds_kept) added.push_back(p);
-      } else if (!left_alone(p) || p.filename().string().find(".tmp.") != std::string::npos) {
-        added.push_back(p);  // a file the run added (or a write it left half done)
-      }
+      if (!r.files.count(p) && !r.untouched.count(p) && !left_as_is(p)) added.push_back(p);
     }
     for (const fs::path& p : added) fs::remove_all(p, ec);
   }
-  for (const auto& [path, bytes] : r.files) {
-    std::string now;
+  for (const auto& [path, bytes] : r.files) {  // what it changed or removed is written back
     try {
-      now = read_file(path.string());
-    } catch (const Error&) {
-      now = bytes + "x";  // gone or unreadable: write it back
-    }
-    if (now == bytes) continue;
-    try {
+      if (fs::exists(path, ec) && read_file(path.string()) == bytes) continue;
       fs::create_directories(path.parent_path(), ec);
       write_file_atomic(path.string(), bytes);
     } catch (const Error&) {

@@ -3,12 +3,12 @@
 
 #include "core/file_io.h"
 
-#include <cerrno>
-#include <cstring>
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <numeric>
 #include <sstream>
